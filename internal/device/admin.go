@@ -1,0 +1,130 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Revoke revokes the registrations with the given ids, all or none. An unknown or
+// deleted id fails the whole call with a not-found error naming it. Revoking a
+// revoked registration is not an error and keeps its first revocation time.
+func (s *Service) Revoke(ctx context.Context, accountID string, ids []string) error {
+	return s.bulk(ctx, accountID, ids, false, func(r *Registration, now time.Time) bool {
+		if !r.RevokedAt.IsZero() {
+			return false
+		}
+		r.RevokedAt = now
+		return true
+	})
+}
+
+// Unrevoke clears the revocation of the given registrations, all or none, with the
+// same rules as Revoke. The client's secret works again after it.
+func (s *Service) Unrevoke(ctx context.Context, accountID string, ids []string) error {
+	return s.bulk(ctx, accountID, ids, false, func(r *Registration, now time.Time) bool {
+		if r.RevokedAt.IsZero() {
+			return false
+		}
+		r.RevokedAt = time.Time{}
+		return true
+	})
+}
+
+// Delete deletes the given registrations, all or none. A deleted registration
+// leaves every list but stays readable by id as a tombstone; deleting it again is
+// not an error. In a single-user account the device goes with its registration.
+func (s *Service) Delete(ctx context.Context, accountID string, ids []string) error {
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	var devices []string
+	err = s.bulk(ctx, accountID, ids, true, func(r *Registration, now time.Time) bool {
+		if !r.DeletedAt.IsZero() {
+			return false
+		}
+		r.DeletedAt = now
+		if !acct.MultiUser {
+			devices = append(devices, r.DeviceID)
+		}
+		return true
+	}, func(ctx context.Context, tx Tx, now time.Time) error {
+		return deleteDevices(ctx, tx, accountID, devices, now)
+	})
+	return err
+}
+
+func deleteDevices(ctx context.Context, tx Tx, accountID string, ids []string, now time.Time) error {
+	for _, id := range ids {
+		d, err := tx.Device(ctx, accountID, id)
+		if err != nil {
+			return fmt.Errorf("delete device %s: %w", id, err)
+		}
+		if !d.DeletedAt.IsZero() {
+			continue
+		}
+		d.DeletedAt, d.UpdatedAt = now, now
+		if err := tx.PutDevice(ctx, d); err != nil {
+			return fmt.Errorf("delete device %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// bulk applies change to every registration in ids within one transaction. A deleted
+// registration counts as not found unless allowDeleted. change reports whether it
+// modified the row; unmodified rows are not written. after runs last, in the same
+// transaction.
+func (s *Service) bulk(ctx context.Context, accountID string, ids []string, allowDeleted bool,
+	change func(r *Registration, now time.Time) bool,
+	after ...func(ctx context.Context, tx Tx, now time.Time) error,
+) error {
+	if err := validateIDList(ids); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		now := s.Now()
+		for _, id := range ids {
+			r, err := tx.Registration(ctx, accountID, id)
+			if errors.Is(err, ErrNotFound) {
+				return Errorf(KindNotFound, "registration %s not found", id)
+			}
+			if err != nil {
+				return fmt.Errorf("read registration %s: %w", id, err)
+			}
+			if !r.DeletedAt.IsZero() && !allowDeleted {
+				return Errorf(KindNotFound, "registration %s not found", id)
+			}
+			if !change(r, now) {
+				continue
+			}
+			r.UpdatedAt = now
+			if err := tx.PutRegistration(ctx, r); err != nil {
+				return fmt.Errorf("write registration %s: %w", id, err)
+			}
+		}
+		for _, fn := range after {
+			if err := fn(ctx, tx, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func validateIDList(ids []string) error {
+	if len(ids) == 0 {
+		return Errorf(KindInvalid, "at least one id is required")
+	}
+	if len(ids) > MaxBulkIDs {
+		return Errorf(KindInvalid, "at most %d ids may be given in one call", MaxBulkIDs)
+	}
+	for _, id := range ids {
+		if !ValidID(id) {
+			return Errorf(KindInvalid, "%q is not a valid registration id", id)
+		}
+	}
+	return nil
+}

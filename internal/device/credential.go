@@ -1,0 +1,129 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Principal is an authenticated admin credential: what it may touch and how.
+type Principal struct {
+	AccountID    string
+	CredentialID string
+	CanWrite     bool
+}
+
+// Authorize checks that p may act on accountID, writing if write is set. A
+// credential of another account gets the same answer whether or not accountID
+// exists, so that it learns nothing about other tenants.
+func (p *Principal) Authorize(accountID string, write bool) error {
+	if p == nil || p.AccountID != accountID || (write && !p.CanWrite) {
+		return Errorf(KindUnauthorized, "authentication error")
+	}
+	return nil
+}
+
+// CreateAPIToken issues an API token for an account and returns it with its secret
+// value, which is not stored and cannot be shown again.
+func (s *Service) CreateAPIToken(ctx context.Context, accountID, name string, readOnly bool) (*APIToken, string, error) {
+	if _, err := s.Account(ctx, accountID); err != nil {
+		return nil, "", err
+	}
+	secret := NewSecret()
+	t := &APIToken{
+		ID: NewAccountID(), AccountID: accountID, Name: name, ReadOnly: readOnly,
+		Hash: HashSecret(secret), CreatedAt: s.Now(),
+	}
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.InsertAPIToken(ctx, t) })
+	if err != nil {
+		return nil, "", fmt.Errorf("create api token: %w", err)
+	}
+	return t, secret, nil
+}
+
+// CreateGlobalKey issues a global API key for the user with email on an account.
+// Each email holds one global key per account; creating another is a conflict.
+func (s *Service) CreateGlobalKey(ctx context.Context, accountID, email string) (*GlobalKey, string, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.Account(ctx, accountID); err != nil {
+		return nil, "", err
+	}
+	secret := NewGlobalKeyValue()
+	k := &GlobalKey{
+		ID: NewAccountID(), AccountID: accountID, Email: email,
+		Hash: HashSecret(secret), CreatedAt: s.Now(),
+	}
+	err = s.store.Update(ctx, func(tx Tx) error { return tx.InsertGlobalKey(ctx, k) })
+	if errors.Is(err, ErrConflict) {
+		return nil, "", Errorf(KindConflict, "%s already holds a global key", email)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("create global key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// CreateEnrollmentKey issues a key that devices present to enrol. expiresIn of zero
+// means the key never expires.
+func (s *Service) CreateEnrollmentKey(ctx context.Context, accountID string, reusable bool, expiresIn time.Duration) (*EnrollmentKey, string, error) {
+	if expiresIn < 0 {
+		return nil, "", Errorf(KindInvalid, "expiry must not be negative")
+	}
+	if _, err := s.Account(ctx, accountID); err != nil {
+		return nil, "", err
+	}
+	secret := NewSecret()
+	now := s.Now()
+	k := &EnrollmentKey{
+		ID: NewID(), AccountID: accountID, Reusable: reusable,
+		Hash: HashSecret(secret), CreatedAt: now,
+	}
+	if expiresIn > 0 {
+		k.ExpiresAt = now.Add(expiresIn)
+	}
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.InsertEnrollmentKey(ctx, k) })
+	if err != nil {
+		return nil, "", fmt.Errorf("create enrollment key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// AuthenticateToken resolves an API token's secret value.
+func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*Principal, error) {
+	t, err := s.store.APITokenByHash(ctx, HashSecret(secret))
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindUnauthorized, "authentication error")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up api token: %w", err)
+	}
+	return &Principal{AccountID: t.AccountID, CredentialID: t.ID, CanWrite: !t.ReadOnly}, nil
+}
+
+// AuthenticateGlobalKey resolves an X-Auth-Email and X-Auth-Key pair.
+func (s *Service) AuthenticateGlobalKey(ctx context.Context, email, key string) (*Principal, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	k, err := s.store.GlobalKeyByHash(ctx, email, HashSecret(key))
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindUnauthorized, "authentication error")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up global key: %w", err)
+	}
+	return &Principal{AccountID: k.AccountID, CredentialID: k.ID, CanWrite: true}, nil
+}
+
+func normalizeEmail(email string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > 90 {
+		return "", Errorf(KindInvalid, "%q is not a valid email address", email)
+	}
+	return email, nil
+}

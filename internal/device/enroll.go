@@ -1,0 +1,426 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// EnrollRequest is what a WARP client sends to enrol: its public key, its machine's
+// facts and the identity of its user.
+type EnrollRequest struct {
+	Key        string
+	KeyType    KeyType
+	TunnelType TunnelType
+	Device     DeviceFacts
+	UserEmail  string
+	UserName   string
+	UserGroups []string
+}
+
+// Enrollment is the result of a successful enrolment. Token is the registration's
+// own secret; only its hash is stored.
+type Enrollment struct {
+	Registration *Registration
+	Token        string
+}
+
+// ClientUpdate is a client's change to its own registration: a key rotation and
+// new device facts. Nil fields are left as they are.
+type ClientUpdate struct {
+	Key        *string
+	KeyType    *KeyType
+	TunnelType *TunnelType
+	Device     *DeviceFacts
+}
+
+// Enroll enrols a device with an enrolment key's secret value.
+//
+// The device is recognised by hardware id, else serial number. Re-enrolling a seat
+// (the device in a single-user account, the device and user in a multi-user one)
+// that holds an active registration replaces its key, user and secret in place. A
+// revoked seat stays revoked until an admin unrevokes it. Every refusal leaves the
+// database as it was, the enrolment key included.
+func (s *Service) Enroll(ctx context.Context, keySecret string, req EnrollRequest) (*Enrollment, error) {
+	if err := normalizeEnroll(&req); err != nil {
+		return nil, err
+	}
+	token := NewSecret()
+	var out *Registration
+	err := s.store.Update(ctx, func(tx Tx) error {
+		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
+		now := s.Now()
+		if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
+			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+		}
+		if err != nil {
+			return fmt.Errorf("look up enrollment key: %w", err)
+		}
+		acct, err := tx.Account(ctx, ek.AccountID)
+		if err != nil {
+			return fmt.Errorf("read account: %w", err)
+		}
+		out, err = s.enrollTx(ctx, tx, acct, &req, token)
+		if err != nil {
+			return err
+		}
+		if ek.Reusable {
+			return nil
+		}
+		if err := tx.SpendEnrollmentKey(ctx, ek.ID, now); errors.Is(err, ErrConflict) {
+			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+		} else if err != nil {
+			return fmt.Errorf("spend enrollment key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, conflictMessage(err)
+	}
+	s.log.InfoContext(ctx, "device enrolled", "registration_id", out.ID,
+		"account_id", out.AccountID, "key_fingerprint", Fingerprint(out.Key))
+	return &Enrollment{Registration: out, Token: token}, nil
+}
+
+func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string) (*Registration, error) {
+	now := s.Now()
+	user, err := s.upsertUser(ctx, tx, acct.ID, req)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := s.upsertDevice(ctx, tx, acct, &req.Device)
+	if err != nil {
+		return nil, err
+	}
+	slot := ""
+	if acct.MultiUser {
+		slot = user.ID
+	}
+
+	r, err := tx.LiveRegistration(ctx, dev.ID, slot)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		r = &Registration{
+			ID: NewID(), AccountID: acct.ID, DeviceID: dev.ID, Slot: slot,
+			ProfileID: acct.DefaultProfileID, CreatedAt: now, PolicyUpdatedAt: now,
+		}
+		if !acct.MultiUser {
+			r.ID = dev.ID
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read seat: %w", err)
+	case !r.RevokedAt.IsZero():
+		return nil, Errorf(KindRevoked, "this device's registration is revoked; "+
+			"an administrator must unrevoke it before the device can enrol again")
+	}
+
+	r.UserID, r.Key, r.KeyType, r.TunnelType = user.ID, req.Key, req.KeyType, req.TunnelType
+	r.SecretHash = HashSecret(token)
+	r.UpdatedAt, r.LastSeenAt = now, now
+	if err := tx.PutRegistration(ctx, r); err != nil {
+		return nil, fmt.Errorf("write registration: %w", err)
+	}
+	return tx.Registration(ctx, acct.ID, r.ID)
+}
+
+func (s *Service) upsertUser(ctx context.Context, tx Tx, accountID string, req *EnrollRequest) (*User, error) {
+	now := s.Now()
+	u, err := tx.UserByEmail(ctx, accountID, req.UserEmail)
+	if errors.Is(err, ErrNotFound) {
+		u = &User{ID: NewID(), AccountID: accountID, Email: req.UserEmail, CreatedAt: now}
+	} else if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	if u.Name == req.UserName && slices.Equal(u.Groups, req.UserGroups) && !u.UpdatedAt.IsZero() {
+		return u, nil
+	}
+	u.Name, u.Groups, u.UpdatedAt = req.UserName, req.UserGroups, now
+	if err := tx.PutUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("write user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) upsertDevice(ctx context.Context, tx Tx, acct *Account, facts *DeviceFacts) (*Device, error) {
+	now := s.Now()
+	var d *Device
+	var err error
+	switch {
+	case facts.HardwareID != "":
+		d, err = tx.DeviceByHardwareID(ctx, acct.ID, facts.HardwareID)
+	case facts.SerialNumber != "":
+		d, err = tx.DeviceBySerial(ctx, acct.ID, facts.SerialNumber)
+	default:
+		err = ErrNotFound
+	}
+	if errors.Is(err, ErrNotFound) {
+		d = &Device{ID: NewID(), AccountID: acct.ID, CreatedAt: now}
+	} else if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	d.Facts, d.UpdatedAt, d.LastSeenAt = *facts, now, now
+	if err := tx.PutDevice(ctx, d); err != nil {
+		return nil, fmt.Errorf("write device: %w", err)
+	}
+	return d, nil
+}
+
+// UpdateClient applies a client's key rotation or new device facts to its own
+// registration, authenticated by the registration's secret.
+func (s *Service) UpdateClient(ctx context.Context, id, token string, u ClientUpdate) (*Registration, error) {
+	var out *Registration
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := clientRegistration(ctx, tx, id, token)
+		if err != nil {
+			return err
+		}
+		if err := applyClientUpdate(r, &u); err != nil {
+			return err
+		}
+		now := s.Now()
+		if u.Device != nil {
+			if err := normalizeFacts(u.Device); err != nil {
+				return err
+			}
+			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
+			if err != nil {
+				return fmt.Errorf("read device: %w", err)
+			}
+			if err := mergeFacts(&d.Facts, u.Device); err != nil {
+				return err
+			}
+			d.UpdatedAt = now
+			if err := tx.PutDevice(ctx, d); err != nil {
+				return fmt.Errorf("write device: %w", err)
+			}
+		}
+		r.UpdatedAt = now
+		if err := tx.PutRegistration(ctx, r); err != nil {
+			return fmt.Errorf("write registration: %w", err)
+		}
+		out, err = tx.Registration(ctx, r.AccountID, r.ID)
+		return err
+	})
+	if err != nil {
+		return nil, conflictMessage(err)
+	}
+	return out, nil
+}
+
+func applyClientUpdate(r *Registration, u *ClientUpdate) error {
+	kt, tt := r.KeyType, r.TunnelType
+	if u.KeyType != nil {
+		kt = *u.KeyType
+	}
+	if u.TunnelType != nil {
+		tt = *u.TunnelType
+	} else if u.KeyType != nil {
+		tt = TunnelFor(kt)
+	}
+	key := r.Key
+	if u.Key != nil {
+		key = *u.Key
+	} else if kt != r.KeyType {
+		return Errorf(KindInvalid, "a new key_type needs a new key")
+	}
+	if err := checkTypes(kt, tt); err != nil {
+		return err
+	}
+	canon, err := CanonicalKey(kt, key)
+	if err != nil {
+		return err
+	}
+	r.Key, r.KeyType, r.TunnelType = canon, kt, tt
+	return nil
+}
+
+// Heartbeat marks a registration and its device as seen now, and records the
+// client version if one is given.
+func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
+	if len(clientVersion) > 64 || !utf8.ValidString(clientVersion) {
+		return nil, Errorf(KindInvalid, "client_version must be at most 64 characters of UTF-8")
+	}
+	var out *Registration
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := clientRegistration(ctx, tx, id, token)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		if clientVersion != "" {
+			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
+			if err != nil {
+				return fmt.Errorf("read device: %w", err)
+			}
+			if d.Facts.ClientVersion != clientVersion {
+				d.Facts.ClientVersion, d.UpdatedAt = clientVersion, now
+				if err := tx.PutDevice(ctx, d); err != nil {
+					return fmt.Errorf("write device: %w", err)
+				}
+			}
+		}
+		if err := tx.TouchRegistration(ctx, r, now); err != nil {
+			return fmt.Errorf("touch registration: %w", err)
+		}
+		out, err = tx.Registration(ctx, r.AccountID, r.ID)
+		return err
+	})
+	return out, err
+}
+
+// clientRegistration authenticates a client call. Unknown ids, deleted rows and
+// wrong secrets all give the same answer; a revoked registration says so, since
+// its client holds the secret and needs to know why it is refused.
+func clientRegistration(ctx context.Context, tx Tx, id, token string) (*Registration, error) {
+	denied := Errorf(KindUnauthorized, "registration token is not valid")
+	if !ValidID(id) {
+		return nil, denied
+	}
+	r, err := tx.RegistrationByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, denied
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read registration: %w", err)
+	}
+	if !r.DeletedAt.IsZero() || !SecretMatches(token, r.SecretHash) {
+		return nil, denied
+	}
+	if !r.RevokedAt.IsZero() {
+		return nil, Errorf(KindRevoked, "registration is revoked")
+	}
+	return r, nil
+}
+
+func conflictMessage(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return &Error{Kind: KindConflict, Message: "this public key is already registered", Err: err}
+	}
+	return err
+}
+
+// mergeFacts copies the non-empty facts of src into dst. The identifiers that
+// recognise a device may be filled in but never changed: a different machine must
+// enrol on its own.
+func mergeFacts(dst, src *DeviceFacts) error {
+	if src.HardwareID != "" && dst.HardwareID != "" && src.HardwareID != dst.HardwareID {
+		return Errorf(KindInvalid, "device.hardware_id cannot change; enrol the new device instead")
+	}
+	if src.SerialNumber != "" && dst.SerialNumber != "" && src.SerialNumber != dst.SerialNumber {
+		return Errorf(KindInvalid, "device.serial_number cannot change; enrol the new device instead")
+	}
+	pairs := [][2]*string{
+		{&dst.Name, &src.Name}, {&dst.Model, &src.Model},
+		{&dst.Manufacturer, &src.Manufacturer}, {&dst.DeviceType, &src.DeviceType},
+		{&dst.OSVersion, &src.OSVersion}, {&dst.OSVersionExtra, &src.OSVersionExtra},
+		{&dst.SerialNumber, &src.SerialNumber}, {&dst.HardwareID, &src.HardwareID},
+		{&dst.MACAddress, &src.MACAddress}, {&dst.ClientVersion, &src.ClientVersion},
+	}
+	for _, p := range pairs {
+		if *p[1] != "" {
+			*p[0] = *p[1]
+		}
+	}
+	return nil
+}
+
+func checkTypes(kt KeyType, tt TunnelType) error {
+	switch {
+	case kt != KeyCurve25519 && kt != KeySecp256r1:
+		return Errorf(KindInvalid, "key_type must be curve25519 or secp256r1")
+	case tt != TunnelWireGuard && tt != TunnelMASQUE:
+		return Errorf(KindInvalid, "tunnel_type must be wireguard or masque")
+	case TunnelFor(kt) != tt:
+		return Errorf(KindInvalid, "key_type %s does not go with tunnel_type %s", kt, tt)
+	}
+	return nil
+}
+
+// Field limits. Cloudflare documents 90 characters for a user's email; the rest are
+// ours, generous for real machines and small enough to keep rows compact.
+const (
+	maxEmail  = 90
+	maxName   = 256
+	maxFact   = 256
+	maxGroups = 100
+)
+
+func normalizeEnroll(req *EnrollRequest) error {
+	if req.TunnelType == "" && req.KeyType != "" {
+		req.TunnelType = TunnelFor(req.KeyType)
+	}
+	if err := checkTypes(req.KeyType, req.TunnelType); err != nil {
+		return err
+	}
+	key, err := CanonicalKey(req.KeyType, req.Key)
+	if err != nil {
+		return err
+	}
+	req.Key = key
+	if req.UserEmail, err = normalizeEmail(req.UserEmail); err != nil {
+		return Errorf(KindInvalid, "user.email: %s", MessageOf(err))
+	}
+	req.UserName = strings.TrimSpace(req.UserName)
+	if err := checkText("user.name", req.UserName, maxName); err != nil {
+		return err
+	}
+	if len(req.UserGroups) > maxGroups {
+		return Errorf(KindInvalid, "user.groups may hold at most %d names", maxGroups)
+	}
+	for _, g := range req.UserGroups {
+		if g == "" {
+			return Errorf(KindInvalid, "user.groups must not hold empty names")
+		}
+		if err := checkText("user.groups", g, maxName); err != nil {
+			return err
+		}
+	}
+	if req.UserGroups == nil {
+		req.UserGroups = []string{}
+	}
+	if err := normalizeFacts(&req.Device); err != nil {
+		return err
+	}
+	if req.Device.Name == "" {
+		return Errorf(KindInvalid, "device.name is required")
+	}
+	return nil
+}
+
+func normalizeFacts(f *DeviceFacts) error {
+	fields := []struct {
+		name string
+		v    *string
+	}{
+		{"device.name", &f.Name}, {"device.model", &f.Model},
+		{"device.manufacturer", &f.Manufacturer}, {"device.device_type", &f.DeviceType},
+		{"device.os_version", &f.OSVersion}, {"device.os_version_extra", &f.OSVersionExtra},
+		{"device.serial_number", &f.SerialNumber}, {"device.hardware_id", &f.HardwareID},
+		{"device.mac_address", &f.MACAddress}, {"device.client_version", &f.ClientVersion},
+	}
+	for _, fd := range fields {
+		*fd.v = strings.TrimSpace(*fd.v)
+		if err := checkText(fd.name, *fd.v, maxFact); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkText(field, v string, max int) error {
+	if !utf8.ValidString(v) {
+		return Errorf(KindInvalid, "%s is not valid UTF-8", field)
+	}
+	if utf8.RuneCountInString(v) > max {
+		return Errorf(KindInvalid, "%s must be at most %d characters", field, max)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return Errorf(KindInvalid, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package device
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+var (
+	uuidPattern      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	accountIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+)
+
+// NewID returns a random (version 4) UUID in its lowercase text form.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// NewAccountID returns 32 random lowercase hex characters.
+func NewAccountID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ValidID reports whether s is a UUID in lowercase text form, the form of every
+// registration, device, user and profile id.
+func ValidID(s string) bool { return uuidPattern.MatchString(s) }
+
+// ValidAccountID reports whether s is 32 lowercase hex characters.
+func ValidAccountID(s string) bool { return accountIDPattern.MatchString(s) }
+
+// NewSecret returns a credential value with 240 random bits: 40 characters of
+// URL-safe base64, the length and alphabet of a Cloudflare API token.
+func NewSecret() string {
+	var b [30]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NewGlobalKeyValue returns 37 random lowercase hex characters (148 bits), the form
+// of a Cloudflare global API key.
+func NewGlobalKeyValue() string {
+	var b [19]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])[:37]
+}
+
+// HashSecret hashes a credential for storage. The secrets carry at least 128 random
+// bits, so a fast hash is enough; a slow password hash would cost every request.
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// SecretMatches compares a presented secret with a stored hash in constant time.
+func SecretMatches(secret string, hash []byte) bool {
+	if len(hash) != sha256.Size {
+		return false
+	}
+	return subtle.ConstantTimeCompare(HashSecret(secret), hash) == 1
+}
+
+// Fingerprint returns a short, non-reversible label for a secret or key, for logs.
+func Fingerprint(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:4])
+}
+
+func formatMicros(t time.Time) string {
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+// ParseMicros parses the Position.Value form of a timestamp.
+func ParseMicros(s string) (time.Time, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse timestamp position: %w", err)
+	}
+	return time.UnixMicro(n).UTC(), nil
+}

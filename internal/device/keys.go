@@ -1,0 +1,95 @@
+package device
+
+import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/base64"
+)
+
+// KeyType is the kind of public key a WARP client uses.
+type KeyType string
+
+// TunnelType is the tunnel protocol a WARP client speaks.
+type TunnelType string
+
+// The key and tunnel types Cloudflare reports. WireGuard uses curve25519 keys and
+// MASQUE uses P-256 (secp256r1) keys.
+const (
+	KeyCurve25519 KeyType = "curve25519"
+	KeySecp256r1  KeyType = "secp256r1"
+
+	TunnelWireGuard TunnelType = "wireguard"
+	TunnelMASQUE    TunnelType = "masque"
+)
+
+// TunnelFor returns the tunnel type that key type kt belongs to.
+func TunnelFor(kt KeyType) TunnelType {
+	if kt == KeySecp256r1 {
+		return TunnelMASQUE
+	}
+	return TunnelWireGuard
+}
+
+// CanonicalKey validates a public key of type kt and returns the form it is stored
+// in. A curve25519 key must be 32 bytes in standard base64 and is kept as given. A
+// secp256r1 key may be the base64 of its X.509 SubjectPublicKeyInfo or of its SEC 1
+// point (compressed or not); either way it must lie on the curve, and it is stored as
+// base64 of the SubjectPublicKeyInfo, so that one key has one spelling and the
+// uniqueness rule cannot be dodged by re-encoding it.
+func CanonicalKey(kt KeyType, key string) (string, error) {
+	raw, err := base64.StdEncoding.Strict().DecodeString(key)
+	if err != nil {
+		return "", Errorf(KindInvalid, "key is not valid standard base64")
+	}
+	switch kt {
+	case KeyCurve25519:
+		if len(raw) != 32 {
+			return "", Errorf(KindInvalid, "curve25519 key must be 32 bytes, got %d", len(raw))
+		}
+		return key, nil
+	case KeySecp256r1:
+		pub, err := parseP256(raw)
+		if err != nil {
+			return "", err
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", Errorf(KindInvalid, "secp256r1 key cannot be encoded")
+		}
+		return base64.StdEncoding.EncodeToString(der), nil
+	default:
+		return "", Errorf(KindInvalid, "key_type must be curve25519 or secp256r1")
+	}
+}
+
+func parseP256(raw []byte) (*ecdh.PublicKey, error) {
+	if len(raw) > 0 && raw[0] == 0x30 {
+		pub, err := x509.ParsePKIXPublicKey(raw)
+		if err != nil {
+			return nil, Errorf(KindInvalid, "secp256r1 key is not a valid SubjectPublicKeyInfo")
+		}
+		ec, ok := pub.(*ecdsa.PublicKey)
+		if !ok || ec.Curve != elliptic.P256() {
+			return nil, Errorf(KindInvalid, "secp256r1 key is not a P-256 public key")
+		}
+		key, err := ec.ECDH()
+		if err != nil {
+			return nil, Errorf(KindInvalid, "secp256r1 key is not on the curve")
+		}
+		return key, nil
+	}
+	if len(raw) == 33 && (raw[0] == 2 || raw[0] == 3) {
+		x, y := elliptic.UnmarshalCompressed(elliptic.P256(), raw)
+		if x == nil {
+			return nil, Errorf(KindInvalid, "secp256r1 key is not on the curve")
+		}
+		raw = elliptic.Marshal(elliptic.P256(), x, y) //nolint:staticcheck // only to re-encode a checked point
+	}
+	key, err := ecdh.P256().NewPublicKey(raw)
+	if err != nil {
+		return nil, Errorf(KindInvalid, "secp256r1 key is not a valid point on the curve")
+	}
+	return key, nil
+}

@@ -1,0 +1,92 @@
+package device
+
+import (
+	"context"
+	"time"
+)
+
+// Reader holds the queries that a store answers outside and inside transactions.
+// Unless said otherwise, a lookup that finds nothing returns an error for which
+// errors.Is(err, ErrNotFound) holds.
+type Reader interface {
+	Account(ctx context.Context, id string) (*Account, error)
+	Profile(ctx context.Context, accountID, id string) (*Profile, error)
+	User(ctx context.Context, accountID, id string) (*User, error)
+	UserByEmail(ctx context.Context, accountID, email string) (*User, error)
+	Device(ctx context.Context, accountID, id string) (*Device, error)
+
+	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
+	// carries the given identifier.
+	DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*Device, error)
+	DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error)
+
+	// Registration returns a registration with its read views filled, including a
+	// deleted one (a tombstone). It never returns another account's row.
+	Registration(ctx context.Context, accountID, id string) (*Registration, error)
+
+	// RegistrationByID is Registration without the account scope, for the client API,
+	// where the registration's own secret is the credential.
+	RegistrationByID(ctx context.Context, id string) (*Registration, error)
+
+	// LiveRegistration returns the registration that is not deleted in the seat
+	// (deviceID, slot); see Registration.Slot.
+	LiveRegistration(ctx context.Context, deviceID, slot string) (*Registration, error)
+
+	// ListRegistrations returns one page of q. It validates nothing: the service does.
+	ListRegistrations(ctx context.Context, accountID string, q ListQuery) (Page, error)
+
+	APITokenByHash(ctx context.Context, hash []byte) (*APIToken, error)
+	GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*GlobalKey, error)
+	EnrollmentKeyByHash(ctx context.Context, hash []byte) (*EnrollmentKey, error)
+
+	// Setting returns a server-wide value stored under name.
+	Setting(ctx context.Context, name string) ([]byte, error)
+}
+
+// Tx is a write transaction. Writes that would break a uniqueness rule return an
+// error for which errors.Is(err, ErrConflict) holds. The Put methods insert a row or
+// replace the one with the same id; an id held by another account is a conflict,
+// never an overwrite.
+type Tx interface {
+	Reader
+
+	InsertAccount(ctx context.Context, a *Account) error
+	SetDefaultProfile(ctx context.Context, accountID, profileID string) error
+
+	// PutProfile inserts or replaces a profile by id.
+	PutProfile(ctx context.Context, p *Profile) error
+
+	// PutUser inserts or replaces a user by id.
+	PutUser(ctx context.Context, u *User) error
+
+	// PutDevice inserts or replaces a device by id.
+	PutDevice(ctx context.Context, d *Device) error
+
+	// PutRegistration inserts or replaces a registration by id. Only the stored
+	// fields are written; the read views are ignored.
+	PutRegistration(ctx context.Context, r *Registration) error
+
+	// TouchRegistration moves the last-seen time of a registration and its device
+	// forward to at; it never moves it backwards.
+	TouchRegistration(ctx context.Context, r *Registration, at time.Time) error
+
+	InsertAPIToken(ctx context.Context, t *APIToken) error
+	InsertGlobalKey(ctx context.Context, k *GlobalKey) error
+	InsertEnrollmentKey(ctx context.Context, k *EnrollmentKey) error
+
+	// SpendEnrollmentKey marks a single-use key used at at. It returns ErrConflict when
+	// another enrolment spent it first.
+	SpendEnrollmentKey(ctx context.Context, id string, at time.Time) error
+
+	// PutSettingIfAbsent stores value under name unless a value is there already.
+	PutSettingIfAbsent(ctx context.Context, name string, value []byte) error
+}
+
+// Store is a storage engine. Update runs fn in one write transaction, committed if fn
+// returns nil and rolled back otherwise; writers are serialised as the engine needs,
+// so that no caller sees a busy or lock error.
+type Store interface {
+	Reader
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	Close() error
+}
