@@ -1,0 +1,179 @@
+// Package sqlite stores warpreg's data in an embedded SQLite database through a
+// pure-Go driver, so that no C toolchain is needed.
+//
+// The database runs in WAL mode with foreign keys on. Writes go through one
+// connection that begins IMMEDIATE transactions, so writers queue in this process
+// instead of failing with "database is locked"; a busy timeout covers writers in
+// other processes, such as the CLI while a server runs. Reads use a pool of
+// their own and see the last committed state.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a device.Store on one SQLite database file.
+type Store struct {
+	reader
+	write *sql.DB
+	read  *sql.DB
+	log   *slog.Logger
+}
+
+var registerFuncs sync.Once
+
+// Open opens (creating if needed) the database at path and applies any pending
+// migrations.
+func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+	registerFuncs.Do(func() {
+		// SQLite's lower() folds ASCII only; search folds like Go and PostgreSQL.
+		sqlite.MustRegisterDeterministicScalarFunction("go_lower", 1, goLower)
+	})
+	write, err := openDB(path, "immediate", 1)
+	if err != nil {
+		return nil, err
+	}
+	read, err := openDB(path, "deferred", max(4, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	s := &Store{reader: reader{q: read}, write: write, read: read, log: log}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openDB(path, txlock string, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Set("_txlock", txlock)
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(FULL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// Update runs fn in one IMMEDIATE transaction on the write connection.
+func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", mapError(err))
+	}
+	if err := fn(&tx{reader: reader{q: sqlTx}, tx: sqlTx}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	const ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`
+	if _, err := s.write.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMigration applies one migration file in its own transaction, unless the
+// schema_migrations table records it already. The check runs inside the
+// transaction, so two processes starting at once apply it once.
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	base := strings.TrimPrefix(name, "migrations/")
+	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+	if err != nil {
+		return fmt.Errorf("migration %s: name must start with a number", base)
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("read migration %s: %w", base, err)
+	}
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: begin: %w", base, err)
+	}
+	defer sqlTx.Rollback()
+
+	var n int
+	err = sqlTx.QueryRowContext(ctx,
+		`SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	if _, err := sqlTx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %s: %w", base, err)
+	}
+	_, err = sqlTx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
+		VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`, version, base)
+	if err != nil {
+		return fmt.Errorf("record migration %s: %w", base, err)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", base, err)
+	}
+	s.log.Info("applied migration", "engine", "sqlite", "migration", base)
+	return nil
+}
+
+// mapError translates driver errors into the domain's kinds.
+func mapError(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return device.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", device.ErrConflict, se.Error())
+		}
+	}
+	return err
+}
