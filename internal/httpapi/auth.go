@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+var nowFunc = time.Now
+
+var (
+	// Cloudflare API tokens are 40 characters of URL-safe base64; global keys are 37
+	// lowercase hex characters. A header of another shape is refused as malformed
+	// before any lookup, with Cloudflare's codes.
+	tokenPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{40}$`)
+	globalKeyPattern = regexp.MustCompile(`^[0-9a-f]{37}$`)
+	emailPattern     = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]{1,255}$`)
+)
+
+// adminHandler is a handler for one account's admin endpoint.
+type adminHandler func(w http.ResponseWriter, r *http.Request, accountID string)
+
+// admin wraps h with the checks every /client/v4/accounts endpoint shares: a
+// well-formed account id, then a credential of that account, with write access if
+// write is set.
+func (a *API) admin(write bool, h adminHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accountID := r.PathValue("account_id")
+		if !device.ValidAccountID(accountID) {
+			writeNoRoute(w, r.URL.Path)
+			return
+		}
+		p, ok := a.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if err := p.Authorize(accountID, write); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		h(w, r, accountID)
+	})
+}
+
+// authenticate resolves the request's admin credential, writing the error response
+// and returning false when there is none.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Principal, bool) {
+	token, email, key, status, msg := parseAuthHeaders(r.Header)
+	if status != 0 {
+		writeErrors(w, status, msg)
+		return nil, false
+	}
+	var p *device.Principal
+	var err error
+	if token != "" {
+		p, err = a.svc.AuthenticateToken(r.Context(), token)
+	} else {
+		p, err = a.svc.AuthenticateGlobalKey(r.Context(), email, key)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// parseAuthHeaders picks the credential out of the headers: a Bearer token, else the
+// X-Auth-Email and X-Auth-Key pair. A nonzero status reports a missing or malformed
+// credential with the message to send.
+func parseAuthHeaders(h http.Header) (token, email, key string, status int, msg message) {
+	if auth := h.Get("Authorization"); auth != "" {
+		scheme, value, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Bearer") || !tokenPattern.MatchString(value) {
+			return "", "", "", http.StatusBadRequest, headerError(codeBadAuthHeader,
+				"Invalid format for Authorization header")
+		}
+		return value, "", "", 0, message{}
+	}
+	email, key = h.Get("X-Auth-Email"), h.Get("X-Auth-Key")
+	switch {
+	case email == "" && key == "":
+		return "", "", "", http.StatusBadRequest, message{Code: codeMissingAuth,
+			Message: "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}
+	case !emailPattern.MatchString(email):
+		return "", "", "", http.StatusBadRequest, headerError(codeBadAuthEmail,
+			"Invalid format for X-Auth-Email header")
+	case !globalKeyPattern.MatchString(key):
+		return "", "", "", http.StatusBadRequest, headerError(codeBadAuthKey,
+			"Invalid format for X-Auth-Key header")
+	}
+	return "", email, key, 0, message{}
+}
+
+func headerError(code int, text string) message {
+	return message{Code: codeBadHeaders, Message: "Invalid request headers",
+		ErrorChain: []message{{Code: code, Message: text}}}
+}
+
+// bearer returns the value of a Bearer Authorization header, or "".
+func bearer(r *http.Request) string {
+	scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(value)
+}
+
+type requestIDKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID keeps a caller's well-formed X-Request-Id, else makes one.
+func withRequestID(ctx context.Context, given string) context.Context {
+	if !requestIDPattern.MatchString(given) {
+		var b [8]byte
+		rand.Read(b[:])
+		given = hex.EncodeToString(b[:])
+	}
+	return context.WithValue(ctx, requestIDKey{}, given)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

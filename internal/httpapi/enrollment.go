@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// The enrolment API is warpreg's own: see ARCHITECTURE.md for its contract.
+
+type deviceFactsJSON struct {
+	Name           string `json:"name"`
+	Model          string `json:"model"`
+	Manufacturer   string `json:"manufacturer"`
+	DeviceType     string `json:"device_type"`
+	OSVersion      string `json:"os_version"`
+	OSVersionExtra string `json:"os_version_extra"`
+	SerialNumber   string `json:"serial_number"`
+	HardwareID     string `json:"hardware_id"`
+	MACAddress     string `json:"mac_address"`
+	ClientVersion  string `json:"client_version"`
+}
+
+func (d *deviceFactsJSON) facts() device.DeviceFacts {
+	return device.DeviceFacts{
+		Name: d.Name, Model: d.Model, Manufacturer: d.Manufacturer, DeviceType: d.DeviceType,
+		OSVersion: d.OSVersion, OSVersionExtra: d.OSVersionExtra, SerialNumber: d.SerialNumber,
+		HardwareID: d.HardwareID, MACAddress: d.MACAddress, ClientVersion: d.ClientVersion,
+	}
+}
+
+type enrollRequestJSON struct {
+	Key        string           `json:"key"`
+	KeyType    string           `json:"key_type"`
+	TunnelType string           `json:"tunnel_type"`
+	Device     *deviceFactsJSON `json:"device"`
+	User       *struct {
+		Email  string   `json:"email"`
+		Name   string   `json:"name"`
+		Groups []string `json:"groups"`
+	} `json:"user"`
+}
+
+type enrollmentJSON struct {
+	ID        string `json:"id"`
+	DeviceID  string `json:"device_id"`
+	AccountID string `json:"account_id"`
+	Token     string `json:"token"`
+}
+
+func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
+	key := bearer(r)
+	if key == "" {
+		a.writeClientError(w, r, errMissingBearer("an enrollment key"))
+		return
+	}
+	var body enrollRequestJSON
+	if err := a.decodeBody(w, r, &body, false); err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	if body.Device == nil || body.User == nil {
+		a.writeClientError(w, r, invalid("device and user are required"))
+		return
+	}
+	req := device.EnrollRequest{
+		Key: body.Key, KeyType: device.KeyType(body.KeyType),
+		TunnelType: device.TunnelType(body.TunnelType), Device: body.Device.facts(),
+		UserEmail: body.User.Email, UserName: body.User.Name, UserGroups: body.User.Groups,
+	}
+	e, err := a.svc.Enroll(r.Context(), key, req)
+	if err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	reg := e.Registration
+	writeResult(w, http.StatusCreated, enrollmentJSON{
+		ID: reg.ID, DeviceID: reg.DeviceID, AccountID: reg.AccountID, Token: e.Token,
+	}, nil)
+}
+
+type clientUpdateJSON struct {
+	Key        *string          `json:"key"`
+	KeyType    *string          `json:"key_type"`
+	TunnelType *string          `json:"tunnel_type"`
+	Device     *deviceFactsJSON `json:"device"`
+}
+
+func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
+	token := bearer(r)
+	if token == "" {
+		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	var body clientUpdateJSON
+	if err := a.decodeBody(w, r, &body, false); err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	var u device.ClientUpdate
+	u.Key = body.Key
+	if body.KeyType != nil {
+		kt := device.KeyType(*body.KeyType)
+		u.KeyType = &kt
+	}
+	if body.TunnelType != nil {
+		tt := device.TunnelType(*body.TunnelType)
+		u.TunnelType = &tt
+	}
+	if body.Device != nil {
+		f := body.Device.facts()
+		u.Device = &f
+	}
+	reg, err := a.svc.UpdateClient(r.Context(), r.PathValue("id"), token, u)
+	if err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
+}
+
+func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
+	token := bearer(r)
+	if token == "" {
+		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	var body struct {
+		ClientVersion string `json:"client_version"`
+	}
+	if err := a.decodeBody(w, r, &body, true); err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	reg, err := a.svc.Heartbeat(r.Context(), r.PathValue("id"), token, body.ClientVersion)
+	if err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
+}
+
+// writeClientError is writeError for the enrolment API, where a refused credential
+// is a 401: the client must present another, not ask for more permissions.
+func (a *API) writeClientError(w http.ResponseWriter, r *http.Request, err error) {
+	if device.KindOf(err) == device.KindUnauthorized {
+		writeErrors(w, http.StatusUnauthorized,
+			message{Code: codeAuthentication, Message: device.MessageOf(err)})
+		return
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeErrors(w, http.StatusRequestEntityTooLarge, message{Code: codeTooLarge,
+			Message: fmt.Sprintf("request body must be at most %d bytes", tooLarge.Limit)})
+		return
+	}
+	a.writeError(w, r, err)
+}
+
+func errMissingBearer(what string) error {
+	return device.Errorf(device.KindUnauthorized,
+		"an Authorization: Bearer header with %s is required", what)
+}
+
+// decodeBody decodes one JSON object from the request body into v. Unknown fields,
+// trailing data and bodies over the limit are refused; an empty body is allowed
+// only when emptyOK.
+func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
+	body := http.MaxBytesReader(w, r.Body, a.maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF) && emptyOK:
+		return nil
+	case errors.Is(err, io.EOF):
+		return invalid("a JSON request body is required")
+	case errors.As(err, &tooLarge):
+		return err
+	case err != nil:
+		return invalid("request body is not valid: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return invalid("request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a JSON decoding error without echoing the body back.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("field %s must be of type %s", typeErr.Field, typeErr.Type)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	default:
+		return "malformed JSON"
+	}
+}

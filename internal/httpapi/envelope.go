@@ -1,0 +1,64 @@
+// Package httpapi serves warpreg over HTTP: Cloudflare's v4 admin API under
+// /client/v4, warpreg's enrolment API under /enroll/v1, and its own admin
+// endpoints under /api/v1. It maps the wire format and nothing else; every rule
+// lives in the device package.
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// message is an entry of a v4 envelope's errors or messages list.
+type message struct {
+	Code       int       `json:"code"`
+	Message    string    `json:"message"`
+	ErrorChain []message `json:"error_chain,omitempty"`
+}
+
+// resultInfo is the pagination block of a v4 list response.
+type resultInfo struct {
+	Count      int    `json:"count"`
+	Cursor     string `json:"cursor"`
+	PerPage    int    `json:"per_page"`
+	TotalCount int    `json:"total_count"`
+}
+
+// envelope is Cloudflare's v4 response frame. Field order follows Cloudflare's
+// own responses; errors and messages are never null.
+type envelope struct {
+	Errors     []message   `json:"errors"`
+	Messages   []message   `json:"messages"`
+	Result     any         `json:"result"`
+	ResultInfo *resultInfo `json:"result_info,omitempty"`
+	Success    bool        `json:"success"`
+}
+
+// writeResult writes a successful envelope around result.
+func writeResult(w http.ResponseWriter, status int, result any, info *resultInfo, msgs ...message) {
+	if msgs == nil {
+		msgs = []message{}
+	}
+	writeEnvelope(w, status, envelope{
+		Errors: []message{}, Messages: msgs, Result: result, ResultInfo: info, Success: true,
+	})
+}
+
+// writeErrors writes a failed envelope: success false and result null.
+func writeErrors(w http.ResponseWriter, status int, errs ...message) {
+	writeEnvelope(w, status, envelope{Errors: errs, Messages: []message{}})
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, env envelope) {
+	body, err := json.Marshal(env)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"errors":[{"code":10001,"message":"internal error"}],` +
+			`"messages":[],"result":null,"success":false}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

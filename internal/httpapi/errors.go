@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// Error codes of the v4 envelope. Cloudflare's own codes are used where its API
+// has one for the situation; the 1xxx codes are warpreg's, documented in the README.
+const (
+	codeInternal       = 10001 // an unexpected fault; details are in the server log
+	codeAuthentication = 10000 // Cloudflare: "Authentication error"
+	codeInvalidToken   = 1000  // Cloudflare tokens/verify: "Invalid API Token"
+	codeMissingAuth    = 9106  // Cloudflare: missing X-Auth-Key, X-Auth-Email or Authorization
+	codeBadHeaders     = 6003  // Cloudflare: "Invalid request headers"
+	codeBadAuthEmail   = 6102  // Cloudflare: "Invalid format for X-Auth-Email header"
+	codeBadAuthKey     = 6103  // Cloudflare: "Invalid format for X-Auth-Key header"
+	codeBadAuthHeader  = 6111  // Cloudflare: "Invalid format for Authorization header"
+	codeNoRoute        = 7000  // Cloudflare: "No route for that URI"
+	codeMethod         = 7001  // Cloudflare: method not available for that URI
+	codeCouldNotRoute  = 7003  // Cloudflare: "Could not route to ..., perhaps your object identifier is invalid?"
+	codeNotFound       = 1001
+	codeInvalid        = 1002
+	codeConflict       = 1003
+	codeRevoked        = 1004
+	codeTooLarge       = 1005
+)
+
+// kindStatus maps each domain error kind to its HTTP status and v4 code.
+var kindStatus = map[device.Kind]struct{ status, code int }{
+	device.KindInvalid:      {http.StatusBadRequest, codeInvalid},
+	device.KindNotFound:     {http.StatusNotFound, codeNotFound},
+	device.KindConflict:     {http.StatusConflict, codeConflict},
+	device.KindRevoked:      {http.StatusForbidden, codeRevoked},
+	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication},
+}
+
+// writeError renders err as a v4 error envelope. Faults are logged once, here, with
+// the request id, and reach the client only as a generic message.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := device.KindOf(err)
+	m, ok := kindStatus[kind]
+	if !ok || errors.Is(err, context.Canceled) {
+		a.log.ErrorContext(r.Context(), "request failed", "err", err,
+			"request_id", requestID(r.Context()))
+		writeErrors(w, http.StatusInternalServerError,
+			message{Code: codeInternal, Message: "internal error"})
+		return
+	}
+	msg := device.MessageOf(err)
+	if kind == device.KindUnauthorized && msg == "authentication error" {
+		msg = "Authentication error"
+	}
+	writeErrors(w, m.status, message{Code: m.code, Message: msg})
+}
+
+func invalid(format string, args ...any) error {
+	return device.Errorf(device.KindInvalid, format, args...)
+}
+
+// writeNoRoute answers a path that names no resource, or names it with a malformed
+// identifier, as Cloudflare does.
+func writeNoRoute(w http.ResponseWriter, path string) {
+	writeErrors(w, http.StatusBadRequest,
+		message{Code: codeCouldNotRoute, Message: "Could not route to " + path +
+			", perhaps your object identifier is invalid?"},
+		message{Code: codeNoRoute, Message: "No route for that URI"})
+}
+

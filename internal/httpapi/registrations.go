@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID string) {
+	id := r.PathValue("registration_id")
+	if !device.ValidID(id) {
+		writeNoRoute(w, r.URL.Path)
+		return
+	}
+	q, err := singleValues(r.URL.Query(), "include")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	withPolicy, err := parseInclude(q.Get("include"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	reg, err := a.svc.Registration(r.Context(), accountID, id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeResult(w, http.StatusOK, toRegistrationJSON(reg, withPolicy), nil)
+}
+
+func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
+	lq, cursor, withPolicy, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	fp := queryFingerprint(accountID, &lq)
+	if cursor != "" {
+		if lq.After, err = a.cursors.decode(fp, cursor); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	page, err := a.svc.List(r.Context(), accountID, lq)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]registrationJSON, len(page.Registrations))
+	for i := range page.Registrations {
+		out[i] = toRegistrationJSON(&page.Registrations[i], withPolicy)
+	}
+	perPage := lq.Limit
+	if perPage == 0 {
+		perPage = device.DefaultPerPage
+	}
+	writeResult(w, http.StatusOK, out, &resultInfo{
+		Count: len(out), Cursor: a.cursors.encode(fp, page.Next), PerPage: perPage,
+		TotalCount: page.Total,
+	})
+}
+
+func (a *API) deleteRegistration(w http.ResponseWriter, r *http.Request, accountID string) {
+	id := r.PathValue("registration_id")
+	if !device.ValidID(id) {
+		writeNoRoute(w, r.URL.Path)
+		return
+	}
+	a.bulk(w, r, accountID, []string{id}, a.svc.Delete)
+}
+
+func (a *API) bulkDeleteRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
+	a.bulkFromQuery(w, r, accountID, a.svc.Delete)
+}
+
+func (a *API) revokeRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
+	a.bulkFromQuery(w, r, accountID, a.svc.Revoke)
+}
+
+func (a *API) unrevokeRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
+	a.bulkFromQuery(w, r, accountID, a.svc.Unrevoke)
+}
+
+type bulkFunc func(ctx context.Context, accountID string, ids []string) error
+
+func (a *API) bulkFromQuery(w http.ResponseWriter, r *http.Request, accountID string, fn bulkFunc) {
+	ids, err := multiValues(r.URL.Query(), "id")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if len(ids) == 0 {
+		a.writeError(w, r, invalid("the id query parameter is required: give each "+
+			"registration id to act on as id=<uuid>"))
+		return
+	}
+	a.bulk(w, r, accountID, ids, fn)
+}
+
+func (a *API) bulk(w http.ResponseWriter, r *http.Request, accountID string, ids []string, fn bulkFunc) {
+	if err := fn(r.Context(), accountID, ids); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeResult(w, http.StatusOK, nil, nil)
+}
+
+// listParams are the single-valued parameters of list registrations.
+var listParams = []string{"cursor", "device.id", "include", "per_page", "search",
+	"seen_after", "seen_before", "sort_by", "sort_order", "status"}
+
+func parseListQuery(v url.Values) (q device.ListQuery, cursor string, withPolicy bool, err error) {
+	single, err := singleValues(v, listParams...)
+	if err != nil {
+		return q, "", false, err
+	}
+	if q.IDs, err = multiValues(v, "id"); err != nil {
+		return q, "", false, err
+	}
+	if q.UserIDs, err = multiValues(v, "user.id"); err != nil {
+		return q, "", false, err
+	}
+	if withPolicy, err = parseInclude(single.Get("include")); err != nil {
+		return q, "", false, err
+	}
+	if s := single.Get("per_page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > device.MaxPerPage {
+			return q, "", false, invalid("per_page must be an integer from 1 to %d",
+				device.MaxPerPage)
+		}
+		q.Limit = n
+	}
+	switch order := single.Get("sort_order"); order {
+	case "", "asc":
+	case "desc":
+		q.Desc = true
+	default:
+		return q, "", false, invalid("sort_order must be asc or desc")
+	}
+	if q.SeenAfter, err = parseTime("seen_after", single.Get("seen_after")); err != nil {
+		return q, "", false, err
+	}
+	if q.SeenBefore, err = parseTime("seen_before", single.Get("seen_before")); err != nil {
+		return q, "", false, err
+	}
+	q.DeviceID = single.Get("device.id")
+	q.Search = single.Get("search")
+	q.Status = device.Status(single.Get("status"))
+	if q.Status == "" {
+		q.Status = device.StatusActive
+	}
+	q.Sort = device.SortField(single.Get("sort_by"))
+	if q.Sort == "" {
+		q.Sort = device.SortByID
+	}
+	return q, single.Get("cursor"), withPolicy, nil
+}
+
+// singleValues returns the named parameters, refusing any that is given twice:
+// silently taking the first or last of two values hides a client's bug.
+func singleValues(v url.Values, names ...string) (url.Values, error) {
+	out := url.Values{}
+	for _, n := range names {
+		switch vals := v[n]; len(vals) {
+		case 0:
+		case 1:
+			out.Set(n, vals[0])
+		default:
+			return nil, invalid("the %s query parameter may be given only once", n)
+		}
+	}
+	return out, nil
+}
+
+// multiValues returns a repeated parameter's values. Comma-joined lists are split
+// too, since ids never contain commas. The PHP-style name[] spelling is refused
+// with a hint, as it would otherwise be ignored and widen the selection.
+func multiValues(v url.Values, name string) ([]string, error) {
+	if _, ok := v[name+"[]"]; ok {
+		return nil, invalid("use %s=<value> once per value, not %s[]=", name, name)
+	}
+	var out []string
+	for _, raw := range v[name] {
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				return nil, invalid("the %s query parameter must not be empty", name)
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func parseInclude(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	policy := false
+	for _, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) != "policy" {
+			return false, invalid("include supports only \"policy\"")
+		}
+		policy = true
+	}
+	return policy, nil
+}
+
+// parseTime parses an RFC 3339 timestamp. A space where the offset's sign should
+// be is a "+" that the query string decoded as a space: say so.
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return t.UTC(), nil
+	}
+	if strings.Contains(s, " ") {
+		return time.Time{}, invalid("%s must be an RFC 3339 timestamp; a + in a query "+
+			"string must be written %%2B", name)
+	}
+	return time.Time{}, invalid("%s must be an RFC 3339 timestamp such as "+
+		"2025-02-14T13:17:00Z", name)
+}

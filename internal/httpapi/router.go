@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// Service is what the handlers need of the domain.
+type Service interface {
+	AuthenticateToken(ctx context.Context, secret string) (*device.Principal, error)
+	AuthenticateGlobalKey(ctx context.Context, email, key string) (*device.Principal, error)
+	Registration(ctx context.Context, accountID, id string) (*device.Registration, error)
+	List(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error)
+	Revoke(ctx context.Context, accountID string, ids []string) error
+	Unrevoke(ctx context.Context, accountID string, ids []string) error
+	Delete(ctx context.Context, accountID string, ids []string) error
+	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
+	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
+	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
+}
+
+// Options configure an API.
+type Options struct {
+	// CursorKey signs list cursors. Every instance serving one database must use the
+	// same key, so that a cursor from one continues on another.
+	CursorKey []byte
+
+	// MaxBodyBytes caps request bodies; zero means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// API is the HTTP handler for every warpreg endpoint.
+type API struct {
+	svc     Service
+	log     *slog.Logger
+	cursors cursorCodec
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// New returns the handler for svc.
+func New(svc Service, log *slog.Logger, opts Options) *API {
+	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
+		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux()}
+	if a.maxBody == 0 {
+		a.maxBody = 1 << 20
+	}
+	a.routes()
+	return a
+}
+
+func (a *API) routes() {
+	const regs = "/client/v4/accounts/{account_id}/devices/registrations"
+	a.handle("GET "+regs, a.admin(false, a.listRegistrations))
+	a.handle("DELETE "+regs, a.admin(true, a.bulkDeleteRegistrations))
+	a.handle("POST "+regs+"/revoke", a.admin(true, a.revokeRegistrations))
+	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
+	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
+	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
+	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
+	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))
+
+	a.handle("POST /enroll/v1/registrations", http.HandlerFunc(a.enroll))
+	a.handle("PATCH /enroll/v1/registrations/{id}", http.HandlerFunc(a.updateClient))
+	a.handle("POST /enroll/v1/registrations/{id}/heartbeat", http.HandlerFunc(a.heartbeat))
+}
+
+func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+
+// probeMethods are tried to tell a wrong method (405) from a wrong path (404).
+var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// ServeHTTP routes r. Unknown paths and methods get v4 envelopes, never the
+// standard library's plain-text pages, and malformed account ids are refused before
+// any credential is looked at, as Cloudflare's router does.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	ctx := withRequestID(r.Context(), r.Header.Get("X-Request-Id"))
+	r = r.WithContext(ctx)
+	rec.Header().Set("X-Request-Id", requestID(ctx))
+	start := nowFunc()
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.ErrorContext(ctx, "handler panic", "panic", p, "request_id", requestID(ctx))
+			if !rec.wrote {
+				writeErrors(rec, http.StatusInternalServerError,
+					message{Code: codeInternal, Message: "internal error"})
+			}
+		}
+		a.log.InfoContext(ctx, "request", "method", r.Method, "route", r.Pattern,
+			"status", rec.status, "duration_ms", float64(nowFunc().Sub(start).Microseconds())/1000,
+			"request_id", requestID(ctx))
+	}()
+
+	_, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		a.unrouted(rec, r)
+		return
+	}
+	a.mux.ServeHTTP(rec, r)
+}
+
+// unrouted answers a request that matched no pattern: 405 when another method
+// would have matched, else Cloudflare's no-route error.
+func (a *API) unrouted(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := a.mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeNoRoute(w, r.URL.Path)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeErrors(w, http.StatusMethodNotAllowed, message{Code: codeMethod,
+		Message: "Method " + r.Method + " not available for that URI."})
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// registrationJSON is a registration as Cloudflare's v4 API returns it. Field order
+// and nullability follow Cloudflare's reference: deleted_at, revoked_at, key_type
+// and tunnel_type are null when unset, and policy is present only when asked for.
+type registrationJSON struct {
+	ID         string      `json:"id"`
+	CreatedAt  string      `json:"created_at"`
+	Device     deviceJSON  `json:"device"`
+	Key        string      `json:"key"`
+	LastSeenAt string      `json:"last_seen_at"`
+	UpdatedAt  string      `json:"updated_at"`
+	DeletedAt  *string     `json:"deleted_at"`
+	KeyType    *string     `json:"key_type"`
+	Policy     *policyJSON `json:"policy,omitempty"`
+	RevokedAt  *string     `json:"revoked_at"`
+	TunnelType *string     `json:"tunnel_type"`
+	User       *userJSON   `json:"user"`
+}
+
+type deviceJSON struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	ClientVersion string `json:"client_version,omitempty"`
+}
+
+type policyJSON struct {
+	ID        string `json:"id"`
+	Default   bool   `json:"default"`
+	Deleted   bool   `json:"deleted"`
+	Name      string `json:"name"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+type userJSON struct {
+	ID    string `json:"id,omitempty"`
+	Email string `json:"email,omitempty"`
+	Name  string `json:"name,omitempty"`
+}
+
+func toRegistrationJSON(r *device.Registration, withPolicy bool) registrationJSON {
+	out := registrationJSON{
+		ID:         r.ID,
+		CreatedAt:  formatTime(r.CreatedAt),
+		Device:     deviceJSON{ID: r.DeviceID, Name: r.DeviceName, ClientVersion: r.ClientVersion},
+		Key:        r.Key,
+		LastSeenAt: formatTime(r.LastSeenAt),
+		UpdatedAt:  formatTime(r.UpdatedAt),
+		DeletedAt:  optionalTime(r.DeletedAt),
+		KeyType:    optionalString(string(r.KeyType)),
+		RevokedAt:  optionalTime(r.RevokedAt),
+		TunnelType: optionalString(string(r.TunnelType)),
+	}
+	if r.User != nil {
+		out.User = &userJSON{ID: r.User.ID, Email: r.User.Email, Name: r.User.Name}
+	}
+	if withPolicy && r.Policy != nil {
+		out.Policy = &policyJSON{
+			ID: r.Policy.ID, Default: r.Policy.Default, Deleted: !r.Policy.DeletedAt.IsZero(),
+			Name: r.Policy.Name, UpdatedAt: formatTime(r.PolicyUpdatedAt),
+		}
+	}
+	return out
+}
+
+// formatTime renders t in RFC 3339, UTC, with as many fractional digits as it has
+// (none for whole seconds), so a timestamp imported from Cloudflare reads back as
+// it was written.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func optionalTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := formatTime(t)
+	return &s
+}
+
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
