@@ -144,3 +144,28 @@ func validateQuery(q *ListQuery) error {
 	}
 	return nil
 }
+
+// SharedSecret returns the server-wide random secret stored under name, creating it
+// on first use. Every process on one database reads the same value, which is what
+// lets a list cursor signed by one instance be honoured by another.
+func (s *Service) SharedSecret(ctx context.Context, name string) ([]byte, error) {
+	v, err := s.store.Setting(ctx, name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	fresh := []byte(NewSecret())
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.PutSettingIfAbsent(ctx, name, fresh); err != nil {
+			return err
+		}
+		v, err = tx.Setting(ctx, name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create secret %s: %w", name, err)
+	}
+	return v, nil
+}

@@ -69,10 +69,17 @@ func toRegistrationJSON(r *device.Registration, withPolicy bool) registrationJSO
 	return out
 }
 
-// formatTime renders t in RFC 3339, UTC, with as many fractional digits as it has
-// (none for whole seconds), so a timestamp imported from Cloudflare reads back as
-// it was written.
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// formatTime renders t in RFC 3339, UTC: whole seconds without a fraction, so that a
+// timestamp imported from Cloudflare reads back as written, and any other time with
+// exactly six fractional digits, the precision stored, so that equal-length strings
+// sort as their times do.
+func formatTime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04:05.000000Z07:00")
+}
 
 func optionalTime(t time.Time) *string {
 	if t.IsZero() {

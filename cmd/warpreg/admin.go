@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/config"
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/httpapi"
+)
+
+func accountCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+	name := fs.String("name", "", "the account's name (required)")
+	multi := fs.Bool("multi-user", false, "let one device hold a registration per user")
+	return func(ctx context.Context, e *env) error {
+		if *name == "" {
+			return usagef("--name is required")
+		}
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		a, err := svc.CreateAccount(ctx, *name, *multi)
+		if err != nil {
+			return err
+		}
+		return printResult(e, map[string]any{
+			"id": a.ID, "name": a.Name, "multi_user": a.MultiUser,
+			"created_at": a.CreatedAt.Format(time.RFC3339Nano),
+		}, "account "+a.ID+" created")
+	}
+}
+
+func tokenCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+	account := fs.String("account", "", "the account id (required)")
+	readOnly := fs.Bool("read-only", false, "a token that may only read")
+	name := fs.String("name", "", "a label for the token")
+	return func(ctx context.Context, e *env) error {
+		if *account == "" {
+			return usagef("--account is required")
+		}
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		t, secret, err := svc.CreateAPIToken(ctx, *account, *name, *readOnly)
+		if err != nil {
+			return err
+		}
+		return printResult(e, map[string]any{
+			"id": t.ID, "value": secret, "name": t.Name, "account_id": t.AccountID,
+			"read_only": t.ReadOnly,
+		}, secret)
+	}
+}
+
+func globalKeyCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+	account := fs.String("account", "", "the account id (required)")
+	email := fs.String("email", "", "the user's email, sent as X-Auth-Email (required)")
+	return func(ctx context.Context, e *env) error {
+		if *account == "" || *email == "" {
+			return usagef("--account and --email are required")
+		}
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		k, secret, err := svc.CreateGlobalKey(ctx, *account, *email)
+		if err != nil {
+			return err
+		}
+		return printResult(e, map[string]any{
+			"id": k.ID, "email": k.Email, "value": secret, "account_id": k.AccountID,
+		}, secret)
+	}
+}
+
+func enrollKeyCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+	account := fs.String("account", "", "the account id (required)")
+	reusable := fs.Bool("reusable", false, "a key that enrols any number of devices (default: one)")
+	expiresIn := fs.Duration("expires-in", 0, "how long the key stays valid, e.g. 24h (default: forever)")
+	return func(ctx context.Context, e *env) error {
+		if *account == "" {
+			return usagef("--account is required")
+		}
+		if *expiresIn < 0 {
+			return usagef("--expires-in must not be negative")
+		}
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		k, secret, err := svc.CreateEnrollmentKey(ctx, *account, *reusable, *expiresIn)
+		if err != nil {
+			return err
+		}
+		var expires any
+		if !k.ExpiresAt.IsZero() {
+			expires = k.ExpiresAt.Format(time.RFC3339Nano)
+		}
+		return printResult(e, map[string]any{
+			"id": k.ID, "value": secret, "account_id": k.AccountID, "reusable": k.Reusable,
+			"expires_at": expires,
+		}, secret)
+	}
+}
+
+func importCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+	account := fs.String("account", "", "the account id to load into (required)")
+	return func(ctx context.Context, e *env) error {
+		if *account == "" || len(e.args) == 0 {
+			return usagef("usage: warpreg import --account ID FILE...")
+		}
+		var regs []device.Registration
+		for _, path := range e.args {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			got, err := httpapi.DecodeRegistrations(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			regs = append(regs, got...)
+		}
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		sum, err := svc.Import(ctx, *account, regs)
+		if err != nil {
+			return err
+		}
+		return printResult(e, map[string]any{
+			"account_id": *account, "files": len(e.args), "registrations": sum.Registrations,
+			"devices": sum.Devices, "users": sum.Users, "profiles": sum.Profiles,
+		}, fmt.Sprintf("imported %d registrations (%d devices, %d users, %d profiles) from %d files",
+			sum.Registrations, sum.Devices, sum.Users, sum.Profiles, len(e.args)))
+	}
+}

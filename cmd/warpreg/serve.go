@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/config"
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/httpapi"
+)
+
+// Server timeouts: a slow or stalled client cannot hold a connection for ever.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	drainTimeout      = 30 * time.Second
+)
+
+func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env) error {
+	c.RegisterServe(fs)
+	return func(ctx context.Context, e *env) error {
+		svc, closeFn, err := openService(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		ln, err := net.Listen("tcp", e.cfg.Addr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, e, svc, ln, nil)
+	}
+}
+
+// serve serves the APIs on ln until ctx is done, then drains in-flight requests.
+// ready, if set, runs once the server accepts connections.
+func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, ready func(base string)) error {
+	key, err := svc.SharedSecret(ctx, "cursor_key")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	api := httpapi.New(svc, e.log, httpapi.Options{CursorKey: key})
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          nil,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	e.log.Info("serving", "addr", ln.Addr().String(), "admin_api", base+"/client/v4",
+		"enrollment_api", base+"/enroll/v1")
+	if ready != nil {
+		ready(base)
+	}
+
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down; draining in-flight requests")
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	e.log.Info("stopped")
+	return nil
+}

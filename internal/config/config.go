@@ -1,0 +1,113 @@
+// Package config gathers warpreg's settings from defaults, the environment and
+// command-line flags, in that order of precedence, and validates them.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Flag names and the environment variables that back them.
+const (
+	FlagDatabase  = "database"
+	FlagAddr      = "addr"
+	FlagLogFormat = "log-format"
+	FlagJSON      = "json"
+
+	EnvDatabase  = "WARPREG_DATABASE"
+	EnvAddr      = "WARPREG_ADDR"
+	EnvLogFormat = "WARPREG_LOG_FORMAT"
+)
+
+// Defaults.
+const (
+	DefaultDatabase = "warpreg.db"
+	DefaultAddr     = "127.0.0.1:8787"
+)
+
+// Engine is a storage engine.
+type Engine string
+
+// The storage engines a --database value can select.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Config holds the settings every command shares.
+type Config struct {
+	Database  string // file path, sqlite:PATH, or a postgres:// URL
+	Addr      string // listen address of serve and demo
+	LogFormat string // "text" or "json"
+	JSON      bool   // print machine-readable output
+}
+
+// Load returns the defaults overlaid with env, which maps variable names to values.
+func Load(env func(string) string) Config {
+	c := Config{Database: DefaultDatabase, Addr: DefaultAddr, LogFormat: "text"}
+	if v := env(EnvDatabase); v != "" {
+		c.Database = v
+	}
+	if v := env(EnvAddr); v != "" {
+		c.Addr = v
+	}
+	if v := env(EnvLogFormat); v != "" {
+		c.LogFormat = v
+	}
+	return c
+}
+
+// RegisterCommon adds the flags that every command takes to fs, defaulting to c's
+// current values.
+func (c *Config) RegisterCommon(fs *flag.FlagSet) {
+	fs.StringVar(&c.Database, FlagDatabase, c.Database,
+		"database: a file path or sqlite:PATH for SQLite, a postgres:// URL for PostgreSQL (env "+
+			EnvDatabase+")")
+	fs.StringVar(&c.LogFormat, FlagLogFormat, c.LogFormat,
+		"log format on stderr: text or json (env "+EnvLogFormat+")")
+	fs.BoolVar(&c.JSON, FlagJSON, false, "print the result as JSON")
+}
+
+// RegisterServe adds the flags of commands that listen.
+func (c *Config) RegisterServe(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, FlagAddr, c.Addr, "listen address HOST:PORT (env "+EnvAddr+")")
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := ParseDatabase(c.Database); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--%s %q is not HOST:PORT", FlagAddr, c.Addr))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--%s must be text or json", FlagLogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseDatabase tells which engine a --database value selects and returns the
+// engine's own data source: the SQLite file path, or the PostgreSQL URL.
+func ParseDatabase(v string) (Engine, string, error) {
+	switch {
+	case v == "":
+		return "", "", fmt.Errorf("--%s must not be empty", FlagDatabase)
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		return Postgres, v, nil
+	case strings.HasPrefix(v, "sqlite:"):
+		path := strings.TrimPrefix(v, "sqlite:")
+		if path == "" {
+			return "", "", fmt.Errorf("--%s sqlite: needs a file path", FlagDatabase)
+		}
+		return SQLite, path, nil
+	case strings.Contains(v, "://"):
+		return "", "", fmt.Errorf("--%s: unknown database URL scheme in %q", FlagDatabase, v)
+	default:
+		return SQLite, v, nil
+	}
+}
