@@ -44,6 +44,7 @@ Every command takes --database (env WARPREG_DATABASE; default warpreg.db), --jso
 type command struct {
 	name    string
 	summary string
+	serves  bool
 	flags   func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
 }
 
@@ -57,13 +58,13 @@ type env struct {
 }
 
 var commands = []command{
-	{"serve", "serve the admin and enrolment APIs until interrupted", serveCommand},
-	{"demo", "serve a fresh demo account with about 50 enrolled devices", demoCommand},
-	{"account create", "create an account", accountCreateCommand},
-	{"token create", "create an API token for an account", tokenCreateCommand},
-	{"global-key create", "create a user's global API key", globalKeyCreateCommand},
-	{"enrollment-key create", "create a key that devices present to enrol", enrollKeyCommand},
-	{"import", "load registrations saved from Cloudflare's v4 API", importCommand},
+	{"serve", "serve the admin and enrolment APIs until interrupted", true, serveCommand},
+	{"demo", "serve a fresh demo account with about 50 enrolled devices", true, demoCommand},
+	{"account create", "create an account", false, accountCreateCommand},
+	{"token create", "create an API token for an account", false, tokenCreateCommand},
+	{"global-key create", "create a user's global API key", false, globalKeyCreateCommand},
+	{"enrollment-key create", "create a key that devices present to enrol", false, enrollKeyCommand},
+	{"import", "load registrations saved from Cloudflare's v4 API", false, importCommand},
 }
 
 // run executes the command line args and returns the exit status. Errors are one
@@ -92,7 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "Usage: warpreg %s [flags]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+	positional, err := parseInterspersed(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	} else if err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %v\n", cmd.name, err)
@@ -103,7 +105,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 
-	e := &env{cfg: cfg, args: fs.Args(), stdout: stdout, stderr: stderr, log: newLogger(cfg, stderr)}
+	level := slog.LevelWarn
+	if cmd.serves {
+		level = slog.LevelInfo
+	}
+	e := &env{cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
+		log: newLogger(cfg, stderr, level)}
 	if err := action(ctx, e); err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, oneLine(err))
 		var ue usageError
@@ -139,11 +146,35 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+// newLogger logs to w. Commands that serve log requests at info level; the others
+// log only warnings, so that their stderr holds just the one-line error, if any.
+func newLogger(cfg config.Config, w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments, as users expect of "import --account ID a.json --json", and returns the
+// positional ones. A lone "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 // openService opens the configured database and returns a service over it, with a

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// cli runs the warpreg command line in-process against one database.
+type cli struct {
+	t  *testing.T
+	db string
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, db: filepath.Join(t.TempDir(), "warpreg.db")}
+}
+
+func (c *cli) run(args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	env := func(k string) string {
+		if k == "WARPREG_DATABASE" {
+			return c.db
+		}
+		return ""
+	}
+	code = run(c.t.Context(), args, env, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// json runs a command with --json and decodes its output.
+func (c *cli) json(args ...string) map[string]any {
+	c.t.Helper()
+	out, errOut, code := c.run(append(args, "--json")...)
+	if code != 0 {
+		c.t.Fatalf("warpreg %v: exit %d: %s", args, code, errOut)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		c.t.Fatalf("warpreg %v: output is not JSON: %v\n%s", args, err, out)
+	}
+	return v
+}
+
+// serve starts `warpreg serve` in-process and returns its base URL; it stops, and
+// must exit 0, when the test ends.
+func (c *cli) serve() string {
+	c.t.Helper()
+	addr := freeAddr(c.t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb syncBuffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--database", c.db},
+			func(string) string { return "" }, io.Discard, &errb)
+	}()
+	c.t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			c.t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+	})
+	base := "http://" + addr
+	waitReady(c.t, base)
+	return base
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/client/v4/user/tokens/verify")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server at %s never answered", base)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// call makes an HTTP request and decodes the v4 envelope.
+func call(t *testing.T, method, url string, body any, headers ...string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %v", method, url, err)
+	}
+	return resp.StatusCode, env
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	c := newCLI(t)
+	if out, _, code := c.run("--help"); code != 0 || !strings.Contains(out, "enrollment-key create") {
+		t.Errorf("--help: exit %d, output %q", code, out)
+	}
+	for _, cmd := range commands {
+		args := append(strings.Fields(cmd.name), "--help")
+		if out, _, code := c.run(args...); code != 0 || !strings.Contains(out, "-database") {
+			t.Errorf("%s --help: exit %d, output %q", cmd.name, code, out)
+		}
+	}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"frobnicate"}, exitUsage, "unknown command"},
+		{[]string{"account", "create"}, exitUsage, "--name is required"},
+		{[]string{"account", "create", "--name", "x", "--bogus"}, exitUsage, "bogus"},
+		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError, "not found"},
+		{[]string{"serve", "--addr", "nonsense"}, exitUsage, "HOST:PORT"},
+		{[]string{"import", "--account", "x"}, exitUsage, "usage"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := c.run(tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("warpreg %v: exit %d, stderr %q; want exit %d mentioning %q",
+				tt.args, code, errOut, tt.code, tt.want)
+		}
+		if strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("warpreg %v: stderr is more than one line: %q", tt.args, errOut)
+		}
+	}
+}
+
+// TestImportReferenceExample imports the example body of Cloudflare's reference
+// page for get registration and reads it back: it must come back field for field.
+func TestImportReferenceExample(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "imported")["id"].(string)
+	tok := c.json("token", "create", "--account", acct, "--read-only")["value"].(string)
+	sum := c.json("import", "--account", acct, "testdata/cloudflare-get-registration.json")
+	if sum["registrations"] != 1.0 {
+		t.Fatalf("import summary = %v, want 1 registration", sum)
+	}
+	// Importing again changes nothing.
+	c.json("import", "--account", acct, "testdata/cloudflare-get-registration.json")
+
+	base := c.serve()
+	const id = "11ffb86f-3f0c-4306-b4a2-e62f872b166a"
+	status, got := call(t, "GET", base+"/client/v4/accounts/"+acct+
+		"/devices/registrations/"+id+"?include=policy", nil, "Authorization", "Bearer "+tok)
+	if status != http.StatusOK {
+		t.Fatalf("status = %d, want 200: %v", status, got)
+	}
+	raw, err := os.ReadFile("testdata/cloudflare-get-registration.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want["result"], got["result"]); diff != "" {
+		t.Errorf("imported registration differs from Cloudflare's example (-want +got):\n%s", diff)
+	}
+}
+
+// TestServeEnrolAndAdmin walks the main job through the real binary's code: create
+// credentials with the CLI, enrol over HTTP, then read, revoke and delete.
+func TestServeEnrolAndAdmin(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "acme")["id"].(string)
+	tok := c.json("token", "create", "--account", acct, "--name", "ci")["value"].(string)
+	gk := c.json("global-key", "create", "--account", acct, "--email", "Admin@Example.com")
+	ek := c.json("enrollment-key", "create", "--account", acct, "--expires-in", "1h")
+	base := c.serve()
+
+	status, env := call(t, "POST", base+"/enroll/v1/registrations", map[string]any{
+		"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key_type": "curve25519",
+		"tunnel_type": "wireguard",
+		"device":      map[string]string{"name": "laptop", "hardware_id": "hw-1"},
+		"user":        map[string]any{"email": "u@example.com", "name": "U"},
+	}, "Authorization", "Bearer "+ek["value"].(string))
+	if status != http.StatusCreated {
+		t.Fatalf("enrol: status %d: %v", status, env)
+	}
+	reg := env["result"].(map[string]any)
+	regURL := fmt.Sprintf("%s/client/v4/accounts/%s/devices/registrations/%s", base, acct, reg["id"])
+
+	// The single-use key is spent.
+	status, _ = call(t, "POST", base+"/enroll/v1/registrations", map[string]any{},
+		"Authorization", "Bearer "+ek["value"].(string))
+	if status != http.StatusBadRequest && status != http.StatusUnauthorized {
+		t.Errorf("second enrolment with a single-use key: status %d", status)
+	}
+
+	status, env = call(t, "GET", regURL, nil, "X-Auth-Email", "admin@example.com",
+		"X-Auth-Key", gk["value"].(string))
+	if status != http.StatusOK || env["result"].(map[string]any)["revoked_at"] != nil {
+		t.Fatalf("get with global key: %d %v", status, env)
+	}
+	revoke := fmt.Sprintf("%s/client/v4/accounts/%s/devices/registrations/revoke?id=%s",
+		base, acct, reg["id"])
+	if status, env = call(t, "POST", revoke, nil, "Authorization", "Bearer "+tok); status != 200 {
+		t.Fatalf("revoke: %d %v", status, env)
+	}
+	status, env = call(t, "POST", base+"/enroll/v1/registrations/"+reg["id"].(string)+"/heartbeat",
+		nil, "Authorization", "Bearer "+reg["token"].(string))
+	if status != http.StatusForbidden {
+		t.Errorf("heartbeat of a revoked registration: status %d, want 403: %v", status, env)
+	}
+	if status, env = call(t, "DELETE", regURL, nil, "Authorization", "Bearer "+tok); status != 200 {
+		t.Fatalf("delete: %d %v", status, env)
+	}
+	status, env = call(t, "GET", regURL, nil, "Authorization", "Bearer "+tok)
+	if status != 200 || env["result"].(map[string]any)["deleted_at"] == nil {
+		t.Errorf("tombstone: %d %v", status, env)
+	}
+}
+
+// TestDemo runs the demo as a new user would and follows the curl it prints.
+func TestDemo(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--addr", addr, "--database", db, "--json"},
+			func(string) string { return "" }, &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("demo exited %d: %s", code, errb.String())
+		}
+	}()
+	var demo map[string]string
+	deadline := time.Now().Add(20 * time.Second)
+	for json.Unmarshal([]byte(out.String()), &demo) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo printed no JSON: %q %s", out.String(), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	auth := []string{"Authorization", "Bearer " + demo["token"]}
+	status, env := call(t, "GET", demo["base_url"]+"/accounts/"+demo["account_id"]+
+		"/devices/registrations/"+demo["registration_id"]+"?include=policy", nil, auth...)
+	if status != 200 || env["result"].(map[string]any)["policy"] == nil {
+		t.Fatalf("demo registration: %d %v", status, env)
+	}
+	status, env = call(t, "GET", demo["base_url"]+"/accounts/"+demo["account_id"]+
+		"/devices/registrations?per_page=100", nil, auth...)
+	info, _ := env["result_info"].(map[string]any)
+	if status != 200 || info["total_count"] != float64(demoDevices) {
+		t.Errorf("demo list: %d, result_info %v; want %d registrations", status, info, demoDevices)
+	}
+}
