@@ -69,4 +69,3 @@ func writeNoRoute(w http.ResponseWriter, path string) {
 			", perhaps your object identifier is invalid?"},
 		message{Code: codeNoRoute, Message: "No route for that URI"})
 }
-

@@ -1,0 +1,159 @@
+package httpapi_test
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func p256Key(t *testing.T) string {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
+}
+
+func TestEnrollRefusals(t *testing.T) {
+	h := newHarness(t, false)
+	good := func() map[string]any {
+		return map[string]any{
+			"key": wgKey(), "key_type": "curve25519", "tunnel_type": "wireguard",
+			"device": map[string]any{"name": "d", "hardware_id": "hw"},
+			"user":   map[string]any{"email": "u@example.com"},
+		}
+	}
+	with := func(k string, v any) map[string]any { b := good(); b[k] = v; return b }
+	auth := []string{"Authorization", "Bearer " + h.enrollKey}
+	tests := []struct {
+		name    string
+		body    any
+		headers []string
+		status  int
+	}{
+		{"no enrollment key", good(), nil, 401},
+		{"unknown enrollment key", good(), []string{"Authorization", "Bearer nope"}, 401},
+		{"empty body", "", auth, 400},
+		{"not JSON", "{", auth, 400},
+		{"two objects", `{} {}`, auth, 400},
+		{"unknown field", with("extra", 1), auth, 400},
+		{"wrong type", with("key", 5), auth, 400},
+		{"short key", with("key", "AAAA"), auth, 400},
+		{"url-safe base64 key", with("key", strings.Repeat("_", 43)+"="), auth, 400},
+		{"masque with a curve25519 key", with("tunnel_type", "masque"), auth, 400},
+		{"unknown key type", with("key_type", "rsa"), auth, 400},
+		{"secp256r1 with a curve25519 key", func() map[string]any {
+			b := good()
+			b["key_type"], b["tunnel_type"] = "secp256r1", "masque"
+			return b
+		}(), auth, 400},
+		{"no user", with("user", nil), auth, 400},
+		{"bad email", with("user", map[string]any{"email": "not-an-email"}), auth, 400},
+		{"no device name", with("device", map[string]any{"hardware_id": "x"}), auth, 400},
+		{"control characters", with("device", map[string]any{"name": "a\x01b"}), auth, 400},
+		{"oversized body", `{"key":"` + strings.Repeat("A", 2<<20) + `"}`, auth, 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := h.do("POST", "/enroll/v1/registrations", tt.body, tt.headers...)
+			if rec.Code != tt.status {
+				t.Errorf("status = %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			errorCodes(t, rec)
+		})
+	}
+	if _, p := h.list("status=all"); p.ResultInfo.TotalCount != 0 {
+		t.Errorf("refused enrolments left %d registrations", p.ResultInfo.TotalCount)
+	}
+}
+
+func TestEnrollMASQUEAndRotate(t *testing.T) {
+	h := newHarness(t, false)
+	rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
+		"key": p256Key(t), "key_type": "secp256r1", "tunnel_type": "masque",
+		"device": map[string]any{"name": "phone", "serial_number": "SN1"},
+		"user":   map[string]any{"email": "m@example.com", "name": "M"},
+	}, "Authorization", "Bearer "+h.enrollKey)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("enrol masque: %d %s", rec.Code, rec.Body)
+	}
+	var e struct{ Result enrolled }
+	decode(t, rec, &e)
+	if e.Result.ID != e.Result.DeviceID {
+		t.Errorf("single-user registration id %s != device id %s", e.Result.ID, e.Result.DeviceID)
+	}
+	tok := []string{"Authorization", "Bearer " + e.Result.Token}
+	path := "/enroll/v1/registrations/" + e.Result.ID
+
+	newKey := wgKey()
+	rec = h.do("PATCH", path, map[string]any{"key": newKey, "key_type": "curve25519",
+		"device": map[string]any{"client_version": "2025.2.0"}}, tok...)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rotate: %d %s", rec.Code, rec.Body)
+	}
+	var got struct {
+		Result struct {
+			Key        string `json:"key"`
+			TunnelType string `json:"tunnel_type"`
+			Device     struct {
+				Name          string `json:"name"`
+				ClientVersion string `json:"client_version"`
+			} `json:"device"`
+		}
+	}
+	decode(t, rec, &got)
+	if got.Result.Key != newKey || got.Result.TunnelType != "wireguard" ||
+		got.Result.Device.Name != "phone" || got.Result.Device.ClientVersion != "2025.2.0" {
+		t.Errorf("after rotation: %+v", got.Result)
+	}
+	if rec := h.do("POST", path+"/heartbeat", map[string]any{"client_version": "2025.3.0"}, tok...); rec.Code != 200 {
+		t.Errorf("heartbeat: %d %s", rec.Code, rec.Body)
+	}
+	if rec := h.do("POST", path+"/heartbeat", nil, "Authorization", "Bearer "+h.token); rec.Code != 401 {
+		t.Errorf("heartbeat with an admin token: %d, want 401", rec.Code)
+	}
+
+	// Re-enrolling the same serial number replaces the secret: the old one fails.
+	rec = h.do("POST", "/enroll/v1/registrations", map[string]any{
+		"key": wgKey(), "key_type": "curve25519",
+		"device": map[string]any{"name": "phone", "serial_number": "SN1"},
+		"user":   map[string]any{"email": "other@example.com"},
+	}, "Authorization", "Bearer "+h.enrollKey)
+	var again struct{ Result enrolled }
+	decode(t, rec, &again)
+	if rec.Code != http.StatusCreated || again.Result.ID != e.Result.ID {
+		t.Fatalf("re-enrol: %d %s", rec.Code, rec.Body)
+	}
+	if rec := h.do("POST", path+"/heartbeat", nil, tok...); rec.Code != http.StatusUnauthorized {
+		t.Errorf("old secret after re-enrolment: %d, want 401", rec.Code)
+	}
+}
+
+func TestEnrollDuplicateKeyConflicts(t *testing.T) {
+	h := newHarness(t, false)
+	key := wgKey()
+	body := func(hw string) map[string]any {
+		return map[string]any{"key": key, "key_type": "curve25519",
+			"device": map[string]any{"name": hw, "hardware_id": hw},
+			"user":   map[string]any{"email": "u@example.com"}}
+	}
+	auth := []string{"Authorization", "Bearer " + h.enrollKey}
+	if rec := h.do("POST", "/enroll/v1/registrations", body("one"), auth...); rec.Code != 201 {
+		t.Fatalf("first: %d %s", rec.Code, rec.Body)
+	}
+	rec := h.do("POST", "/enroll/v1/registrations", body("two"), auth...)
+	if codes := errorCodes(t, rec); rec.Code != http.StatusConflict || codes[0] != 1003 {
+		t.Errorf("same key on another device: %d %v", rec.Code, codes)
+	}
+	if _, p := h.list("status=all"); p.ResultInfo.TotalCount != 1 {
+		t.Errorf("conflict left %d registrations, want 1", p.ResultInfo.TotalCount)
+	}
+}

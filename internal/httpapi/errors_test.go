@@ -1,0 +1,105 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestErrorEnvelopes checks status, Cloudflare error codes and the v4 frame for the
+// mistakes clients make with the admin API.
+func TestErrorEnvelopes(t *testing.T) {
+	h := newHarness(t, false)
+	e := h.enroll("a", "a@example.com", "A")
+	other := h.account(false)
+	_, otherToken, err := h.svc.CreateAPIToken(t.Context(), other.ID, "other", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	const missing = "00000000-0000-4000-8000-000000000000"
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		headers []string
+		status  int
+		codes   []int
+	}{
+		{"no credentials", "GET", h.regsPath(""), nil, 400, []int{9106}},
+		{"malformed bearer", "GET", h.regsPath(""), bearer("short"), 400, []int{6003}},
+		{"basic auth", "GET", h.regsPath(""), []string{"Authorization", "Basic Zm9vOmJhcg=="}, 400, []int{6003}},
+		{"malformed global key", "GET", h.regsPath(""),
+			[]string{"X-Auth-Email", "a@example.com", "X-Auth-Key", "nothex"}, 400, []int{6003}},
+		{"email without key", "GET", h.regsPath(""),
+			[]string{"X-Auth-Email", "a@example.com"}, 400, []int{6003}},
+		{"unknown token", "GET", h.regsPath(""),
+			bearer(strings.Repeat("A", 40)), 403, []int{10000}},
+		{"read token revokes", "POST", h.regsPath("/revoke?id=" + e.ID),
+			bearer(h.readToken), 403, []int{10000}},
+		{"read token deletes", "DELETE", h.regsPath("/" + e.ID), bearer(h.readToken), 403, []int{10000}},
+		{"other account's token", "GET", h.regsPath("/" + e.ID), bearer(otherToken), 403, []int{10000}},
+		{"other account's token, missing id", "GET", h.regsPath("/" + missing),
+			bearer(otherToken), 403, []int{10000}},
+		{"unknown registration", "GET", h.regsPath("/" + missing), bearer(h.token), 404, []int{1001}},
+		{"malformed registration id", "GET", h.regsPath("/nope"), bearer(h.token), 400, []int{7003, 7000}},
+		{"malformed account id", "GET", "/client/v4/accounts/XYZ/devices/registrations",
+			bearer(h.token), 400, []int{7003, 7000}},
+		{"unknown route", "GET", "/client/v4/zones", bearer(h.token), 400, []int{7003, 7000}},
+		{"wrong method", "PUT", h.regsPath(""), bearer(h.token), 405, []int{7001}},
+		{"per_page zero", "GET", h.regsPath("?per_page=0"), bearer(h.token), 400, []int{1002}},
+		{"per_page too big", "GET", h.regsPath("?per_page=1001"), bearer(h.token), 400, []int{1002}},
+		{"per_page not a number", "GET", h.regsPath("?per_page=ten"), bearer(h.token), 400, []int{1002}},
+		{"bad sort", "GET", h.regsPath("?sort_by=key"), bearer(h.token), 400, []int{1002}},
+		{"bad order", "GET", h.regsPath("?sort_order=up"), bearer(h.token), 400, []int{1002}},
+		{"bad status", "GET", h.regsPath("?status=gone"), bearer(h.token), 400, []int{1002}},
+		{"bad include", "GET", h.regsPath("?include=device"), bearer(h.token), 400, []int{1002}},
+		{"duplicate per_page", "GET", h.regsPath("?per_page=1&per_page=2"), bearer(h.token), 400, []int{1002}},
+		{"php array ids", "GET", h.regsPath("?id[]=" + e.ID), bearer(h.token), 400, []int{1002}},
+		{"malformed id filter", "GET", h.regsPath("?id=nope"), bearer(h.token), 400, []int{1002}},
+		{"plus decoded as space", "GET", h.regsPath("?seen_after=2025-01-01T00:00:00+01:00"),
+			bearer(h.token), 400, []int{1002}},
+		{"revoke without ids", "POST", h.regsPath("/revoke"), bearer(h.token), 400, []int{1002}},
+		{"revoke empty id", "POST", h.regsPath("/revoke?id="), bearer(h.token), 400, []int{1002}},
+		{"bulk delete without ids", "DELETE", h.regsPath(""), bearer(h.token), 400, []int{1002}},
+		{"revoke unknown", "POST", h.regsPath("/revoke?id=" + missing), bearer(h.token), 404, []int{1001}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := h.do(tt.method, tt.path, nil, tt.headers...)
+			if rec.Code != tt.status {
+				t.Errorf("status = %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if codes := errorCodes(t, rec); !slices.Equal(codes, tt.codes) {
+				t.Errorf("codes = %v, want %v", codes, tt.codes)
+			}
+		})
+	}
+
+	// The registration was never changed by any of the refused calls.
+	var got struct {
+		Result struct {
+			RevokedAt *string `json:"revoked_at"`
+			DeletedAt *string `json:"deleted_at"`
+		}
+	}
+	decode(t, h.admin("GET", h.regsPath("/"+e.ID)), &got)
+	if got.Result.RevokedAt != nil || got.Result.DeletedAt != nil {
+		t.Errorf("a refused call changed the registration: %+v", got.Result)
+	}
+}
+
+func TestErrorGoldens(t *testing.T) {
+	h := newHarness(t, false)
+	golden(t, "error_no_credentials", h.do("GET", h.regsPath(""), nil), http.StatusBadRequest)
+	golden(t, "error_bad_auth_header",
+		h.do("GET", h.regsPath(""), nil, "Authorization", "Bearer nope"), http.StatusBadRequest)
+	golden(t, "error_no_route", h.admin("GET", "/client/v4/nothing/here"), http.StatusBadRequest)
+	rec := h.admin("PATCH", h.regsPath(""))
+	golden(t, "error_method", rec, http.StatusMethodNotAllowed)
+	if allow := rec.Header().Get("Allow"); allow != "GET, DELETE" {
+		t.Errorf("Allow = %q, want \"GET, DELETE\"", allow)
+	}
+	golden(t, "error_per_page", h.admin("GET", h.regsPath("?per_page=0")), http.StatusBadRequest)
+}
