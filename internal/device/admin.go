@@ -11,7 +11,7 @@ import (
 // deleted id fails the whole call with a not-found error naming it. Revoking a
 // revoked registration is not an error and keeps its first revocation time.
 func (s *Service) Revoke(ctx context.Context, accountID string, ids []string) error {
-	return s.bulk(ctx, accountID, ids, false, func(r *Registration, now time.Time) bool {
+	return s.bulk(ctx, accountID, ids, ChangeRevoked, func(r *Registration, now time.Time) bool {
 		if !r.RevokedAt.IsZero() {
 			return false
 		}
@@ -23,7 +23,7 @@ func (s *Service) Revoke(ctx context.Context, accountID string, ids []string) er
 // Unrevoke clears the revocation of the given registrations, all or none, with the
 // same rules as Revoke. The client's secret works again after it.
 func (s *Service) Unrevoke(ctx context.Context, accountID string, ids []string) error {
-	return s.bulk(ctx, accountID, ids, false, func(r *Registration, now time.Time) bool {
+	return s.bulk(ctx, accountID, ids, ChangeUnrevoked, func(r *Registration, now time.Time) bool {
 		if r.RevokedAt.IsZero() {
 			return false
 		}
@@ -41,7 +41,7 @@ func (s *Service) Delete(ctx context.Context, accountID string, ids []string) er
 		return err
 	}
 	var devices []string
-	err = s.bulk(ctx, accountID, ids, true, func(r *Registration, now time.Time) bool {
+	err = s.bulk(ctx, accountID, ids, ChangeDeleted, func(r *Registration, now time.Time) bool {
 		if !r.DeletedAt.IsZero() {
 			return false
 		}
@@ -73,11 +73,11 @@ func deleteDevices(ctx context.Context, tx Tx, accountID string, ids []string, n
 	return nil
 }
 
-// bulk applies change to every registration in ids within one transaction. A deleted
-// registration counts as not found unless allowDeleted. change reports whether it
-// modified the row; unmodified rows are not written. after runs last, in the same
-// transaction.
-func (s *Service) bulk(ctx context.Context, accountID string, ids []string, allowDeleted bool,
+// bulk applies change to every registration in ids within one transaction, and logs
+// a change of kind for each row it modified; unmodified rows are not written. A
+// deleted registration counts as not found, except to delete. after runs last, in
+// the same transaction.
+func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind ChangeKind,
 	change func(r *Registration, now time.Time) bool,
 	after ...func(ctx context.Context, tx Tx, now time.Time) error,
 ) error {
@@ -94,7 +94,7 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, allo
 			if err != nil {
 				return fmt.Errorf("read registration %s: %w", id, err)
 			}
-			if !r.DeletedAt.IsZero() && !allowDeleted {
+			if !r.DeletedAt.IsZero() && kind != ChangeDeleted {
 				return Errorf(KindNotFound, "registration %s not found", id)
 			}
 			if !change(r, now) {
@@ -103,6 +103,9 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, allo
 			r.UpdatedAt = now
 			if err := tx.PutRegistration(ctx, r); err != nil {
 				return fmt.Errorf("write registration %s: %w", id, err)
+			}
+			if err := tx.AppendChange(ctx, changeFor(kind, r, now)); err != nil {
+				return fmt.Errorf("log change: %w", err)
 			}
 		}
 		for _, fn := range after {

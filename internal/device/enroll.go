@@ -101,6 +101,7 @@ func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *Enrol
 	}
 
 	r, err := tx.LiveRegistration(ctx, dev.ID, slot)
+	kind, previous := ChangeEnrolled, ""
 	switch {
 	case errors.Is(err, ErrNotFound):
 		r = &Registration{
@@ -115,6 +116,8 @@ func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *Enrol
 	case !r.RevokedAt.IsZero():
 		return nil, Errorf(KindRevoked, "this device's registration is revoked; "+
 			"an administrator must unrevoke it before the device can enrol again")
+	case r.Key != req.Key:
+		kind, previous = ChangeKeyRotated, r.Key
 	}
 
 	r.UserID, r.Key, r.KeyType, r.TunnelType = user.ID, req.Key, req.KeyType, req.TunnelType
@@ -122,6 +125,11 @@ func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *Enrol
 	r.UpdatedAt, r.LastSeenAt = now, now
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return nil, fmt.Errorf("write registration: %w", err)
+	}
+	c := changeFor(kind, r, now)
+	c.PreviousKey = previous
+	if err := tx.AppendChange(ctx, c); err != nil {
+		return nil, fmt.Errorf("log change: %w", err)
 	}
 	return tx.Registration(ctx, acct.ID, r.ID)
 }
@@ -177,6 +185,7 @@ func (s *Service) UpdateClient(ctx context.Context, id, token string, u ClientUp
 		if err != nil {
 			return err
 		}
+		previous := r.Key
 		if err := applyClientUpdate(r, &u); err != nil {
 			return err
 		}
@@ -200,6 +209,13 @@ func (s *Service) UpdateClient(ctx context.Context, id, token string, u ClientUp
 		r.UpdatedAt = now
 		if err := tx.PutRegistration(ctx, r); err != nil {
 			return fmt.Errorf("write registration: %w", err)
+		}
+		if r.Key != previous {
+			c := changeFor(ChangeKeyRotated, r, now)
+			c.PreviousKey = previous
+			if err := tx.AppendChange(ctx, c); err != nil {
+				return fmt.Errorf("log change: %w", err)
+			}
 		}
 		out, err = tx.Registration(ctx, r.AccountID, r.ID)
 		return err

@@ -17,6 +17,7 @@ const (
 	KindConflict                 // a uniqueness rule would be broken
 	KindRevoked                  // the registration is revoked and may not be used
 	KindUnauthorized             // missing, unknown or insufficient credentials
+	KindGone                     // asked-for history was pruned; the client must resync
 )
 
 // Error is a domain error with a message that is safe to show to clients.

@@ -86,6 +86,9 @@ func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Regist
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
 	}
+	if err := tx.AppendChange(ctx, changeFor(ChangeEnrolled, r, s.Now())); err != nil {
+		return fmt.Errorf("log change: %w", err)
+	}
 	sum.Registrations++
 	return nil
 }

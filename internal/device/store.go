@@ -41,6 +41,10 @@ type Reader interface {
 
 	// Setting returns a server-wide value stored under name.
 	Setting(ctx context.Context, name string) ([]byte, error)
+
+	// RegistrationByKey returns the live (not deleted) registration of the account
+	// that holds key, with its read views.
+	RegistrationByKey(ctx context.Context, accountID, key string) (*Registration, error)
 }
 
 // Tx is a write transaction. Writes that would break a uniqueness rule return an
@@ -80,6 +84,10 @@ type Tx interface {
 
 	// PutSettingIfAbsent stores value under name unless a value is there already.
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) error
+
+	// AppendChange appends c to its account's change log, setting c.Seq to the next
+	// number of that account. The entry commits, or not, with the transaction.
+	AppendChange(ctx context.Context, c *Change) error
 }
 
 // Store is a storage engine. Update runs fn in one write transaction, committed if fn
@@ -87,6 +95,7 @@ type Tx interface {
 // so that no caller sees a busy or lock error.
 type Store interface {
 	Reader
+	ChangeFeed
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	Close() error
 }

@@ -27,11 +27,11 @@ type resultInfo struct {
 // envelope is Cloudflare's v4 response frame. Field order follows Cloudflare's
 // own responses; errors and messages are never null.
 type envelope struct {
-	Errors     []message   `json:"errors"`
-	Messages   []message   `json:"messages"`
-	Result     any         `json:"result"`
-	ResultInfo *resultInfo `json:"result_info,omitempty"`
-	Success    bool        `json:"success"`
+	Errors     []message `json:"errors"`
+	Messages   []message `json:"messages"`
+	Result     any       `json:"result"`
+	ResultInfo any       `json:"result_info,omitempty"` // *resultInfo, or an endpoint's own
+	Success    bool      `json:"success"`
 }
 
 // writeResult writes a successful envelope around result.
@@ -39,9 +39,11 @@ func writeResult(w http.ResponseWriter, status int, result any, info *resultInfo
 	if msgs == nil {
 		msgs = []message{}
 	}
-	writeEnvelope(w, status, envelope{
-		Errors: []message{}, Messages: msgs, Result: result, ResultInfo: info, Success: true,
-	})
+	env := envelope{Errors: []message{}, Messages: msgs, Result: result, Success: true}
+	if info != nil {
+		env.ResultInfo = info
+	}
+	writeEnvelope(w, status, env)
 }
 
 // writeErrors writes a failed envelope: success false and result null.

@@ -27,6 +27,7 @@ const (
 	codeConflict       = 1003
 	codeRevoked        = 1004
 	codeTooLarge       = 1005
+	codeGone           = 1006
 )
 
 // kindStatus maps each domain error kind to its HTTP status and v4 code.
@@ -36,6 +37,7 @@ var kindStatus = map[device.Kind]struct{ status, code int }{
 	device.KindConflict:     {http.StatusConflict, codeConflict},
 	device.KindRevoked:      {http.StatusForbidden, codeRevoked},
 	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication},
+	device.KindGone:         {http.StatusGone, codeGone},
 }
 
 // writeError renders err as a v4 error envelope. Faults are logged once, here, with

@@ -113,8 +113,8 @@ func TestCursorRefusedOutsideItsQuery(t *testing.T) {
 	}
 	other := newHarness(t, false)
 	tests := map[string]*harness{
-		"per_page=1&sort_by=user.email&cursor=" + cursor:                h, // control
-		"per_page=1&sort_by=user.name&cursor=" + cursor:                 h,
+		"per_page=1&sort_by=user.email&cursor=" + cursor:                 h, // control
+		"per_page=1&sort_by=user.name&cursor=" + cursor:                  h,
 		"per_page=1&sort_by=user.email&sort_order=desc&cursor=" + cursor: h,
 		"per_page=1&sort_by=user.email&search=a&cursor=" + cursor:        h,
 		"per_page=1&sort_by=user.email&cursor=" + cursor[:len(cursor)-2]: h,
@@ -265,10 +265,10 @@ func TestIncludePolicyOnlyWhenAsked(t *testing.T) {
 	h := newHarness(t, false)
 	e := h.enroll("a", "a@example.com", "A")
 	for path, want := range map[string]bool{
-		"/" + e.ID:                       false,
-		"/" + e.ID + "?include=policy":   true,
-		"?include=policy":                true,
-		"":                               false,
+		"/" + e.ID:                     false,
+		"/" + e.ID + "?include=policy": true,
+		"?include=policy":              true,
+		"":                             false,
 	} {
 		var raw map[string]json.RawMessage
 		decode(t, h.admin("GET", h.regsPath(path)), &raw)

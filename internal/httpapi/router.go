@@ -21,6 +21,9 @@ type Service interface {
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
+	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
+	Subscribe(ctx context.Context) <-chan string
+	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
 }
 
 // Options configure an API.
@@ -63,6 +66,11 @@ func (a *API) routes() {
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
 	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
 	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))
+
+	const own = "/api/v1/accounts/{account_id}/registrations"
+	a.handle("GET "+own+"/changes", a.admin(false, a.listChanges))
+	a.handle("GET "+own+"/changes/stream", a.admin(false, a.streamChanges))
+	a.handle("GET "+own+"/by-key/{key}", a.admin(false, a.registrationByKey))
 
 	a.handle("POST /enroll/v1/registrations", http.HandlerFunc(a.enroll))
 	a.handle("PATCH /enroll/v1/registrations/{id}", http.HandlerFunc(a.updateClient))

@@ -6,7 +6,7 @@ CREATE TABLE accounts (
     multi_user         INTEGER NOT NULL,
     default_profile_id TEXT    REFERENCES profiles (id) DEFERRABLE INITIALLY DEFERRED,
     created_at         INTEGER NOT NULL
-);
+, change_seq INTEGER NOT NULL DEFAULT 0, pruned_seq INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE api_tokens (
     id         TEXT    PRIMARY KEY,
@@ -65,6 +65,23 @@ CREATE TABLE profiles (
     updated_at INTEGER NOT NULL
 );
 
+CREATE TABLE registration_changes (
+    account_id      TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    kind            TEXT    NOT NULL,
+    at              INTEGER NOT NULL,
+    registration_id TEXT    NOT NULL,
+    device_id       TEXT    NOT NULL,
+    user_id         TEXT,
+    key             TEXT    NOT NULL,
+    key_type        TEXT,
+    tunnel_type     TEXT,
+    previous_key    TEXT,
+    active          INTEGER NOT NULL,
+    profile_id      TEXT    NOT NULL,
+    PRIMARY KEY (account_id, seq)
+) WITHOUT ROWID;
+
 CREATE TABLE registrations (
     id                TEXT    PRIMARY KEY,
     account_id        TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -111,6 +128,8 @@ CREATE INDEX devices_live_serial ON devices (account_id, serial_number)
     WHERE serial_number <> '' AND deleted_at IS NULL;
 
 CREATE INDEX profiles_account ON profiles (account_id);
+
+CREATE INDEX registration_changes_at ON registration_changes (at);
 
 CREATE INDEX registrations_account_created ON registrations (account_id, created_at, id);
 

@@ -27,6 +27,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/notify"
 )
 
 //go:embed migrations/*.sql
@@ -38,6 +39,7 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	log   *slog.Logger
+	hub   *notify.Hub
 }
 
 var registerFuncs sync.Once
@@ -58,7 +60,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
-	s := &Store{reader: reader{q: read}, write: write, read: read, log: log}
+	s := &Store{reader: reader{q: read}, write: write, read: read, log: log, hub: notify.NewHub()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -94,12 +96,16 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", mapError(err))
 	}
-	if err := fn(&tx{reader: reader{q: sqlTx}, tx: sqlTx}); err != nil {
+	t := &tx{reader: reader{q: sqlTx}, tx: sqlTx, changed: map[string]bool{}}
+	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	for accountID := range t.changed {
+		s.hub.Publish(accountID)
 	}
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 // tx is a device.Tx on one SQLite transaction.
 type tx struct {
 	reader
-	tx *sql.Tx
+	tx      *sql.Tx
+	changed map[string]bool // accounts whose change log this transaction appended to
 }
 
 // exec runs a statement and maps driver errors to domain kinds.

@@ -1,0 +1,81 @@
+package device
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits of the change feed.
+const (
+	DefaultChangesLimit = 100
+	MaxChangesLimit     = 1000
+)
+
+// Changes returns up to limit changes of the account after sequence number after.
+func (s *Service) Changes(ctx context.Context, accountID string, after int64, limit int) ([]Change, error) {
+	if after < 0 {
+		return nil, Errorf(KindInvalid, "after must not be negative")
+	}
+	if limit == 0 {
+		limit = DefaultChangesLimit
+	}
+	if limit < 1 || limit > MaxChangesLimit {
+		return nil, Errorf(KindInvalid, "limit must be between 1 and %d", MaxChangesLimit)
+	}
+	cs, err := s.store.Changes(ctx, accountID, after, limit)
+	if err != nil && KindOf(err) != KindGone {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return cs, err
+}
+
+// Subscribe wakes the caller after commits that logged changes; see ChangeFeed.
+func (s *Service) Subscribe(ctx context.Context) <-chan string {
+	return s.store.Subscribe(ctx)
+}
+
+// PruneChanges drops changes older than retention.
+func (s *Service) PruneChanges(ctx context.Context, retention time.Duration) (int64, error) {
+	n, err := s.store.PruneChanges(ctx, s.Now().Add(-retention))
+	if err != nil {
+		return 0, fmt.Errorf("prune changes: %w", err)
+	}
+	return n, nil
+}
+
+// RegistrationByKey answers a gateway's question: which live registration of the
+// account holds this public key? The key comes URL-safe base64 encoded (it travels
+// in a path); P-256 keys may be in either form that enrolment accepts.
+func (s *Service) RegistrationByKey(ctx context.Context, accountID, urlKey string) (*Registration, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(trimPadding(urlKey))
+	if err != nil || len(raw) == 0 {
+		return nil, Errorf(KindInvalid, "key must be URL-safe base64")
+	}
+	std := base64.StdEncoding.EncodeToString(raw)
+	kt := KeySecp256r1
+	if len(raw) == 32 {
+		kt = KeyCurve25519
+	}
+	key, err := CanonicalKey(kt, std)
+	if err != nil {
+		key = std // not a key we could have validated, such as an imported one
+	}
+	r, err := s.store.RegistrationByKey(ctx, accountID, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "no registration holds this key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up key: %w", err)
+	}
+	return r, nil
+}
+
+func trimPadding(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '=' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

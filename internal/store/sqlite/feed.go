@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
+	err := t.tx.QueryRowContext(ctx, `UPDATE accounts SET change_seq = change_seq + 1
+		WHERE id = ? RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
+	if err != nil {
+		return fmt.Errorf("next change number: %w", mapError(err))
+	}
+	_, err = t.exec(ctx, "append change", `INSERT INTO registration_changes
+		(account_id, seq, kind, at, registration_id, device_id, user_id, key, key_type,
+		 tunnel_type, previous_key, active, profile_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
+		nullString(c.UserID), c.Key, nullString(string(c.KeyType)),
+		nullString(string(c.TunnelType)), nullString(c.PreviousKey), c.Active, c.ProfileID)
+	if err != nil {
+		return err
+	}
+	t.changed[c.AccountID] = true
+	return nil
+}
+
+func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+	var pruned int64
+	err := r.q.QueryRowContext(ctx, `SELECT pruned_seq FROM accounts WHERE id = ?`, accountID).
+		Scan(&pruned)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", mapError(err))
+	}
+	if after < pruned {
+		return nil, device.Errorf(device.KindGone, "changes after %d were pruned (the log "+
+			"starts after %d); list the registrations again and follow from the newest change",
+			after, pruned)
+	}
+	rows, err := r.q.QueryContext(ctx, `SELECT account_id, seq, kind, at, registration_id,
+		device_id, user_id, key, key_type, tunnel_type, previous_key, active, profile_id
+		FROM registration_changes WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Change
+	for rows.Next() {
+		var c device.Change
+		var at int64
+		var user, keyType, tunnel, prev sql.NullString
+		err := rows.Scan(&c.AccountID, &c.Seq, &c.Kind, &at, &c.RegistrationID, &c.DeviceID,
+			&user, &c.Key, &keyType, &tunnel, &prev, &c.Active, &c.ProfileID)
+		if err != nil {
+			return nil, fmt.Errorf("read change: %w", err)
+		}
+		c.At, c.UserID, c.PreviousKey = fromMicros(at), user.String, prev.String
+		c.KeyType, c.TunnelType = device.KeyType(keyType.String), device.TunnelType(tunnel.String)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return out, nil
+}
+
+// Subscribe wakes on commits of this process. Writes by another process on the same
+// file (the CLI's import, say) wake no one; readers also poll to catch those.
+func (s *Store) Subscribe(ctx context.Context) <-chan string { return s.hub.Subscribe(ctx) }
+
+func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.Update(ctx, func(dtx device.Tx) error {
+		t := dtx.(*tx)
+		us := cutoff.UnixMicro()
+		_, err := t.exec(ctx, "record pruned changes", `UPDATE accounts SET pruned_seq = (
+				SELECT max(seq) FROM registration_changes c WHERE c.account_id = accounts.id
+				AND c.at < ?)
+			WHERE id IN (SELECT account_id FROM registration_changes WHERE at < ?)`, us, us)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, "prune changes", `DELETE FROM registration_changes
+			WHERE at < ?`, us)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+func (r reader) RegistrationByKey(ctx context.Context, accountID, key string) (*device.Registration, error) {
+	return scanRegistration(r.q.QueryRowContext(ctx, registrationSelect+`
+		WHERE r.account_id = ? AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
+}
