@@ -35,6 +35,7 @@ Commands:
   global-key create        create a user's global API key for an account
   enrollment-key create    create a key that devices present to enrol
   import                   load registrations saved from Cloudflare's API
+  watch                    follow an account's change feed and print each change
 
 Every command takes --database (env WARPREG_DATABASE; default warpreg.db), --json and
 --help. Run 'warpreg <command> --help' for its flags.
@@ -50,6 +51,7 @@ type command struct {
 
 // env is what a running command has to work with.
 type env struct {
+	getenv func(string) string
 	cfg    config.Config
 	args   []string
 	stdout io.Writer
@@ -65,6 +67,7 @@ var commands = []command{
 	{"global-key create", "create a user's global API key", false, globalKeyCreateCommand},
 	{"enrollment-key create", "create a key that devices present to enrol", false, enrollKeyCommand},
 	{"import", "load registrations saved from Cloudflare's v4 API", false, importCommand},
+	{"watch", "follow an account's change feed and print each change", false, watchCommand},
 }
 
 // run executes the command line args and returns the exit status. Errors are one
@@ -109,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd.serves {
 		level = slog.LevelInfo
 	}
-	e := &env{cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
+	e := &env{getenv: getenv, cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
 		log: newLogger(cfg, stderr, level)}
 	if err := action(ctx, e); err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, oneLine(err))

@@ -40,6 +40,32 @@ func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env
 	}
 }
 
+// pruneEvery is how often serve drops change-feed entries past their retention.
+const pruneEvery = time.Minute
+
+// prune applies the change feed's retention until ctx is done. Every instance runs
+// it; pruning is idempotent, so instances racing each other do no harm.
+func prune(ctx context.Context, e *env, svc *device.Service) {
+	if e.cfg.Retention == 0 {
+		return
+	}
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n, err := svc.PruneChanges(ctx, e.cfg.Retention)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("prune change feed", "err", err)
+		} else if n > 0 {
+			e.log.Info("pruned change feed", "entries", n, "retention", e.cfg.Retention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // serve serves the APIs on ln until ctx is done, then drains in-flight requests.
 // ready, if set, runs once the server accepts connections.
 func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, ready func(base string)) error {
@@ -60,6 +86,9 @@ func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, re
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	defer stopPruning()
+	go prune(pruneCtx, e, svc)
 	base := "http://" + ln.Addr().String()
 	e.log.Info("serving", "addr", ln.Addr().String(), "admin_api", base+"/client/v4",
 		"enrollment_api", base+"/enroll/v1")

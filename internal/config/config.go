@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Flag names and the environment variables that back them.
@@ -16,16 +17,22 @@ const (
 	FlagAddr      = "addr"
 	FlagLogFormat = "log-format"
 	FlagJSON      = "json"
+	FlagRetention = "change-retention"
 
 	EnvDatabase  = "WARPREG_DATABASE"
 	EnvAddr      = "WARPREG_ADDR"
 	EnvLogFormat = "WARPREG_LOG_FORMAT"
+	EnvRetention = "WARPREG_CHANGE_RETENTION"
 )
 
 // Defaults.
 const (
 	DefaultDatabase = "warpreg.db"
 	DefaultAddr     = "127.0.0.1:8787"
+
+	// DefaultRetention keeps a week of change history: a gateway that is down for
+	// longer must resync from a full list.
+	DefaultRetention = 7 * 24 * time.Hour
 )
 
 // Engine is a storage engine.
@@ -43,11 +50,17 @@ type Config struct {
 	Addr      string // listen address of serve and demo
 	LogFormat string // "text" or "json"
 	JSON      bool   // print machine-readable output
+
+	// Retention is how long the change feed keeps entries; zero keeps them all.
+	Retention time.Duration
+
+	errs []error // problems found while loading, reported by Validate
 }
 
 // Load returns the defaults overlaid with env, which maps variable names to values.
 func Load(env func(string) string) Config {
-	c := Config{Database: DefaultDatabase, Addr: DefaultAddr, LogFormat: "text"}
+	c := Config{Database: DefaultDatabase, Addr: DefaultAddr, LogFormat: "text",
+		Retention: DefaultRetention}
 	if v := env(EnvDatabase); v != "" {
 		c.Database = v
 	}
@@ -56,6 +69,13 @@ func Load(env func(string) string) Config {
 	}
 	if v := env(EnvLogFormat); v != "" {
 		c.LogFormat = v
+	}
+	if v := env(EnvRetention); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("%s=%q is not a duration such as 168h", EnvRetention, v))
+		}
+		c.Retention = d
 	}
 	return c
 }
@@ -74,11 +94,16 @@ func (c *Config) RegisterCommon(fs *flag.FlagSet) {
 // RegisterServe adds the flags of commands that listen.
 func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, FlagAddr, c.Addr, "listen address HOST:PORT (env "+EnvAddr+")")
+	fs.DurationVar(&c.Retention, FlagRetention, c.Retention,
+		"how long the change feed keeps entries; 0 keeps them all (env "+EnvRetention+")")
 }
 
 // Validate reports every problem with c at once.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := append([]error(nil), c.errs...)
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("--%s must not be negative", FlagRetention))
+	}
 	if _, _, err := ParseDatabase(c.Database); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWatchFollowsTheFeed runs `warpreg watch` against a served database while
+// devices enrol and one is revoked, and checks it prints each change once, in order.
+func TestWatchFollowsTheFeed(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "watched")["id"].(string)
+	tok := c.json("token", "create", "--account", acct, "--read-only")["value"].(string)
+	write := c.json("token", "create", "--account", acct)["value"].(string)
+	ek := c.json("enrollment-key", "create", "--account", acct, "--reusable")["value"].(string)
+	base := c.serve()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "--url", base, "--account", acct, "--token", tok,
+			"--max", "3", "--json"}, func(string) string { return "" }, &out, &errb)
+	}()
+
+	var ids []string
+	for _, hw := range []string{"one", "two"} {
+		status, env := call(t, "POST", base+"/enroll/v1/registrations", map[string]any{
+			"key": wgKey(t), "key_type": "curve25519",
+			"device": map[string]string{"name": hw, "hardware_id": hw},
+			"user":   map[string]any{"email": hw + "@example.com"},
+		}, "Authorization", "Bearer "+ek)
+		if status != http.StatusCreated {
+			t.Fatalf("enrol: %d %v", status, env)
+		}
+		ids = append(ids, env["result"].(map[string]any)["id"].(string))
+	}
+	status, _ := call(t, "POST", base+"/client/v4/accounts/"+acct+
+		"/devices/registrations/revoke?id="+ids[0], nil, "Authorization", "Bearer "+write)
+	if status != http.StatusOK {
+		t.Fatalf("revoke: %d", status)
+	}
+
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exited %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []struct {
+		seq  float64
+		kind string
+		id   string
+	}{{1, "enrolled", ids[0]}, {2, "enrolled", ids[1]}, {3, "revoked", ids[0]}}
+	if len(lines) != len(want) {
+		t.Fatalf("watch printed %d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, line := range lines {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("line %d is not JSON: %q", i, line)
+		}
+		if c["seq"] != want[i].seq || c["kind"] != want[i].kind || c["registration_id"] != want[i].id {
+			t.Errorf("line %d = %v, want seq %v %s %s", i, c, want[i].seq, want[i].kind, want[i].id)
+		}
+	}
+}
+
+func wgKey(t *testing.T) string {
+	t.Helper()
+	k, _, _ := demoKey(0)
+	return k
+}
