@@ -12,6 +12,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/config"
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/postgres"
 	"github.com/warpreg/warpreg/internal/store/sqlite"
 )
 
@@ -187,11 +188,12 @@ func openService(ctx context.Context, e *env) (*device.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var st device.Store
 	if engine == config.Postgres {
-		return nil, nil, errors.New("PostgreSQL is not supported by this version yet; " +
-			"use a SQLite file path")
+		st, err = postgres.Open(ctx, dsn, e.log)
+	} else {
+		st, err = sqlite.Open(ctx, dsn, e.log)
 	}
-	st, err := sqlite.Open(ctx, dsn, e.log)
 	if err != nil {
 		return nil, nil, err
 	}

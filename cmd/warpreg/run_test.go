@@ -9,13 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/warpreg/warpreg/internal/store/testdb"
 )
 
 // cli runs the warpreg command line in-process against one database.
@@ -25,7 +26,7 @@ type cli struct {
 }
 
 func newCLI(t *testing.T) *cli {
-	return &cli{t: t, db: filepath.Join(t.TempDir(), "warpreg.db")}
+	return &cli{t: t, db: testdb.DSN(t)}
 }
 
 func (c *cli) run(args ...string) (stdout, stderr string, code int) {
@@ -269,7 +270,7 @@ func TestServeEnrolAndAdmin(t *testing.T) {
 
 // TestDemo runs the demo as a new user would and follows the curl it prints.
 func TestDemo(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "demo.db")
+	db := testdb.DSN(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+
 	"regexp"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/httpapi"
-	"github.com/warpreg/warpreg/internal/store/sqlite"
+	"github.com/warpreg/warpreg/internal/store/testdb"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -57,11 +58,8 @@ type harness struct {
 func newHarness(t *testing.T, multiUser bool) *harness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "test.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.Open(t, log)
+	var err error
 	clock := &fakeClock{t: time.Date(2025, 2, 14, 13, 17, 0, 0, time.UTC)}
 	svc := device.NewService(st, clock.now, log)
 	h := &harness{t: t, svc: svc}

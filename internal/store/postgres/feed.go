@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
+	err := t.tx.QueryRow(ctx, `UPDATE accounts SET change_seq = change_seq + 1
+		WHERE id = $1 RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
+	if err != nil {
+		return fmt.Errorf("next change number: %w", mapError(err))
+	}
+	_, err = t.exec(ctx, "append change", `INSERT INTO registration_changes
+		(account_id, seq, kind, at, registration_id, device_id, user_id, key, key_type,
+		 tunnel_type, previous_key, active, profile_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
+		nullString(c.UserID), c.Key, nullString(string(c.KeyType)),
+		nullString(string(c.TunnelType)), nullString(c.PreviousKey), c.Active, c.ProfileID)
+	if err != nil {
+		return err
+	}
+	if !t.notified[c.AccountID] {
+		// Delivered to every listener when, and only if, the transaction commits.
+		if _, err := t.exec(ctx, "notify change", `SELECT pg_notify($1, $2)`,
+			notifyChannel, c.AccountID); err != nil {
+			return err
+		}
+		t.notified[c.AccountID] = true
+	}
+	return nil
+}
+
+func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+	var pruned int64
+	err := r.q.QueryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = $1`, accountID).
+		Scan(&pruned)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", mapError(err))
+	}
+	if after < pruned {
+		return nil, device.Errorf(device.KindGone, "changes after %d were pruned (the log "+
+			"starts after %d); list the registrations again and follow from the newest change",
+			after, pruned)
+	}
+	rows, err := r.q.Query(ctx, `SELECT account_id, seq, kind, at, registration_id,
+		device_id, user_id, key, key_type, tunnel_type, previous_key, active, profile_id
+		FROM registration_changes WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Change
+	for rows.Next() {
+		var c device.Change
+		var at int64
+		var kind string
+		var user, keyType, tunnel, prev sql.NullString
+		err := rows.Scan(&c.AccountID, &c.Seq, &kind, &at, &c.RegistrationID, &c.DeviceID,
+			&user, &c.Key, &keyType, &tunnel, &prev, &c.Active, &c.ProfileID)
+		if err != nil {
+			return nil, fmt.Errorf("read change: %w", err)
+		}
+		c.Kind, c.At, c.UserID, c.PreviousKey = device.ChangeKind(kind), fromMicros(at),
+			user.String, prev.String
+		c.KeyType, c.TunnelType = device.KeyType(keyType.String), device.TunnelType(tunnel.String)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return out, nil
+}
+
+// Subscribe wakes on commits of every instance, through LISTEN/NOTIFY.
+func (s *Store) Subscribe(ctx context.Context) <-chan string { return s.hub.Subscribe(ctx) }
+
+func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.Update(ctx, func(dtx device.Tx) error {
+		t := dtx.(*tx)
+		us := cutoff.UnixMicro()
+		_, err := t.exec(ctx, "record pruned changes", `UPDATE accounts a SET pruned_seq =
+				greatest(a.pruned_seq, c.seq)
+			FROM (SELECT account_id, max(seq) AS seq FROM registration_changes
+				WHERE at < $1 GROUP BY account_id) c
+			WHERE a.id = c.account_id`, us)
+		if err != nil {
+			return err
+		}
+		tag, err := t.exec(ctx, "prune changes", `DELETE FROM registration_changes
+			WHERE at < $1`, us)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+func (r reader) RegistrationByKey(ctx context.Context, accountID, key string) (*device.Registration, error) {
+	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+`
+		WHERE r.account_id = $1 AND r.key = $2 AND r.deleted_at IS NULL`, accountID, key))
+}

@@ -1,0 +1,248 @@
+// Package postgres stores warpreg's data in PostgreSQL through pgx, so that several
+// stateless warpreg instances can serve one database.
+//
+// Write transactions run at SERIALIZABLE isolation and are retried when PostgreSQL
+// reports a serialization failure or deadlock, so that concurrent enrolments,
+// revocations and deletions behave as if they ran one after another: no duplicate,
+// no lost update. Commits that append to the change feed NOTIFY the other
+// instances, which LISTEN and wake their stream readers.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/notify"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// notifyChannel is the LISTEN/NOTIFY channel of change-feed wake-ups; the payload is
+// the account id.
+const notifyChannel = "warpreg_changes"
+
+// maxAttempts bounds the retries of a write transaction that lost a serialization
+// race. Contention that outlasts them is reported, not hidden.
+const maxAttempts = 10
+
+// Store is a device.Store on a PostgreSQL database.
+type Store struct {
+	reader
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	hub  *notify.Hub
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// Open connects to the database at url, applies pending migrations and starts
+// listening for other instances' change notifications.
+func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	s := &Store{reader: reader{q: pool}, pool: pool, log: log, hub: notify.NewHub(),
+		done: make(chan struct{})}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	listenCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.listen(listenCtx)
+	return s, nil
+}
+
+// Close stops listening and closes the pool.
+func (s *Store) Close() error {
+	s.stop()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
+
+// Update runs fn in a SERIALIZABLE transaction, retrying it from the start when it
+// loses a race, so fn must keep no state across runs.
+func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = s.updateOnce(ctx, fn)
+		if !retryable(err) {
+			return err
+		}
+		backoff := time.Duration(rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return fmt.Errorf("write transaction: gave up after %d attempts: %w", maxAttempts, err)
+}
+
+func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error) error {
+	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	t := &tx{reader: reader{q: pgTx}, tx: pgTx, notified: map[string]bool{}}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	for accountID := range t.notified {
+		s.hub.Publish(accountID) // NOTIFY does not reach our own LISTEN promptly enough
+	}
+	return nil
+}
+
+// retryable reports whether err is a serialization failure or deadlock, after which
+// the transaction may succeed if run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// listen relays NOTIFY wake-ups to the hub until ctx is done, reconnecting after
+// failures. After each (re)connection it wakes every subscriber, since
+// notifications sent while it was away are lost.
+func (s *Store) listen(ctx context.Context) {
+	defer close(s.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("change notifications interrupted; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), "UNLISTEN *")
+	s.hub.Publish("")
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		s.hub.Publish(n.Payload)
+	}
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrationLock is the advisory lock key that serialises migrations of instances
+// starting together.
+const migrationLock = 0x77617270726567 // "warpreg"
+
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	base := strings.TrimPrefix(name, "migrations/")
+	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+	if err != nil {
+		return fmt.Errorf("migration %s: name must start with a number", base)
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("read migration %s: %w", base, err)
+	}
+	pgTx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migration %s: begin: %w", base, err)
+	}
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+
+	if _, err := pgTx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("migration %s: lock: %w", base, err)
+	}
+	_, err = pgTx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var n int
+	err = pgTx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`,
+		version).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	if _, err := pgTx.Exec(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %s: %w", base, err)
+	}
+	_, err = pgTx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
+		VALUES ($1, $2, now())`, version, base)
+	if err != nil {
+		return fmt.Errorf("record migration %s: %w", base, err)
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", base, err)
+	}
+	s.log.Info("applied migration", "engine", "postgres", "migration", base)
+	return nil
+}
+
+// mapError translates driver errors into the domain's kinds. Serialization failures
+// pass through unchanged, for Update to retry.
+func mapError(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return device.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: %s", device.ErrConflict, pe.Message)
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// tx is a device.Tx on one PostgreSQL transaction.
+type tx struct {
+	reader
+	tx       pgx.Tx
+	notified map[string]bool // accounts whose change log this transaction appended to
+}
+
+// exec runs a statement and maps driver errors to domain kinds.
+func (t *tx) exec(ctx context.Context, what, query string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return tag, fmt.Errorf("%s: %w", what, mapError(err))
+	}
+	return tag, nil
+}
+
+// put runs an upsert whose update is guarded by the account id, and reports a
+// conflict when the guard stopped it: the id belongs to another account.
+func (t *tx) put(ctx context.Context, what, query string, args ...any) error {
+	tag, err := t.exec(ctx, what, query, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: id held by another account: %w", what, device.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) InsertAccount(ctx context.Context, a *device.Account) error {
+	_, err := t.exec(ctx, "insert account", `INSERT INTO accounts
+		(id, name, multi_user, default_profile_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Name, a.MultiUser, nullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
+	return err
+}
+
+func (t *tx) SetDefaultProfile(ctx context.Context, accountID, profileID string) error {
+	_, err := t.exec(ctx, "set default profile",
+		`UPDATE accounts SET default_profile_id = $1 WHERE id = $2`, profileID, accountID)
+	return err
+}
+
+func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
+	return t.put(ctx, "put profile", `INSERT INTO profiles
+		(id, account_id, name, is_default, deleted_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
+			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
+		WHERE profiles.account_id = excluded.account_id`,
+		p.ID, p.AccountID, p.Name, p.Default, micros(p.DeletedAt),
+		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
+}
+
+func (t *tx) PutUser(ctx context.Context, u *device.User) error {
+	groups := u.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	g, err := json.Marshal(groups)
+	if err != nil {
+		return fmt.Errorf("put user: groups: %w", err)
+	}
+	return t.put(ctx, "put user", `INSERT INTO users
+		(id, account_id, email, name, groups, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name,
+			groups = excluded.groups, updated_at = excluded.updated_at
+		WHERE users.account_id = excluded.account_id`,
+		u.ID, u.AccountID, u.Email, u.Name, string(g),
+		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
+}
+
+func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
+	f := &d.Facts
+	return t.put(ctx, "put device", `INSERT INTO devices (`+deviceColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
+			manufacturer = excluded.manufacturer, device_type = excluded.device_type,
+			os_version = excluded.os_version, os_version_extra = excluded.os_version_extra,
+			serial_number = excluded.serial_number, hardware_id = excluded.hardware_id,
+			mac_address = excluded.mac_address, client_version = excluded.client_version,
+			last_seen_at = greatest(devices.last_seen_at, excluded.last_seen_at),
+			updated_at = excluded.updated_at, deleted_at = excluded.deleted_at
+		WHERE devices.account_id = excluded.account_id`,
+		d.ID, d.AccountID, f.Name, f.Model, f.Manufacturer, f.DeviceType, f.OSVersion,
+		f.OSVersionExtra, f.SerialNumber, f.HardwareID, f.MACAddress, f.ClientVersion,
+		d.LastSeenAt.UnixMicro(), d.CreatedAt.UnixMicro(), d.UpdatedAt.UnixMicro(),
+		micros(d.DeletedAt))
+}
+
+func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error {
+	return t.put(ctx, "put registration", `INSERT INTO registrations
+		(id, account_id, device_id, user_id, profile_id, slot, key, key_type, tunnel_type,
+		 secret_hash, created_at, updated_at, last_seen_at, revoked_at, deleted_at,
+		 policy_updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id,
+			user_id = excluded.user_id, profile_id = excluded.profile_id, slot = excluded.slot,
+			key = excluded.key, key_type = excluded.key_type,
+			tunnel_type = excluded.tunnel_type, secret_hash = excluded.secret_hash,
+			updated_at = excluded.updated_at,
+			last_seen_at = greatest(registrations.last_seen_at, excluded.last_seen_at),
+			revoked_at = excluded.revoked_at, deleted_at = excluded.deleted_at,
+			policy_updated_at = excluded.policy_updated_at
+		WHERE registrations.account_id = excluded.account_id`,
+		r.ID, r.AccountID, r.DeviceID, nullString(r.UserID), r.ProfileID, r.Slot, r.Key,
+		nullString(string(r.KeyType)), nullString(string(r.TunnelType)), r.SecretHash,
+		r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(), r.LastSeenAt.UnixMicro(),
+		micros(r.RevokedAt), micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
+}
+
+func (t *tx) TouchRegistration(ctx context.Context, r *device.Registration, at time.Time) error {
+	us := at.UnixMicro()
+	if _, err := t.exec(ctx, "touch registration", `UPDATE registrations
+		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = $2`, us, r.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "touch device", `UPDATE devices
+		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = $2`, us, r.DeviceID)
+	return err
+}
+
+func (t *tx) InsertAPIToken(ctx context.Context, k *device.APIToken) error {
+	_, err := t.exec(ctx, "insert api token", `INSERT INTO api_tokens
+		(id, account_id, name, read_only, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.AccountID, k.Name, k.ReadOnly, k.Hash, k.CreatedAt.UnixMicro())
+	return err
+}
+
+func (t *tx) InsertGlobalKey(ctx context.Context, k *device.GlobalKey) error {
+	_, err := t.exec(ctx, "insert global key", `INSERT INTO global_keys
+		(id, account_id, email, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.AccountID, k.Email, k.Hash, k.CreatedAt.UnixMicro())
+	return err
+}
+
+func (t *tx) InsertEnrollmentKey(ctx context.Context, k *device.EnrollmentKey) error {
+	_, err := t.exec(ctx, "insert enrollment key", `INSERT INTO enrollment_keys
+		(id, account_id, reusable, expires_at, used_at, hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.AccountID, k.Reusable, micros(k.ExpiresAt), micros(k.UsedAt), k.Hash,
+		k.CreatedAt.UnixMicro())
+	return err
+}
+
+func (t *tx) SpendEnrollmentKey(ctx context.Context, id string, at time.Time) error {
+	tag, err := t.exec(ctx, "spend enrollment key", `UPDATE enrollment_keys SET used_at = $1
+		WHERE id = $2 AND used_at IS NULL`, at.UnixMicro(), id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("spend enrollment key: already used: %w", device.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) PutSettingIfAbsent(ctx context.Context, name string, value []byte) error {
+	_, err := t.exec(ctx, "put setting", `INSERT INTO settings (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO NOTHING`, name, value)
+	return err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
