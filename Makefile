@@ -1,14 +1,22 @@
 # Short on purpose: each target is what CI and the README run.
-.PHONY: build test lint
+.PHONY: build test test-postgres lint
 
 build:
 	go build -o warpreg ./cmd/warpreg
 
-# Every test: the product's packages, then the SDK conformance module, which starts
-# a real warpreg server and drives it with the official cloudflare-go SDK.
+# Every test. The storage suite runs on SQLite, and on PostgreSQL too when
+# WARPREG_TEST_POSTGRES_URL is set; then test-postgres runs the HTTP, end-to-end and
+# SDK suites once more on PostgreSQL. The conformance module starts real warpreg
+# servers and drives them with the official cloudflare-go SDK.
 test:
 	go test -race -count=1 ./...
 	cd conformance && go test -race -count=1 ./...
+	@if [ -n "$$WARPREG_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "PostgreSQL suites skipped: WARPREG_TEST_POSTGRES_URL is not set"; fi
+
+test-postgres:
+	WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./internal/httpapi ./cmd/...
+	cd conformance && WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./...
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

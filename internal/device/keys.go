@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/base64"
+	"strings"
 )
 
 // KeyType is the kind of public key a WARP client uses.
@@ -39,8 +40,9 @@ func TunnelFor(kt KeyType) TunnelType {
 // base64 of the SubjectPublicKeyInfo, so that one key has one spelling and the
 // uniqueness rule cannot be dodged by re-encoding it.
 func CanonicalKey(kt KeyType, key string) (string, error) {
+	// The decoder skips line breaks; a key is one line, so refuse them outright.
 	raw, err := base64.StdEncoding.Strict().DecodeString(key)
-	if err != nil {
+	if err != nil || strings.ContainsAny(key, "\r\n") {
 		return "", Errorf(KindInvalid, "key is not valid standard base64")
 	}
 	switch kt {
