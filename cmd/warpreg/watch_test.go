@@ -74,3 +74,12 @@ func wgKey(t *testing.T) string {
 	k, _, _ := demoKey(0)
 	return k
 }
+
+func wgKeyValue() string {
+	k, _, _ := demoKey(0)
+	return k
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
