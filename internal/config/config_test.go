@@ -1,0 +1,65 @@
+package config
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDatabase(t *testing.T) {
+	tests := []struct {
+		in     string
+		engine Engine
+		dsn    string
+		bad    bool
+	}{
+		{"warpreg.db", SQLite, "warpreg.db", false},
+		{"/var/lib/warpreg/w.db", SQLite, "/var/lib/warpreg/w.db", false},
+		{"sqlite:data/w.db", SQLite, "data/w.db", false},
+		{"postgres://u@h/db", Postgres, "postgres://u@h/db", false},
+		{"postgresql://u@h/db?sslmode=disable", Postgres, "postgresql://u@h/db?sslmode=disable", false},
+		{"", "", "", true},
+		{"sqlite:", "", "", true},
+		{"mysql://u@h/db", "", "", true},
+	}
+	for _, tt := range tests {
+		engine, dsn, err := ParseDatabase(tt.in)
+		if (err != nil) != tt.bad || engine != tt.engine || dsn != tt.dsn {
+			t.Errorf("ParseDatabase(%q) = %q, %q, %v; want %q, %q, error %v",
+				tt.in, engine, dsn, err, tt.engine, tt.dsn, tt.bad)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	env := map[string]string{EnvDatabase: "env.db", EnvAddr: "127.0.0.1:1", EnvRetention: "1h"}
+	c := Load(func(k string) string { return env[k] })
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterCommon(fs)
+	c.RegisterServe(fs)
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:2"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Database != "env.db" || c.Addr != "127.0.0.1:2" || c.Retention != time.Hour {
+		t.Errorf("config = %+v; want database from env, addr from flag, retention 1h", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	env := map[string]string{EnvRetention: "soon", EnvLogFormat: "xml", EnvAddr: "nohost"}
+	c := Load(func(k string) string { return env[k] })
+	c.Database = "ftp://x"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a bad config")
+	}
+	for _, want := range []string{EnvRetention, "--log-format", "--addr", "--database"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
