@@ -55,10 +55,12 @@ type ChangeFeed interface {
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]Change, error)
 
 	// Subscribe returns a channel that receives an account id, at least once, after
-	// each commit that appended changes to that account's log, from any process on
-	// the same database. The channel may drop wake-ups for a slow reader, but never
-	// the last one: a reader that wakes and reads the log misses nothing. It closes
-	// when ctx is done.
+	// each commit that appended changes to that account's log. Which commits count is
+	// the engine's to say: every instance's on PostgreSQL, this process's on SQLite;
+	// readers also poll to catch the rest. An empty id wakes readers of every
+	// account. The channel may drop wake-ups for a slow reader, but never the last
+	// one: a reader that wakes and reads the log misses nothing. It closes when ctx
+	// is done.
 	Subscribe(ctx context.Context) <-chan string
 
 	// PruneChanges deletes changes committed before cutoff and returns how many.

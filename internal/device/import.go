@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ImportSummary counts what an import wrote.
@@ -31,7 +32,18 @@ func (s *Service) Import(ctx context.Context, accountID string, regs []Registrat
 		if err != nil {
 			return fmt.Errorf("read account: %w", err)
 		}
+		sum = ImportSummary{} // the engine may run this function again after a retry
 		seen := map[string]bool{}
+		// Profiles first, so that registrations without a policy get the account's
+		// default as the whole import leaves it, whatever the order of the input.
+		for i := range regs {
+			if regs[i].Policy == nil {
+				continue
+			}
+			if err := s.importProfile(ctx, tx, acct, &regs[i], seen, &sum); err != nil {
+				return fmt.Errorf("registration %s: %w", regs[i].ID, err)
+			}
+		}
 		for i := range regs {
 			if err := s.importOne(ctx, tx, acct, &regs[i], seen, &sum); err != nil {
 				return fmt.Errorf("registration %s: %w", regs[i].ID, err)
@@ -49,7 +61,8 @@ func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Regist
 	if !ValidID(r.ID) || !ValidID(r.DeviceID) {
 		return Errorf(KindInvalid, "registration and device ids must be UUIDs")
 	}
-	r.AccountID = acct.ID
+	// Only the wire's fields count; anything else a caller set is not trusted.
+	r.AccountID, r.UserID, r.Slot, r.SecretHash = acct.ID, "", "", nil
 	if err := s.importProfile(ctx, tx, acct, r, seen, sum); err != nil {
 		return err
 	}
@@ -83,14 +96,46 @@ func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Regist
 		seen["d"+d.ID] = true
 		sum.Devices++
 	}
+	before, err := tx.Registration(ctx, acct.ID, r.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read registration: %w", err)
+	}
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
 	}
-	if err := tx.AppendChange(ctx, changeFor(ChangeEnrolled, r, s.Now())); err != nil {
-		return fmt.Errorf("log change: %w", err)
+	if c := importChange(before, r, s.Now()); c != nil {
+		if err := tx.AppendChange(ctx, c); err != nil {
+			return fmt.Errorf("log change: %w", err)
+		}
 	}
 	sum.Registrations++
 	return nil
+}
+
+// importChange returns the feed entry for importing r over before (nil when new),
+// or nil when the import changed nothing a feed reader acts on, so that importing
+// the same files again logs nothing.
+func importChange(before, r *Registration, at time.Time) *Change {
+	var kind ChangeKind
+	switch {
+	case before == nil:
+		kind = ChangeEnrolled
+	case before.Key != r.Key:
+		c := changeFor(ChangeKeyRotated, r, at)
+		c.PreviousKey = before.Key
+		return c
+	case before.DeletedAt.IsZero() && !r.DeletedAt.IsZero():
+		kind = ChangeDeleted
+	case before.RevokedAt.IsZero() && !r.RevokedAt.IsZero():
+		kind = ChangeRevoked
+	case !before.RevokedAt.IsZero() && r.RevokedAt.IsZero():
+		kind = ChangeUnrevoked
+	case before.ProfileID != r.ProfileID:
+		kind = ChangeReassigned
+	default:
+		return nil
+	}
+	return changeFor(kind, r, at)
 }
 
 func (s *Service) importProfile(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {

@@ -45,16 +45,19 @@ type ListQuery struct {
 	DeviceID   string
 	UserIDs    []string
 	Status     Status
-	Search     string // case-insensitive substring of id, device name, user email or name
-	SeenAfter  time.Time
-	SeenBefore time.Time
+	Search     string    // case-insensitive substring of id, device name, user email or name
+	SeenAfter  time.Time // last seen strictly after this; zero for no bound
+	SeenBefore time.Time // last seen strictly before this; zero for no bound
 	Sort       SortField
 	Desc       bool
 	Limit      int
 	After      *Position // continue after this row; nil for the first page
 }
 
-// Page is one page of a list. Next is nil on the last page.
+// Page is one page of a list. Rows are ordered by the sort key, then id, both in the
+// query's direction, so a descending list is the exact reverse of the ascending one.
+// Total counts every row that matches the filters, whatever the position. Next is
+// nil on the last page.
 type Page struct {
 	Registrations []Registration
 	Total         int

@@ -50,7 +50,8 @@ type Reader interface {
 // Tx is a write transaction. Writes that would break a uniqueness rule return an
 // error for which errors.Is(err, ErrConflict) holds. The Put methods insert a row or
 // replace the one with the same id; an id held by another account is a conflict,
-// never an overwrite.
+// never an overwrite. A replace keeps the row's CreatedAt, and LastSeenAt never
+// moves backwards.
 type Tx interface {
 	Reader
 
@@ -92,7 +93,9 @@ type Tx interface {
 
 // Store is a storage engine. Update runs fn in one write transaction, committed if fn
 // returns nil and rolled back otherwise; writers are serialised as the engine needs,
-// so that no caller sees a busy or lock error.
+// so that no caller sees a busy or lock error. fn may run more than once when the
+// engine retries a transaction that lost a race, so it must keep no state outside
+// the transaction between runs.
 type Store interface {
 	Reader
 	ChangeFeed

@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+func clientTests() []behaviour {
+	return []behaviour{
+		{"client rotates its key", testRotateKey},
+		{"client switches to a secp256r1 key", testSwitchToP256},
+		{"invalid client updates change nothing", testInvalidClientUpdate},
+		{"rotation onto a registered key is a conflict", testRotateConflict},
+		{"client updates its device facts", testClientFacts},
+		{"client calls need a live registration's token", testClientAuth},
+		{"heartbeat marks registration and device seen", testHeartbeat},
+		{"heartbeat never moves last seen backwards", testHeartbeatBackwards},
+	}
+}
+
+// clientAccount returns an account with one enrolled device.
+func (e *env) clientAccount(t *testing.T, multiUser bool) (*device.Account, *device.Enrollment) {
+	t.Helper()
+	a := e.newAccount(t, multiUser)
+	en := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-1", "ann@example.com"))
+	e.clock.Advance(time.Minute)
+	return a, en
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func testRotateKey(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	old := en.Registration
+	now, key := e.svc.Now(), newCurve25519Key()
+	got, err := e.svc.UpdateClient(e.ctx, old.ID, en.Token, device.ClientUpdate{Key: &key})
+	if err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	want := *old
+	want.Key, want.UpdatedAt = key, now
+	check(t, "rotated registration", got, &want, nil)
+	check(t, "rotated registration read back", e.registration(t, a.ID, old.ID), &want, nil)
+	if _, err := e.svc.Heartbeat(e.ctx, old.ID, en.Token, ""); err != nil {
+		t.Errorf("Heartbeat after rotation: %v", err)
+	}
+	reuse := enrollRequest("hw-2", "bob@example.com")
+	reuse.Key = old.Key
+	e.enroll(t, e.newEnrollKey(t, a.ID, false), reuse)
+}
+
+func testSwitchToP256(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	k := newP256Key(t)
+	u := device.ClientUpdate{Key: &k.Compressed, KeyType: ptr(device.KeySecp256r1)}
+	got, err := e.svc.UpdateClient(e.ctx, en.Registration.ID, en.Token, u)
+	if err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	stored := e.registration(t, a.ID, got.ID)
+	for _, r := range []*device.Registration{got, stored} {
+		if r.Key != k.SPKI || r.KeyType != device.KeySecp256r1 ||
+			r.TunnelType != device.TunnelMASQUE {
+			t.Errorf("key, key type, tunnel = %q, %s, %s; want %q, secp256r1, masque",
+				r.Key, r.KeyType, r.TunnelType, k.SPKI)
+		}
+	}
+}
+
+func testInvalidClientUpdate(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	before := e.registration(t, a.ID, en.Registration.ID)
+	k := newP256Key(t)
+	updates := map[string]device.ClientUpdate{
+		"secp256r1 key over wireguard": {Key: &k.SPKI, KeyType: ptr(device.KeySecp256r1),
+			TunnelType: ptr(device.TunnelWireGuard)},
+		"masque tunnel for a curve25519 key": {TunnelType: ptr(device.TunnelMASQUE)},
+		"new key type without a key":         {KeyType: ptr(device.KeySecp256r1)},
+		"curve25519 key of 31 bytes":         {Key: ptr(strings.Repeat("A", 40) + "AA==")},
+		"unknown key type":                   {Key: &k.SPKI, KeyType: ptr[device.KeyType]("ed25519")},
+		"hardware id change": {Device: &device.DeviceFacts{
+			HardwareID: "another-machine"}},
+	}
+	for name, u := range updates {
+		_, err := e.svc.UpdateClient(e.ctx, before.ID, en.Token, u)
+		wantKind(t, "UpdateClient: "+name, err, device.KindInvalid)
+	}
+	check(t, "registration after refused updates", e.registration(t, a.ID, before.ID), before, nil)
+}
+
+func testRotateConflict(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	other := e.enroll(t, e.newEnrollKey(t, a.ID, false), enrollRequest("hw-2", "bob@example.com"))
+	before := e.registration(t, a.ID, en.Registration.ID)
+	u := device.ClientUpdate{Key: &other.Registration.Key}
+	_, err := e.svc.UpdateClient(e.ctx, before.ID, en.Token, u)
+	wantKind(t, "UpdateClient onto another registration's key", err, device.KindConflict)
+	check(t, "registration after the conflict", e.registration(t, a.ID, before.ID), before, nil)
+}
+
+func testClientFacts(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	r := en.Registration
+	now := e.svc.Now()
+	facts := device.DeviceFacts{Name: "  Renamed  ", OSVersion: "15.0", HardwareID: "hw-1"}
+	got, err := e.svc.UpdateClient(e.ctx, r.ID, en.Token, device.ClientUpdate{Device: &facts})
+	if err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	want := enrollRequest("hw-1", "").Device
+	want.Name, want.OSVersion = "Renamed", "15.0"
+	d := e.device(t, a.ID, r.DeviceID)
+	if d.Facts != want || !d.UpdatedAt.Equal(now) {
+		t.Errorf("device facts, updated = %+v, %s; want %+v, %s", d.Facts, d.UpdatedAt, want, now)
+	}
+	if got.DeviceName != "Renamed" {
+		t.Errorf("registration DeviceName = %q, want %q", got.DeviceName, "Renamed")
+	}
+}
+
+func testClientAuth(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	id := en.Registration.ID
+	key := newCurve25519Key()
+	calls := map[string]func(id, token string) error{
+		"Heartbeat": func(id, token string) error {
+			_, err := e.svc.Heartbeat(e.ctx, id, token, "")
+			return err
+		},
+		"UpdateClient": func(id, token string) error {
+			_, err := e.svc.UpdateClient(e.ctx, id, token, device.ClientUpdate{Key: &key})
+			return err
+		},
+	}
+	for name, call := range calls {
+		denied := device.KindUnauthorized
+		wantKind(t, name+" with a wrong token", call(id, device.NewSecret()), denied)
+		wantKind(t, name+" with an unknown id", call(device.NewID(), en.Token), denied)
+		wantKind(t, name+" with a malformed id", call("not-an-id", en.Token), denied)
+	}
+	if err := e.svc.Revoke(e.ctx, a.ID, []string{id}); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	for name, call := range calls {
+		wantKind(t, name+" while revoked", call(id, en.Token), device.KindRevoked)
+		wantKind(t, name+" while revoked, wrong token", call(id, "x"), device.KindUnauthorized)
+	}
+	if err := e.svc.Delete(e.ctx, a.ID, []string{id}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	for name, call := range calls {
+		wantKind(t, name+" after delete", call(id, en.Token), device.KindUnauthorized)
+	}
+}
+
+func testHeartbeat(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, true)
+	r := en.Registration
+	e.clock.Advance(time.Hour + 7*time.Microsecond)
+	now := e.svc.Now()
+	got, err := e.svc.Heartbeat(e.ctx, r.ID, en.Token, "2025.1.861.0")
+	if err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+	if !got.LastSeenAt.Equal(now) || got.ClientVersion != "2025.1.861.0" {
+		t.Errorf("Heartbeat result: last seen %s, client version %q; want %s, %q",
+			got.LastSeenAt, got.ClientVersion, now, "2025.1.861.0")
+	}
+	check(t, "registration read back", e.registration(t, a.ID, r.ID), got, nil)
+	d := e.device(t, a.ID, r.DeviceID)
+	if !d.LastSeenAt.Equal(now) || d.Facts.ClientVersion != "2025.1.861.0" {
+		t.Errorf("device: last seen %s, client version %q; want %s, %q",
+			d.LastSeenAt, d.Facts.ClientVersion, now, "2025.1.861.0")
+	}
+	_, err = e.svc.Heartbeat(e.ctx, r.ID, en.Token, strings.Repeat("9", 65))
+	wantKind(t, "Heartbeat with a 65-byte client version", err, device.KindInvalid)
+}
+
+func testHeartbeatBackwards(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	r := en.Registration
+	e.clock.Advance(time.Hour)
+	latest := e.svc.Now()
+	if _, err := e.svc.Heartbeat(e.ctx, r.ID, en.Token, ""); err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+	e.clock.Advance(-30 * time.Minute)
+	got, err := e.svc.Heartbeat(e.ctx, r.ID, en.Token, "")
+	if err != nil {
+		t.Fatalf("Heartbeat with the clock set back: %v", err)
+	}
+	d := e.device(t, a.ID, r.DeviceID)
+	if !got.LastSeenAt.Equal(latest) || !d.LastSeenAt.Equal(latest) {
+		t.Errorf("last seen of registration, device = %s, %s; want %s",
+			got.LastSeenAt, d.LastSeenAt, latest)
+	}
+}
