@@ -10,7 +10,7 @@ import (
 )
 
 func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
-	err := t.tx.QueryRowContext(ctx, `UPDATE accounts SET change_seq = change_seq + 1
+	err := t.queryRow(ctx, `UPDATE accounts SET change_seq = change_seq + 1
 		WHERE id = ? RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
 	if err != nil {
 		return fmt.Errorf("next change number: %w", mapError(err))
@@ -31,7 +31,7 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 
 func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
 	var pruned int64
-	err := r.q.QueryRowContext(ctx, `SELECT pruned_seq FROM accounts WHERE id = ?`, accountID).
+	err := r.queryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = ?`, accountID).
 		Scan(&pruned)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", mapError(err))
@@ -41,7 +41,7 @@ func (r reader) Changes(ctx context.Context, accountID string, after int64, limi
 			"starts after %d); list the registrations again and follow from the newest change",
 			after, pruned)
 	}
-	rows, err := r.q.QueryContext(ctx, `SELECT account_id, seq, kind, at, registration_id,
+	rows, err := r.query(ctx, `SELECT account_id, seq, kind, at, registration_id,
 		device_id, user_id, key, key_type, tunnel_type, previous_key, active, profile_id
 		FROM registration_changes WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		accountID, after, limit)
@@ -97,6 +97,6 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 }
 
 func (r reader) RegistrationByKey(ctx context.Context, accountID, key string) (*device.Registration, error) {
-	return scanRegistration(r.q.QueryRowContext(ctx, registrationSelect+`
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.account_id = ? AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
 }

@@ -28,7 +28,7 @@ func (r reader) ListRegistrations(ctx context.Context, accountID string, q devic
 	where, args := listFilter(accountID, &q)
 
 	var page device.Page
-	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM registrations r
+	err := r.queryRow(ctx, `SELECT count(*) FROM registrations r
 		JOIN devices d ON d.id = r.device_id LEFT JOIN users u ON u.id = r.user_id
 		WHERE `+where, args...).Scan(&page.Total)
 	if err != nil {
@@ -48,7 +48,7 @@ func (r reader) ListRegistrations(ctx context.Context, accountID string, q devic
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
-	rows, err := r.q.QueryContext(ctx, registrationSelect+` WHERE `+where+
+	rows, err := r.query(ctx, registrationSelect+` WHERE `+where+
 		fmt.Sprintf(" ORDER BY %s %s, r.id %s LIMIT ?", col, dir, dir), args...)
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)

@@ -10,15 +10,12 @@ import (
 	"github.com/warpreg/warpreg/internal/device"
 )
 
-// queryer is what *sql.DB and *sql.Tx share, so that every query runs the same
-// inside and outside a transaction.
-type queryer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// reader runs the read queries, through a statement cache, on the read pool or, in
+// a write transaction, on that transaction.
+type reader struct {
+	cache *stmtCache
+	tx    *sql.Tx // nil outside a transaction
 }
-
-type reader struct{ q queryer }
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface{ Scan(dest ...any) error }
@@ -27,7 +24,7 @@ func (r reader) Account(ctx context.Context, id string) (*device.Account, error)
 	var a device.Account
 	var created int64
 	var def sql.NullString
-	err := r.q.QueryRowContext(ctx, `SELECT id, name, multi_user, default_profile_id, created_at
+	err := r.queryRow(ctx, `SELECT id, name, multi_user, default_profile_id, created_at
 		FROM accounts WHERE id = ?`, id).Scan(&a.ID, &a.Name, &a.MultiUser, &def, &created)
 	if err != nil {
 		return nil, fmt.Errorf("read account: %w", mapError(err))
@@ -40,7 +37,7 @@ func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Prof
 	var p device.Profile
 	var deleted sql.NullInt64
 	var created, updated int64
-	err := r.q.QueryRowContext(ctx, `SELECT id, account_id, name, is_default, deleted_at,
+	err := r.queryRow(ctx, `SELECT id, account_id, name, is_default, deleted_at,
 		created_at, updated_at FROM profiles WHERE account_id = ? AND id = ?`, accountID, id).
 		Scan(&p.ID, &p.AccountID, &p.Name, &p.Default, &deleted, &created, &updated)
 	if err != nil {
@@ -53,13 +50,13 @@ func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Prof
 const userColumns = `id, account_id, email, name, groups, created_at, updated_at`
 
 func (r reader) User(ctx context.Context, accountID, id string) (*device.User, error) {
-	row := r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
+	row := r.queryRow(ctx, `SELECT `+userColumns+` FROM users
 		WHERE account_id = ? AND id = ?`, accountID, id)
 	return scanUser(row)
 }
 
 func (r reader) UserByEmail(ctx context.Context, accountID, email string) (*device.User, error) {
-	row := r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
+	row := r.queryRow(ctx, `SELECT `+userColumns+` FROM users
 		WHERE account_id = ? AND email = ?`, accountID, email)
 	return scanUser(row)
 }
@@ -84,12 +81,12 @@ const deviceColumns = `id, account_id, name, model, manufacturer, device_type, o
 	last_seen_at, created_at, updated_at, deleted_at`
 
 func (r reader) Device(ctx context.Context, accountID, id string) (*device.Device, error) {
-	return scanDevice(r.q.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices
+	return scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = ? AND id = ?`, accountID, id))
 }
 
 func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*device.Device, error) {
-	return scanDevice(r.q.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices
+	return scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = ? AND hardware_id = ? AND hardware_id <> '' AND deleted_at IS NULL`,
 		accountID, hardwareID))
 }
@@ -97,7 +94,7 @@ func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID st
 // DeviceBySerial prefers the most recently seen device when, having no hardware id to
 // tell them apart, several live devices report one serial number.
 func (r reader) DeviceBySerial(ctx context.Context, accountID, serial string) (*device.Device, error) {
-	return scanDevice(r.q.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices
+	return scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = ? AND serial_number = ? AND serial_number <> ''
 		AND deleted_at IS NULL ORDER BY last_seen_at DESC, id LIMIT 1`, accountID, serial))
 }
@@ -131,16 +128,16 @@ const registrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r
 	JOIN profiles p ON p.id = r.profile_id`
 
 func (r reader) Registration(ctx context.Context, accountID, id string) (*device.Registration, error) {
-	return scanRegistration(r.q.QueryRowContext(ctx, registrationSelect+`
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.account_id = ? AND r.id = ?`, accountID, id))
 }
 
 func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Registration, error) {
-	return scanRegistration(r.q.QueryRowContext(ctx, registrationSelect+` WHERE r.id = ?`, id))
+	return scanRegistration(r.queryRow(ctx, registrationSelect+` WHERE r.id = ?`, id))
 }
 
 func (r reader) LiveRegistration(ctx context.Context, deviceID, slot string) (*device.Registration, error) {
-	return scanRegistration(r.q.QueryRowContext(ctx, registrationSelect+`
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.device_id = ? AND r.slot = ? AND r.deleted_at IS NULL`, deviceID, slot))
 }
 
@@ -184,7 +181,7 @@ func scanRegistration(row scanner) (*device.Registration, error) {
 func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APIToken, error) {
 	var t device.APIToken
 	var created int64
-	err := r.q.QueryRowContext(ctx, `SELECT id, account_id, name, read_only, hash, created_at
+	err := r.queryRow(ctx, `SELECT id, account_id, name, read_only, hash, created_at
 		FROM api_tokens WHERE hash = ?`, hash).
 		Scan(&t.ID, &t.AccountID, &t.Name, &t.ReadOnly, &t.Hash, &created)
 	if err != nil {
@@ -197,7 +194,7 @@ func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APITok
 func (r reader) GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*device.GlobalKey, error) {
 	var k device.GlobalKey
 	var created int64
-	err := r.q.QueryRowContext(ctx, `SELECT id, account_id, email, hash, created_at
+	err := r.queryRow(ctx, `SELECT id, account_id, email, hash, created_at
 		FROM global_keys WHERE hash = ? AND email = ?`, hash, email).
 		Scan(&k.ID, &k.AccountID, &k.Email, &k.Hash, &created)
 	if err != nil {
@@ -211,7 +208,7 @@ func (r reader) EnrollmentKeyByHash(ctx context.Context, hash []byte) (*device.E
 	var k device.EnrollmentKey
 	var expires, used sql.NullInt64
 	var created int64
-	err := r.q.QueryRowContext(ctx, `SELECT id, account_id, reusable, expires_at, used_at, hash,
+	err := r.queryRow(ctx, `SELECT id, account_id, reusable, expires_at, used_at, hash,
 		created_at FROM enrollment_keys WHERE hash = ?`, hash).
 		Scan(&k.ID, &k.AccountID, &k.Reusable, &expires, &used, &k.Hash, &created)
 	if err != nil {
@@ -223,7 +220,7 @@ func (r reader) EnrollmentKeyByHash(ctx context.Context, hash []byte) (*device.E
 
 func (r reader) Setting(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
-	err := r.q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	err := r.queryRow(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
 	if err != nil {
 		return nil, fmt.Errorf("read setting %s: %w", name, mapError(err))
 	}

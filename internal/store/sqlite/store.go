@@ -36,10 +36,15 @@ var migrations embed.FS
 // Store is a device.Store on one SQLite database file.
 type Store struct {
 	reader
-	write *sql.DB
-	read  *sql.DB
-	log   *slog.Logger
-	hub   *notify.Hub
+	write      *sql.DB
+	read       *sql.DB
+	writeCache *stmtCache
+	log        *slog.Logger
+	hub        *notify.Hub
+
+	jobs   chan *job     // write transactions waiting for the writer
+	closed chan struct{} // closed by Close, to stop the writer
+	done   chan struct{} // closed when the writer has stopped
 }
 
 var registerFuncs sync.Once
@@ -51,7 +56,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		// SQLite's lower() folds ASCII only; search folds like Go and PostgreSQL.
 		sqlite.MustRegisterDeterministicScalarFunction("go_lower", 1, goLower)
 	})
-	write, err := openDB(path, "immediate", 1)
+	// One goroutine runs every write transaction, so one connection does the writing;
+	// the second only prepares statements for the cache while the first is busy.
+	write, err := openDB(path, "immediate", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +67,17 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
-	s := &Store{reader: reader{q: read}, write: write, read: read, log: log, hub: notify.NewHub()}
+	s := &Store{
+		reader: reader{cache: &stmtCache{db: read}}, write: write, read: read,
+		writeCache: &stmtCache{db: write}, log: log, hub: notify.NewHub(),
+		jobs: make(chan *job, maxBatch), closed: make(chan struct{}), done: make(chan struct{}),
+	}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		write.Close()
+		read.Close()
 		return nil, err
 	}
+	go s.writer()
 	return s, nil
 }
 
@@ -85,29 +98,14 @@ func openDB(path, txlock string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// Close closes both connection pools.
+// Close stops the writer, after the transactions already queued, and closes both
+// connection pools.
 func (s *Store) Close() error {
+	close(s.closed)
+	<-s.done
+	s.cache.close()
+	s.writeCache.close()
 	return errors.Join(s.write.Close(), s.read.Close())
-}
-
-// Update runs fn in one IMMEDIATE transaction on the write connection.
-func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
-	sqlTx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", mapError(err))
-	}
-	t := &tx{reader: reader{q: sqlTx}, tx: sqlTx, changed: map[string]bool{}}
-	if err := fn(t); err != nil {
-		sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", mapError(err))
-	}
-	for accountID := range t.changed {
-		s.hub.Publish(accountID)
-	}
-	return nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {

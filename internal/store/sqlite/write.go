@@ -13,13 +13,12 @@ import (
 // tx is a device.Tx on one SQLite transaction.
 type tx struct {
 	reader
-	tx      *sql.Tx
 	changed map[string]bool // accounts whose change log this transaction appended to
 }
 
 // exec runs a statement and maps driver errors to domain kinds.
 func (t *tx) exec(ctx context.Context, what, query string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, query, args...)
+	res, err := t.execStmt(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, mapError(err))
 	}

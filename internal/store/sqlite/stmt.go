@@ -1,0 +1,79 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// stmtCache keeps one prepared statement per query text on a pool, so that a
+// query is parsed and planned once per connection rather than once per call.
+type stmtCache struct {
+	db    *sql.DB
+	stmts sync.Map // query text -> *sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := c.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+func (c *stmtCache) close() {
+	c.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
+}
+
+// stmt returns the cached statement for query, bound to the reader's transaction
+// when it has one.
+func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s, err := r.cache.get(ctx, query)
+	if err != nil || r.tx == nil {
+		return s, err
+	}
+	return r.tx.StmtContext(ctx, s), nil
+}
+
+// queryRow runs a single-row query through the statement cache. A preparation
+// error surfaces from Scan, as database/sql does for QueryRow.
+func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (r reader) execStmt(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// rowScanner is what *sql.Row offers, so that errRow can stand in for it.
+type rowScanner interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }

@@ -1,0 +1,144 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// maxBatch bounds how many queued write transactions one commit may carry.
+const maxBatch = 128
+
+// errClosed is returned by Update after Close.
+var errClosed = errors.New("sqlite store is closed")
+
+// job is one caller's write transaction, waiting for the writer.
+type job struct {
+	ctx  context.Context
+	fn   func(tx device.Tx) error
+	done chan error
+}
+
+// Update runs fn in a write transaction. Transactions queue for one writer
+// goroutine, which runs all that are waiting inside one SQLite transaction, each
+// under a savepoint of its own, and commits them together: a group commit. Each fn
+// still sees the effects of those before it and none after, commits or rolls back
+// on its own result, and Update returns only once its work is durable, so batching
+// changes throughput, not meaning. fn must not call Update.
+func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return errClosed
+	}
+	return <-j.done
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var first *job
+		select {
+		case first = <-s.jobs:
+		case <-s.closed:
+			s.drain()
+			return
+		}
+		batch := []*job{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+// drain runs what was queued before Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case j := <-s.jobs:
+			s.runBatch([]*job{j})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) runBatch(batch []*job) {
+	errs := make([]error, len(batch))
+	changed := map[string]bool{}
+	commitErr := s.commitBatch(batch, errs, changed)
+	for i, j := range batch {
+		if errs[i] == nil {
+			errs[i] = commitErr
+		}
+		j.done <- errs[i]
+	}
+	if commitErr != nil {
+		return
+	}
+	for accountID := range changed {
+		s.hub.Publish(accountID)
+	}
+}
+
+// commitBatch runs each job under a savepoint and commits the transaction. It
+// records each job's own error in errs and returns the error that failed them all.
+func (s *Store) commitBatch(batch []*job, errs []error, changed map[string]bool) error {
+	ctx := context.Background() // the batch outlives any one caller
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", mapError(err))
+	}
+	single := len(batch) == 1
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if !single {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		t := &tx{reader: reader{cache: s.writeCache, tx: sqlTx}, changed: map[string]bool{}}
+		errs[i] = j.fn(t)
+		if errs[i] != nil && single {
+			sqlTx.Rollback()
+			return nil
+		}
+		if errs[i] != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("roll back to savepoint: %w", err)
+			}
+		}
+		if !single {
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE job"); err != nil {
+				sqlTx.Rollback()
+				return fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+		if errs[i] == nil {
+			for a := range t.changed {
+				changed[a] = true
+			}
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
