@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/warpreg/warpreg/internal/config"
@@ -16,7 +17,7 @@ func accountCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Conte
 	name := fs.String("name", "", "the account's name (required)")
 	multi := fs.Bool("multi-user", false, "let one device hold a registration per user")
 	return func(ctx context.Context, e *env) error {
-		if *name == "" {
+		if strings.TrimSpace(*name) == "" {
 			return usagef("--name is required")
 		}
 		svc, closeFn, err := openService(ctx, e)
@@ -142,7 +143,9 @@ func importCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *en
 		return printResult(e, map[string]any{
 			"account_id": *account, "files": len(e.args), "registrations": sum.Registrations,
 			"devices": sum.Devices, "users": sum.Users, "profiles": sum.Profiles,
-		}, fmt.Sprintf("imported %d registrations (%d devices, %d users, %d profiles) from %d files",
-			sum.Registrations, sum.Devices, sum.Users, sum.Profiles, len(e.args)))
+			"skipped": sum.Skipped,
+		}, fmt.Sprintf("imported %d registrations (%d devices, %d users, %d profiles) from %d "+
+			"files; skipped %d enrolled or deleted here", sum.Registrations, sum.Devices,
+			sum.Users, sum.Profiles, len(e.args), sum.Skipped))
 	}
 }

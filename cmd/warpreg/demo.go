@@ -81,7 +81,7 @@ func seedDemo(ctx context.Context, e *env, svc *device.Service, base string) err
 		"export CLOUDFLARE_API_TOKEN="+token,
 		"export REGISTRATION_ID="+first,
 		"",
-		"curl "+url+"?include=policy \\",
+		"curl \""+url+"?include=policy\" \\",
 		"    -H \"Authorization: Bearer "+token+"\"",
 		"",
 		"Serving until interrupted (Ctrl-C).",

@@ -38,15 +38,20 @@ Commands:
   import                   load registrations saved from Cloudflare's API
   watch                    follow an account's change feed and print each change
 
-Every command takes --database (env WARPREG_DATABASE; default warpreg.db), --json and
---help. Run 'warpreg <command> --help' for its flags.
+Every command takes --database (env WARPREG_DATABASE; default warpreg.db; a
+postgres:// URL selects PostgreSQL), --log-format text|json, --json and --help, after
+the command's words. Run 'warpreg <command> --help' for its flags.
+
+serve answers Cloudflare's v4 API under /client/v4, the enrolment API under
+/enroll/v1, and warpreg's own change feed and key lookup under /api/v1.
 `
 
 // command is one CLI command.
 type command struct {
-	name    string
-	summary string
-	serves  bool
+	name       string
+	summary    string
+	serves     bool
+	positional bool // takes positional arguments
 	flags   func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
 }
 
@@ -61,14 +66,15 @@ type env struct {
 }
 
 var commands = []command{
-	{"serve", "serve the admin and enrolment APIs until interrupted", true, serveCommand},
-	{"demo", "serve a fresh demo account with about 50 enrolled devices", true, demoCommand},
-	{"account create", "create an account", false, accountCreateCommand},
-	{"token create", "create an API token for an account", false, tokenCreateCommand},
-	{"global-key create", "create a user's global API key", false, globalKeyCreateCommand},
-	{"enrollment-key create", "create a key that devices present to enrol", false, enrollKeyCommand},
-	{"import", "load registrations saved from Cloudflare's v4 API", false, importCommand},
-	{"watch", "follow an account's change feed and print each change", false, watchCommand},
+	{"serve", "serve the admin and enrolment APIs until interrupted", true, false, serveCommand},
+	{"demo", "serve a fresh demo account with about 50 enrolled devices", true, false, demoCommand},
+	{"account create", "create an account", false, false, accountCreateCommand},
+	{"token create", "create an API token for an account", false, false, tokenCreateCommand},
+	{"global-key create", "create a user's global API key", false, false, globalKeyCreateCommand},
+	{"enrollment-key create", "create a key that devices present to enrol", false, false,
+		enrollKeyCommand},
+	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
+	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
 }
 
 // run executes the command line args and returns the exit status. Errors are one
@@ -83,25 +89,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmd, rest, ok := findCommand(args)
 	if !ok {
-		fmt.Fprintf(stderr, "warpreg: unknown command %q; run 'warpreg --help'\n",
-			strings.Join(args[:min(2, len(args))], " "))
+		fmt.Fprintln(stderr, "warpreg: "+unknownCommand(args))
 		return exitUsage
 	}
 
 	cfg := config.Load(getenv)
 	fs := flag.NewFlagSet("warpreg "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs.SetOutput(io.Discard) // errors are reported below, on one line
 	cfg.RegisterCommon(fs)
 	action := cmd.flags(fs, &cfg)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: warpreg %s [flags]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
-		fs.PrintDefaults()
-	}
 	positional, err := parseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "Usage: warpreg %s [flags]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return exitOK
 	} else if err != nil {
-		fmt.Fprintf(stderr, "warpreg %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "warpreg %s: %v; see 'warpreg %s --help'\n", cmd.name, err, cmd.name)
+		return exitUsage
+	}
+	if len(positional) > 0 && !cmd.positional {
+		fmt.Fprintf(stderr, "warpreg %s: unexpected argument %q\n", cmd.name, positional[0])
 		return exitUsage
 	}
 	if err := cfg.Validate(); err != nil {
@@ -124,6 +132,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitError
 	}
 	return exitOK
+}
+
+// unknownCommand explains why args name no command, with the likeliest fix.
+func unknownCommand(args []string) string {
+	if strings.HasPrefix(args[0], "-") {
+		return fmt.Sprintf("flags go after the command, as in 'warpreg serve %s'; "+
+			"run 'warpreg --help' for the commands", args[0])
+	}
+	for _, c := range commands {
+		if first, _, _ := strings.Cut(c.name, " "); first == args[0] {
+			return fmt.Sprintf("unknown command %q; did you mean 'warpreg %s'?",
+				strings.Join(args[:min(2, len(args))], " "), c.name)
+		}
+	}
+	return fmt.Sprintf("unknown command %q; run 'warpreg --help'", args[0])
 }
 
 func findCommand(args []string) (command, []string, bool) {

@@ -82,7 +82,6 @@ func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, re
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          nil,
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -104,6 +103,8 @@ func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, re
 	e.log.Info("shutting down; draining in-flight requests")
 	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
+	// Change streams never finish on their own: end them so that the drain can.
+	srv.RegisterOnShutdown(api.CloseStreams)
 	if err := srv.Shutdown(drainCtx); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}

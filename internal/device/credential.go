@@ -85,7 +85,7 @@ func (s *Service) CreateEnrollmentKey(ctx context.Context, accountID string, reu
 		Hash: HashSecret(secret), CreatedAt: now,
 	}
 	if expiresIn > 0 {
-		k.ExpiresAt = now.Add(expiresIn)
+		k.ExpiresAt = now.Add(expiresIn).Truncate(time.Microsecond)
 	}
 	err := s.store.Update(ctx, func(tx Tx) error { return tx.InsertEnrollmentKey(ctx, k) })
 	if err != nil {

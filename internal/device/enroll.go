@@ -169,7 +169,10 @@ func (s *Service) upsertDevice(ctx context.Context, tx Tx, acct *Account, facts 
 	} else if err != nil {
 		return nil, fmt.Errorf("read device: %w", err)
 	}
-	d.Facts, d.UpdatedAt, d.LastSeenAt = *facts, now, now
+	// Facts the client left out keep their values: a device enrolled with both
+	// identifiers stays recognisable by either after enrolling with one.
+	copyFacts(&d.Facts, facts)
+	d.UpdatedAt, d.LastSeenAt = now, now
 	if err := tx.PutDevice(ctx, d); err != nil {
 		return nil, fmt.Errorf("write device: %w", err)
 	}
@@ -199,6 +202,9 @@ func (s *Service) UpdateClient(ctx context.Context, id, token string, u ClientUp
 				return fmt.Errorf("read device: %w", err)
 			}
 			if err := mergeFacts(&d.Facts, u.Device); err != nil {
+				return err
+			}
+			if err := hardwareIDFree(ctx, tx, d); err != nil {
 				return err
 			}
 			d.UpdatedAt = now
@@ -256,8 +262,8 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 // Heartbeat marks a registration and its device as seen now, and records the
 // client version if one is given.
 func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
-	if len(clientVersion) > 64 || !utf8.ValidString(clientVersion) {
-		return nil, Errorf(KindInvalid, "client_version must be at most 64 characters of UTF-8")
+	if err := checkText("client_version", clientVersion, maxFact); err != nil {
+		return nil, err
 	}
 	var out *Registration
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -318,6 +324,24 @@ func conflictMessage(err error) error {
 	return err
 }
 
+// hardwareIDFree refuses a hardware id that another live device of the account
+// already reports, with a message that says so rather than a generic conflict.
+func hardwareIDFree(ctx context.Context, tx Tx, d *Device) error {
+	if d.Facts.HardwareID == "" {
+		return nil
+	}
+	other, err := tx.DeviceByHardwareID(ctx, d.AccountID, d.Facts.HardwareID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read device: %w", err)
+	case other.ID != d.ID:
+		return Errorf(KindConflict, "device.hardware_id is already reported by another device")
+	}
+	return nil
+}
+
 // mergeFacts copies the non-empty facts of src into dst. The identifiers that
 // recognise a device may be filled in but never changed: a different machine must
 // enrol on its own.
@@ -328,6 +352,12 @@ func mergeFacts(dst, src *DeviceFacts) error {
 	if src.SerialNumber != "" && dst.SerialNumber != "" && src.SerialNumber != dst.SerialNumber {
 		return Errorf(KindInvalid, "device.serial_number cannot change; enrol the new device instead")
 	}
+	copyFacts(dst, src)
+	return nil
+}
+
+// copyFacts copies the non-empty facts of src into dst.
+func copyFacts(dst, src *DeviceFacts) {
 	pairs := [][2]*string{
 		{&dst.Name, &src.Name}, {&dst.Model, &src.Model},
 		{&dst.Manufacturer, &src.Manufacturer}, {&dst.DeviceType, &src.DeviceType},
@@ -340,7 +370,6 @@ func mergeFacts(dst, src *DeviceFacts) error {
 			*p[0] = *p[1]
 		}
 	}
-	return nil
 }
 
 func checkTypes(kt KeyType, tt TunnelType) error {

@@ -19,9 +19,6 @@ func (s *Service) Changes(ctx context.Context, accountID string, after int64, li
 	if after < 0 {
 		return nil, Errorf(KindInvalid, "after must not be negative")
 	}
-	if limit == 0 {
-		limit = DefaultChangesLimit
-	}
 	if limit < 1 || limit > MaxChangesLimit {
 		return nil, Errorf(KindInvalid, "limit must be between 1 and %d", MaxChangesLimit)
 	}

@@ -13,11 +13,14 @@ type ImportSummary struct {
 	Devices       int
 	Users         int
 	Profiles      int
+	Skipped       int // registrations enrolled or deleted here, which an import leaves alone
 }
 
 // Import loads registrations saved from Cloudflare's API into an account, keeping
 // their ids, timestamps, devices, users and profile summaries as given. Importing
-// the same data twice leaves the same rows. It is all or nothing.
+// the same data twice leaves the same rows. It is all or nothing. Registrations
+// that were enrolled or deleted here are skipped: deletion is final, and an
+// enrolled registration's secret and device facts are this registry's own.
 //
 // Imported registrations have no client secret: their clients must enrol again. Keys
 // are kept as given, without validation, since they are Cloudflare's record. A
@@ -58,47 +61,33 @@ func (s *Service) Import(ctx context.Context, accountID string, regs []Registrat
 }
 
 func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
-	if !ValidID(r.ID) || !ValidID(r.DeviceID) {
-		return Errorf(KindInvalid, "registration and device ids must be UUIDs")
+	if err := checkImported(r); err != nil {
+		return err
 	}
 	// Only the wire's fields count; anything else a caller set is not trusted.
 	r.AccountID, r.UserID, r.Slot, r.SecretHash = acct.ID, "", "", nil
+
+	// A registration enrolled here, or deleted here, is this registry's record now:
+	// an import neither overwrites the one nor brings the other back.
+	before, err := tx.Registration(ctx, acct.ID, r.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read registration: %w", err)
+	}
+	if before != nil && (before.SecretHash != nil || !before.DeletedAt.IsZero()) {
+		sum.Skipped++
+		return nil
+	}
 	if err := s.importProfile(ctx, tx, acct, r, seen, sum); err != nil {
 		return err
 	}
-	if r.User != nil && r.User.ID != "" {
-		if !seen["u"+r.User.ID] {
-			u := *r.User
-			u.AccountID, u.CreatedAt, u.UpdatedAt = acct.ID, r.CreatedAt, r.UpdatedAt
-			if u.Groups == nil {
-				u.Groups = []string{}
-			}
-			if err := tx.PutUser(ctx, &u); err != nil {
-				return fmt.Errorf("write user %s: %w", u.ID, err)
-			}
-			seen["u"+u.ID] = true
-			sum.Users++
-		}
-		r.UserID = r.User.ID
+	if err := importUser(ctx, tx, acct, r, seen, sum); err != nil {
+		return err
 	}
 	if acct.MultiUser {
 		r.Slot = r.UserID
 	}
-	if !seen["d"+r.DeviceID] {
-		d := &Device{
-			ID: r.DeviceID, AccountID: acct.ID, LastSeenAt: r.LastSeenAt,
-			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-			Facts: DeviceFacts{Name: r.DeviceName, ClientVersion: r.ClientVersion},
-		}
-		if err := tx.PutDevice(ctx, d); err != nil {
-			return fmt.Errorf("write device %s: %w", d.ID, err)
-		}
-		seen["d"+d.ID] = true
-		sum.Devices++
-	}
-	before, err := tx.Registration(ctx, acct.ID, r.ID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("read registration: %w", err)
+	if err := importDevice(ctx, tx, acct, r, seen, sum); err != nil {
+		return err
 	}
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
@@ -109,6 +98,105 @@ func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Regist
 		}
 	}
 	sum.Registrations++
+	return nil
+}
+
+// checkImported validates what an import may store: Cloudflare's record is kept as
+// given, but only in the forms this registry itself produces.
+func checkImported(r *Registration) error {
+	if !ValidID(r.ID) || !ValidID(r.DeviceID) {
+		return Errorf(KindInvalid, "registration and device ids must be UUIDs")
+	}
+	switch {
+	case r.KeyType != "" && r.KeyType != KeyCurve25519 && r.KeyType != KeySecp256r1:
+		return Errorf(KindInvalid, "key_type must be curve25519 or secp256r1")
+	case r.TunnelType != "" && r.TunnelType != TunnelWireGuard && r.TunnelType != TunnelMASQUE:
+		return Errorf(KindInvalid, "tunnel_type must be wireguard or masque")
+	}
+	texts := []struct {
+		name, v string
+		max     int
+	}{{"key", r.Key, 1024}, {"device.name", r.DeviceName, maxFact},
+		{"device.client_version", r.ClientVersion, maxFact}}
+	if r.User != nil {
+		if !ValidID(r.User.ID) {
+			return Errorf(KindInvalid, "user.id must be a UUID")
+		}
+		texts = append(texts, struct {
+			name, v string
+			max     int
+		}{"user.name", r.User.Name, maxName})
+		if r.User.Email != "" {
+			email, err := normalizeEmail(r.User.Email)
+			if err != nil {
+				return Errorf(KindInvalid, "user.email: %s", MessageOf(err))
+			}
+			r.User.Email = email
+		}
+	}
+	for _, t := range texts {
+		if err := checkText(t.name, t.v, t.max); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func importUser(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+	if r.User == nil {
+		return nil
+	}
+	u := *r.User
+	r.UserID = u.ID
+	if seen["u"+u.ID] {
+		return nil
+	}
+	if u.Email != "" {
+		other, err := tx.UserByEmail(ctx, acct.ID, u.Email)
+		if err == nil && other.ID != u.ID {
+			return Errorf(KindConflict, "user %s: %s is already the email of user %s",
+				u.ID, u.Email, other.ID)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("read user: %w", err)
+		}
+	}
+	u.AccountID, u.CreatedAt, u.UpdatedAt = acct.ID, r.CreatedAt, r.UpdatedAt
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	if err := tx.PutUser(ctx, &u); err != nil {
+		return fmt.Errorf("write user %s: %w", u.ID, err)
+	}
+	seen["u"+u.ID] = true
+	sum.Users++
+	return nil
+}
+
+// importDevice writes the device a registration names, unless it exists: a device
+// known here carries facts (hardware id, serial number) that Cloudflare's bodies do
+// not, and that enrolment needs to recognise it.
+func importDevice(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+	if seen["d"+r.DeviceID] {
+		return nil
+	}
+	seen["d"+r.DeviceID] = true
+	_, err := tx.Device(ctx, acct.ID, r.DeviceID)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read device: %w", err)
+	}
+	d := &Device{
+		ID: r.DeviceID, AccountID: acct.ID, LastSeenAt: r.LastSeenAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Facts: DeviceFacts{Name: r.DeviceName, ClientVersion: r.ClientVersion},
+	}
+	if err := tx.PutDevice(ctx, d); err != nil {
+		return fmt.Errorf("write device %s: %w", d.ID, err)
+	}
+	sum.Devices++
 	return nil
 }
 

@@ -139,8 +139,8 @@ func validateQuery(q *ListQuery) error {
 	if q.DeviceID != "" && !ValidID(q.DeviceID) {
 		return Errorf(KindInvalid, "device.id %q is not a valid id", q.DeviceID)
 	}
-	if len(q.Search) > 256 {
-		return Errorf(KindInvalid, "search must be at most 256 characters")
+	if err := checkText("search", q.Search, 256); err != nil {
+		return err
 	}
 	return nil
 }

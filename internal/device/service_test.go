@@ -228,8 +228,8 @@ func TestOtherInputValidation(t *testing.T) {
 			_, _, err := svc.CreateGlobalKey(ctx, "acct", "admin")
 			return err
 		},
-		"Heartbeat with a 65-byte client version": func() error {
-			_, err := svc.Heartbeat(ctx, device.NewID(), "token", strings.Repeat("1", 65))
+		"Heartbeat with a 257-character client version": func() error {
+			_, err := svc.Heartbeat(ctx, device.NewID(), "token", strings.Repeat("1", 257))
 			return err
 		},
 		"Heartbeat with an invalid UTF-8 client version": func() error {

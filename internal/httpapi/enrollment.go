@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -195,13 +196,31 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK 
 	return nil
 }
 
+// jsonKind names a Go kind as the JSON type a client must send.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "number"
+	default:
+		return "object"
+	}
+}
+
 // jsonProblem describes a JSON decoding error without echoing the body back.
 func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "it must be a JSON object"
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %s must be of type %s", typeErr.Field, typeErr.Type)
+		return fmt.Sprintf("field %s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind()))
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

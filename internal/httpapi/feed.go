@@ -52,7 +52,7 @@ const (
 )
 
 func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID string) {
-	q, err := singleValues(r.URL.Query(), "after", "limit")
+	q, err := queryParams(r, "after", "limit")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -63,8 +63,8 @@ func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID stri
 		return
 	}
 	limit := device.DefaultChangesLimit
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil {
+	if _, given := q["limit"]; given {
+		if limit, err = strconv.Atoi(q.Get("limit")); err != nil {
 			a.writeError(w, r, invalid("limit must be an integer from 1 to %d", device.MaxChangesLimit))
 			return
 		}
@@ -89,7 +89,7 @@ func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID stri
 // sequence number as the event id, so that a client reconnecting with Last-Event-ID
 // (or ?after=) misses nothing and sees nothing twice.
 func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID string) {
-	q, err := singleValues(r.URL.Query(), "after")
+	q, err := queryParams(r, "after")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -103,7 +103,9 @@ func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID st
 		a.writeError(w, r, err)
 		return
 	}
-	ctx := r.Context()
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	defer context.AfterFunc(a.streams, stop)()
 	wake := a.svc.Subscribe(ctx) // before the first read, so no commit slips between
 	first, err := a.svc.Changes(ctx, accountID, after, device.MaxChangesLimit)
 	if err != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,7 +18,7 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID 
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
-	q, err := singleValues(r.URL.Query(), "include")
+	q, err := queryParams(r, "include")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -36,7 +37,12 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID 
 }
 
 func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
-	lq, cursor, withPolicy, err := parseListQuery(r.URL.Query())
+	v, err := parseQuery(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	lq, cursor, withPolicy, err := parseListQuery(v)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -91,7 +97,12 @@ func (a *API) unrevokeRegistrations(w http.ResponseWriter, r *http.Request, acco
 type bulkFunc func(ctx context.Context, accountID string, ids []string) error
 
 func (a *API) bulkFromQuery(w http.ResponseWriter, r *http.Request, accountID string, fn bulkFunc) {
-	ids, err := multiValues(r.URL.Query(), "id")
+	v, err := parseQuery(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ids, err := multiValues(v, "id")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -130,8 +141,8 @@ func parseListQuery(v url.Values) (q device.ListQuery, cursor string, withPolicy
 	if withPolicy, err = parseInclude(single.Get("include")); err != nil {
 		return q, "", false, err
 	}
-	if s := single.Get("per_page"); s != "" {
-		n, err := strconv.Atoi(s)
+	if _, given := v["per_page"]; given {
+		n, err := strconv.Atoi(single.Get("per_page"))
 		if err != nil || n < 1 || n > device.MaxPerPage {
 			return q, "", false, invalid("per_page must be an integer from 1 to %d",
 				device.MaxPerPage)
@@ -162,6 +173,35 @@ func parseListQuery(v url.Values) (q device.ListQuery, cursor string, withPolicy
 		q.Sort = device.SortByID
 	}
 	return q, single.Get("cursor"), withPolicy, nil
+}
+
+// parseQuery parses the query string strictly. url.URL.Query drops what it cannot
+// decode, which would silently widen a filter or shrink a bulk call's id list.
+func parseQuery(r *http.Request) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, invalid("the query string is malformed: %s", queryProblem(err))
+	}
+	return v, nil
+}
+
+// queryParams parses the query string strictly and returns its named single-valued
+// parameters.
+func queryParams(r *http.Request, names ...string) (url.Values, error) {
+	v, err := parseQuery(r)
+	if err != nil {
+		return nil, err
+	}
+	return singleValues(v, names...)
+}
+
+// queryProblem describes a query parsing error without echoing more than needed.
+func queryProblem(err error) string {
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return "invalid percent-encoding " + strconv.Quote(string(esc))
+	}
+	return "semicolons are not separators; use &"
 }
 
 // singleValues returns the named parameters, refusing any that is given twice:

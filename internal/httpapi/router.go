@@ -43,12 +43,16 @@ type API struct {
 	cursors cursorCodec
 	maxBody int64
 	mux     *http.ServeMux
+
+	streams      context.Context // done when change streams must end
+	closeStreams context.CancelFunc
 }
 
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
 		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux()}
+	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
 		a.maxBody = 1 << 20
 	}
@@ -79,6 +83,10 @@ func (a *API) routes() {
 
 func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
+// CloseStreams ends every open change stream, as a server shutting down must: a
+// stream never finishes on its own. Clients reconnect elsewhere with Last-Event-ID.
+func (a *API) CloseStreams() { a.closeStreams() }
+
 // probeMethods are tried to tell a wrong method (405) from a wrong path (404).
 var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
@@ -104,12 +112,24 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"request_id", requestID(ctx))
 	}()
 
+	if uncleanPath(r.URL.Path) {
+		// The mux would answer with a redirect to the cleaned path, which a client
+		// may follow with the same method: refuse instead, as an unroutable path.
+		writeNoRoute(rec, r.URL.Path)
+		return
+	}
 	_, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		a.unrouted(rec, r)
 		return
 	}
 	a.mux.ServeHTTP(rec, r)
+}
+
+// uncleanPath reports whether p has empty, "." or ".." segments.
+func uncleanPath(p string) bool {
+	return strings.Contains(p, "//") || strings.Contains(p, "/./") ||
+		strings.Contains(p, "/../") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
 }
 
 // unrouted answers a request that matched no pattern: 405 when another method

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/warpreg/warpreg/internal/device"
 )
 
@@ -34,6 +36,17 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 		t.notified[c.AccountID] = true
 	}
 	return nil
+}
+
+// Changes reads the pruning horizon and the entries in one snapshot, so a prune
+// committing between the two cannot open an unnoticed gap.
+func (s *Store) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+	rtx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: begin: %w", err)
+	}
+	defer rtx.Rollback(context.WithoutCancel(ctx))
+	return reader{q: rtx}.Changes(ctx, accountID, after, limit)
 }
 
 func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {

@@ -29,6 +29,17 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 	return nil
 }
 
+// Changes reads the pruning horizon and the entries in one read transaction, so a
+// prune committing between the two cannot open an unnoticed gap.
+func (s *Store) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: begin: %w", err)
+	}
+	defer rtx.Rollback()
+	return reader{cache: s.cache, tx: rtx}.Changes(ctx, accountID, after, limit)
+}
+
 func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
 	var pruned int64
 	err := r.queryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = ?`, accountID).

@@ -175,8 +175,10 @@ func testHeartbeat(t *testing.T, e *env) {
 		t.Errorf("device: last seen %s, client version %q; want %s, %q",
 			d.LastSeenAt, d.Facts.ClientVersion, now, "2025.1.861.0")
 	}
-	_, err = e.svc.Heartbeat(e.ctx, r.ID, en.Token, strings.Repeat("9", 65))
-	wantKind(t, "Heartbeat with a 65-byte client version", err, device.KindInvalid)
+	_, err = e.svc.Heartbeat(e.ctx, r.ID, en.Token, strings.Repeat("9", 257))
+	wantKind(t, "Heartbeat with a 257-character client version", err, device.KindInvalid)
+	_, err = e.svc.Heartbeat(e.ctx, r.ID, en.Token, "2025.1\x00")
+	wantKind(t, "Heartbeat with a control character in the client version", err, device.KindInvalid)
 }
 
 func testHeartbeatBackwards(t *testing.T, e *env) {

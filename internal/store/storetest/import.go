@@ -148,8 +148,12 @@ func testImportTwice(t *testing.T, e *env) {
 	first := e.importBatch(t, a, importBatch(ids, "imported-key-"))
 	before := e.importState(t, a, ids, a.DefaultProfileID)
 	second := e.importBatch(t, a, importBatch(ids, "imported-key-"))
-	if first != second {
-		t.Errorf("second ImportSummary = %+v, want %+v as the first", second, first)
+	// The second import rewrites what it wrote, except rows deleted here (the batch
+	// holds one imported as deleted, and deletion is final) and devices, which exist.
+	want := first
+	want.Registrations, want.Skipped, want.Devices = first.Registrations-1, 1, 0
+	if second != want {
+		t.Errorf("second ImportSummary = %+v, want %+v", second, want)
 	}
 	after := e.importState(t, a, ids, a.DefaultProfileID)
 	if diff := cmp.Diff(before, after, cmpRows()); diff != "" {
