@@ -52,7 +52,7 @@ type command struct {
 	summary    string
 	serves     bool
 	positional bool // takes positional arguments
-	flags   func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
+	flags      func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
 }
 
 // env is what a running command has to work with.
