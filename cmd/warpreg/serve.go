@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/warpreg/warpreg/internal/config"
@@ -38,6 +39,25 @@ func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env
 		}
 		return serve(ctx, e, svc, ln, nil)
 	}
+}
+
+// servePprof serves net/http/pprof on the configured loopback address, on a mux of
+// its own so the profiler never shows up on the API's listener.
+func servePprof(e *env) (stop func(), err error) {
+	ln, err := net.Listen("tcp", e.cfg.Pprof)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	go srv.Serve(ln)
+	e.log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // pruneEvery is how often serve drops change-feed entries past their retention.
@@ -82,6 +102,14 @@ func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, re
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+	}
+	if e.cfg.Pprof != "" {
+		stopPprof, err := servePprof(e)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

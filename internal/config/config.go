@@ -18,6 +18,7 @@ const (
 	FlagLogFormat = "log-format"
 	FlagJSON      = "json"
 	FlagRetention = "change-retention"
+	FlagPprof     = "pprof"
 
 	EnvDatabase  = "WARPREG_DATABASE"
 	EnvAddr      = "WARPREG_ADDR"
@@ -53,6 +54,9 @@ type Config struct {
 
 	// Retention is how long the change feed keeps entries; zero keeps them all.
 	Retention time.Duration
+
+	// Pprof is a loopback HOST:PORT to serve net/http/pprof on; empty disables it.
+	Pprof string
 
 	errs []error // problems found while loading, reported by Validate
 }
@@ -96,6 +100,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, FlagAddr, c.Addr, "listen address HOST:PORT (env "+EnvAddr+")")
 	fs.DurationVar(&c.Retention, FlagRetention, c.Retention,
 		"how long the change feed keeps entries; 0 keeps them all (env "+EnvRetention+")")
+	fs.StringVar(&c.Pprof, FlagPprof, "", "serve Go's profiler on this loopback HOST:PORT, "+
+		"e.g. 127.0.0.1:6060 (default: off)")
 }
 
 // Validate reports every problem with c at once.
@@ -110,10 +116,28 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--%s %q is not HOST:PORT", FlagAddr, c.Addr))
 	}
+	if c.Pprof != "" && !loopback(c.Pprof) {
+		errs = append(errs, fmt.Errorf("--%s must be a loopback address such as 127.0.0.1:6060",
+			FlagPprof))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--%s must be text or json", FlagLogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// loopback reports whether addr is HOST:PORT with a loopback host: the profiler
+// shows a process's insides and must never listen on a reachable address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseDatabase tells which engine a --database value selects and returns the

@@ -260,43 +260,47 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 }
 
 // Heartbeat marks a registration and its device as seen now, and records the
-// client version if one is given.
+// client version if one is given. The secret is checked on a read, outside the
+// write transaction, so that the hot path writes only the two timestamps; a revoke
+// that commits in between at worst lets one last heartbeat move last_seen_at.
 func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
 	if err := checkText("client_version", clientVersion, maxFact); err != nil {
 		return nil, err
 	}
-	var out *Registration
-	err := s.store.Update(ctx, func(tx Tx) error {
-		r, err := clientRegistration(ctx, tx, id, token)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		if clientVersion != "" {
+	r, err := clientRegistration(ctx, s.store, id, token)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if clientVersion != "" && clientVersion != r.ClientVersion {
 			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
 			if err != nil {
 				return fmt.Errorf("read device: %w", err)
 			}
-			if d.Facts.ClientVersion != clientVersion {
-				d.Facts.ClientVersion, d.UpdatedAt = clientVersion, now
-				if err := tx.PutDevice(ctx, d); err != nil {
-					return fmt.Errorf("write device: %w", err)
-				}
+			d.Facts.ClientVersion, d.UpdatedAt = clientVersion, now
+			if err := tx.PutDevice(ctx, d); err != nil {
+				return fmt.Errorf("write device: %w", err)
 			}
 		}
-		if err := tx.TouchRegistration(ctx, r, now); err != nil {
-			return fmt.Errorf("touch registration: %w", err)
-		}
-		out, err = tx.Registration(ctx, r.AccountID, r.ID)
-		return err
+		return tx.TouchRegistration(ctx, r, now)
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	if now.After(r.LastSeenAt) {
+		r.LastSeenAt = now
+	}
+	if clientVersion != "" {
+		r.ClientVersion = clientVersion
+	}
+	return r, nil
 }
 
 // clientRegistration authenticates a client call. Unknown ids, deleted rows and
 // wrong secrets all give the same answer; a revoked registration says so, since
 // its client holds the secret and needs to know why it is refused.
-func clientRegistration(ctx context.Context, tx Tx, id, token string) (*Registration, error) {
+func clientRegistration(ctx context.Context, tx Reader, id, token string) (*Registration, error) {
 	denied := Errorf(KindUnauthorized, "registration token is not valid")
 	if !ValidID(id) {
 		return nil, denied
