@@ -1,6 +1,16 @@
 package postgres
 
-import "github.com/jackc/pgx/v5/pgxpool"
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
 
 // Pool exposes the connection pool to this package's external tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// PageQuery exposes the list query builder to the query-plan test.
+func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
+	query, a, err := pageQuery(accountID, q)
+	return query, a, err
+}

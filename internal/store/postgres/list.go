@@ -2,19 +2,23 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/warpreg/warpreg/internal/device"
 )
 
-// sortColumns maps each sort key to the SQL expression it orders by. The columns
-// use the "C" collation, so text sorts in byte order, as in SQLite.
+// sortColumns maps each sort key to the column it orders by; each has an index on
+// (account_id, column, id) over live rows. The columns use the "C" collation, so text
+// sorts in byte order, as in SQLite.
 var sortColumns = map[device.SortField]string{
 	device.SortByID:         "r.id",
-	device.SortByUserName:   "coalesce(u.name, '')",
-	device.SortByUserEmail:  "coalesce(u.email, '')",
+	device.SortByUserName:   "r.user_name",
+	device.SortByUserEmail:  "r.user_email",
 	device.SortByLastSeenAt: "r.last_seen_at",
 	device.SortByCreatedAt:  "r.created_at",
 }
@@ -30,35 +34,16 @@ func (a *args) add(v any) string {
 // ListRegistrations pages with a keyset on (sort key, id): the next page starts
 // strictly after the last row of this one, whatever was added or removed since.
 func (r reader) ListRegistrations(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error) {
-	col, ok := sortColumns[q.Sort]
-	if !ok {
-		return device.Page{}, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
-	}
-	var a args
-	where := listFilter(&a, accountID, &q)
-
 	var page device.Page
-	err := r.q.QueryRow(ctx, `SELECT count(*) FROM registrations r
-		JOIN devices d ON d.id = r.device_id LEFT JOIN users u ON u.id = r.user_id
-		WHERE `+where, a...).Scan(&page.Total)
+	var err error
+	if page.Total, err = r.count(ctx, accountID, &q); err != nil {
+		return device.Page{}, err
+	}
+	query, a, err := pageQuery(accountID, &q)
 	if err != nil {
-		return device.Page{}, fmt.Errorf("count registrations: %w", err)
+		return device.Page{}, err
 	}
-
-	dir, cmp := "ASC", ">"
-	if q.Desc {
-		dir, cmp = "DESC", "<"
-	}
-	if q.After != nil {
-		v, err := positionArg(q.Sort, q.After.Value)
-		if err != nil {
-			return device.Page{}, err
-		}
-		where += fmt.Sprintf(" AND (%s, r.id) %s (%s, %s)", col, cmp, a.add(v), a.add(q.After.ID))
-	}
-	limit := a.add(q.Limit + 1)
-	rows, err := r.q.Query(ctx, registrationSelect+` WHERE `+where+
-		fmt.Sprintf(" ORDER BY %s %s, r.id %s LIMIT %s", col, dir, dir, limit), a...)
+	rows, err := r.q.Query(ctx, query, a...)
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
@@ -79,6 +64,65 @@ func (r reader) ListRegistrations(ctx context.Context, accountID string, q devic
 		page.Next = &device.Position{Value: device.SortValue(last, q.Sort), ID: last.ID}
 	}
 	return page, nil
+}
+
+// pageQuery returns the query for one page of q: the filters, the keyset position,
+// the order and one row more than the page, which tells whether another follows.
+func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
+	col, ok := sortColumns[q.Sort]
+	if !ok {
+		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
+	}
+	var a args
+	where := listFilter(&a, accountID, q)
+	dir, cmp := "ASC", ">"
+	if q.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	order := fmt.Sprintf("%s %s, r.id %s", col, dir, dir)
+	if q.Sort == device.SortByID {
+		order = "r.id " + dir
+	}
+	if q.After != nil && q.Sort == device.SortByID {
+		where += " AND r.id " + cmp + " " + a.add(q.After.ID)
+	} else if q.After != nil {
+		v, err := positionArg(q.Sort, q.After.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		where += fmt.Sprintf(" AND (%s, r.id) %s (%s, %s)", col, cmp, a.add(v), a.add(q.After.ID))
+	}
+	limit := a.add(q.Limit + 1)
+	return registrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
+}
+
+// count returns the number of rows the filters match: from the account's counters
+// when only the status filters, by counting otherwise.
+func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
+	var n int
+	var err error
+	if onlyStatus(q) {
+		col := map[device.Status]string{
+			device.StatusActive:  "live_count - revoked_count",
+			device.StatusRevoked: "revoked_count",
+			device.StatusAll:     "live_count",
+		}[q.Status]
+		err = r.q.QueryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = $1`, accountID).Scan(&n)
+	} else {
+		var a args
+		where := listFilter(&a, accountID, q)
+		err = r.q.QueryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, a...).Scan(&n)
+	}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("count registrations: %w", err)
+	}
+	return n, nil
+}
+
+// onlyStatus reports whether q filters on nothing but the status.
+func onlyStatus(q *device.ListQuery) bool {
+	return len(q.IDs) == 0 && q.DeviceID == "" && len(q.UserIDs) == 0 && q.Search == "" &&
+		q.SeenAfter.IsZero() && q.SeenBefore.IsZero()
 }
 
 func positionArg(f device.SortField, v string) (any, error) {
@@ -117,11 +161,7 @@ func listFilter(a *args, accountID string, q *device.ListQuery) string {
 		conds = append(conds, "r.last_seen_at < "+a.add(q.SeenBefore.UnixMicro()))
 	}
 	if q.Search != "" {
-		p := a.add(likePattern(q.Search))
-		conds = append(conds, fmt.Sprintf(`(r.id LIKE %[1]s
-			OR lower(d.name COLLATE "default") LIKE %[1]s
-			OR lower(u.email COLLATE "default") LIKE %[1]s
-			OR lower(u.name COLLATE "default") LIKE %[1]s)`, p))
+		conds = append(conds, "r.search_text LIKE "+a.add(likePattern(q.Search)))
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -3,9 +3,11 @@ CREATE INDEX devices_account ON SCHEMA.devices USING btree (account_id)
 CREATE INDEX devices_live_serial ON SCHEMA.devices USING btree (account_id, serial_number) WHERE ((serial_number <> ''::text) AND (deleted_at IS NULL))
 CREATE INDEX profiles_account ON SCHEMA.profiles USING btree (account_id)
 CREATE INDEX registration_changes_at ON SCHEMA.registration_changes USING btree (at)
-CREATE INDEX registrations_account_created ON SCHEMA.registrations USING btree (account_id, created_at, id)
-CREATE INDEX registrations_account_id ON SCHEMA.registrations USING btree (account_id, id)
-CREATE INDEX registrations_account_seen ON SCHEMA.registrations USING btree (account_id, last_seen_at, id)
+CREATE INDEX registrations_live_created ON SCHEMA.registrations USING btree (account_id, created_at, id) WHERE (deleted_at IS NULL)
+CREATE INDEX registrations_live_id ON SCHEMA.registrations USING btree (account_id, id) WHERE (deleted_at IS NULL)
+CREATE INDEX registrations_live_seen ON SCHEMA.registrations USING btree (account_id, last_seen_at, id) WHERE (deleted_at IS NULL)
+CREATE INDEX registrations_live_user_email ON SCHEMA.registrations USING btree (account_id, user_email, id) WHERE (deleted_at IS NULL)
+CREATE INDEX registrations_live_user_name ON SCHEMA.registrations USING btree (account_id, user_name, id) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_profile ON SCHEMA.registrations USING btree (profile_id)
 CREATE INDEX registrations_user ON SCHEMA.registrations USING btree (user_id)
 CREATE UNIQUE INDEX accounts_pkey ON SCHEMA.accounts USING btree (id)
@@ -33,9 +35,11 @@ accounts.change_seq bigint not null
 accounts.created_at bigint not null
 accounts.default_profile_id text collate C
 accounts.id text collate C not null
+accounts.live_count bigint not null
 accounts.multi_user boolean not null
 accounts.name text not null
 accounts.pruned_seq bigint not null
+accounts.revoked_count bigint not null
 api_tokens FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 api_tokens PRIMARY KEY (id)
 api_tokens UNIQUE (hash)
@@ -122,11 +126,14 @@ registrations.last_seen_at bigint not null
 registrations.policy_updated_at bigint not null
 registrations.profile_id text collate C not null
 registrations.revoked_at bigint
+registrations.search_text text collate C not null
 registrations.secret_hash bytea
 registrations.slot text collate C not null
 registrations.tunnel_type text
 registrations.updated_at bigint not null
+registrations.user_email text collate C not null
 registrations.user_id text collate C
+registrations.user_name text collate C not null
 schema_migrations PRIMARY KEY (version)
 settings PRIMARY KEY (name)
 settings.name text collate C not null

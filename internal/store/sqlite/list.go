@@ -2,18 +2,21 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
 
-// sortColumns maps each sort key to the SQL expression it orders by. Users may be
-// absent on imported rows, so their fields sort as empty strings.
+// sortColumns maps each sort key to the column it orders by; each has an index on
+// (account_id, column, id). The user's name and email are copied onto the
+// registration by triggers, empty when it has no user.
 var sortColumns = map[device.SortField]string{
 	device.SortByID:         "r.id",
-	device.SortByUserName:   "coalesce(u.name, '')",
-	device.SortByUserEmail:  "coalesce(u.email, '')",
+	device.SortByUserName:   "r.user_name",
+	device.SortByUserEmail:  "r.user_email",
 	device.SortByLastSeenAt: "r.last_seen_at",
 	device.SortByCreatedAt:  "r.created_at",
 }
@@ -21,35 +24,17 @@ var sortColumns = map[device.SortField]string{
 // ListRegistrations pages with a keyset on (sort key, id): the next page starts
 // strictly after the last row of this one, whatever was added or removed since.
 func (r reader) ListRegistrations(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error) {
-	col, ok := sortColumns[q.Sort]
-	if !ok {
-		return device.Page{}, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
-	}
 	where, args := listFilter(accountID, &q)
-
 	var page device.Page
-	err := r.queryRow(ctx, `SELECT count(*) FROM registrations r
-		JOIN devices d ON d.id = r.device_id LEFT JOIN users u ON u.id = r.user_id
-		WHERE `+where, args...).Scan(&page.Total)
+	var err error
+	if page.Total, err = r.count(ctx, accountID, &q, where, args); err != nil {
+		return device.Page{}, err
+	}
+	query, args, err := pageQuery(accountID, &q)
 	if err != nil {
-		return device.Page{}, fmt.Errorf("count registrations: %w", err)
+		return device.Page{}, err
 	}
-
-	dir, cmp := "ASC", ">"
-	if q.Desc {
-		dir, cmp = "DESC", "<"
-	}
-	if q.After != nil {
-		v, err := positionArg(q.Sort, q.After.Value)
-		if err != nil {
-			return device.Page{}, err
-		}
-		where += fmt.Sprintf(" AND (%s, r.id) %s (?, ?)", col, cmp)
-		args = append(args, v, q.After.ID)
-	}
-	args = append(args, q.Limit+1)
-	rows, err := r.query(ctx, registrationSelect+` WHERE `+where+
-		fmt.Sprintf(" ORDER BY %s %s, r.id %s LIMIT ?", col, dir, dir), args...)
+	rows, err := r.query(ctx, query, args...)
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
@@ -70,6 +55,64 @@ func (r reader) ListRegistrations(ctx context.Context, accountID string, q devic
 		page.Next = &device.Position{Value: device.SortValue(last, q.Sort), ID: last.ID}
 	}
 	return page, nil
+}
+
+// pageQuery returns the query for one page of q: the filters, the keyset position,
+// the order and one row more than the page, which tells whether another follows.
+func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
+	col, ok := sortColumns[q.Sort]
+	if !ok {
+		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
+	}
+	where, args := listFilter(accountID, q)
+	dir, cmp := "ASC", ">"
+	if q.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	order := fmt.Sprintf("%s %s, r.id %s", col, dir, dir)
+	if q.Sort == device.SortByID {
+		order = "r.id " + dir // the planner does not see through a repeated term
+	}
+	if q.After != nil && q.Sort == device.SortByID {
+		where += " AND r.id " + cmp + " ?"
+		args = append(args, q.After.ID)
+	} else if q.After != nil {
+		v, err := positionArg(q.Sort, q.After.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		where += fmt.Sprintf(" AND (%s, r.id) %s (?, ?)", col, cmp)
+		args = append(args, v, q.After.ID)
+	}
+	args = append(args, q.Limit+1)
+	return registrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
+}
+
+// count returns the number of rows the filters match: from the account's counters
+// when only the status filters, by counting otherwise.
+func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery, where string, args []any) (int, error) {
+	var n int
+	var err error
+	if onlyStatus(q) {
+		col := map[device.Status]string{
+			device.StatusActive:  "live_count - revoked_count",
+			device.StatusRevoked: "revoked_count",
+			device.StatusAll:     "live_count",
+		}[q.Status]
+		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
+	} else {
+		err = r.queryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, args...).Scan(&n)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("count registrations: %w", err)
+	}
+	return n, nil
+}
+
+// onlyStatus reports whether q filters on nothing but the status.
+func onlyStatus(q *device.ListQuery) bool {
+	return len(q.IDs) == 0 && q.DeviceID == "" && len(q.UserIDs) == 0 && q.Search == "" &&
+		q.SeenAfter.IsZero() && q.SeenBefore.IsZero()
 }
 
 func positionArg(f device.SortField, v string) (any, error) {
@@ -114,10 +157,8 @@ func listFilter(accountID string, q *device.ListQuery) (string, []any) {
 		args = append(args, q.SeenBefore.UnixMicro())
 	}
 	if q.Search != "" {
-		conds = append(conds, `(r.id LIKE ? ESCAPE '\' OR go_lower(d.name) LIKE ? ESCAPE '\'
-			OR go_lower(u.email) LIKE ? ESCAPE '\' OR go_lower(u.name) LIKE ? ESCAPE '\')`)
-		p := likePattern(q.Search)
-		args = append(args, p, p, p, p)
+		conds = append(conds, `r.search_text LIKE ? ESCAPE '\'`)
+		args = append(args, likePattern(q.Search))
 	}
 	return strings.Join(conds, " AND "), args
 }
