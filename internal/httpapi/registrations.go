@@ -33,7 +33,7 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID 
 		a.writeError(w, r, err)
 		return
 	}
-	writeResult(w, http.StatusOK, toRegistrationJSON(reg, withPolicy), nil)
+	writeRegistrations(w, []device.Registration{*reg}, false, withPolicy, nil)
 }
 
 func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request, accountID string) {
@@ -59,17 +59,13 @@ func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request, accountI
 		a.writeError(w, r, err)
 		return
 	}
-	out := make([]registrationJSON, len(page.Registrations))
-	for i := range page.Registrations {
-		out[i] = toRegistrationJSON(&page.Registrations[i], withPolicy)
-	}
 	perPage := lq.Limit
 	if perPage == 0 {
 		perPage = device.DefaultPerPage
 	}
-	writeResult(w, http.StatusOK, out, &resultInfo{
-		Count: len(out), Cursor: a.cursors.encode(fp, page.Next), PerPage: perPage,
-		TotalCount: page.Total,
+	writeRegistrations(w, page.Registrations, true, withPolicy, &resultInfo{
+		Count: len(page.Registrations), Cursor: a.cursors.encode(fp, page.Next),
+		PerPage: perPage, TotalCount: page.Total,
 	})
 }
 
