@@ -63,3 +63,16 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:6060": true, "[::1]:6060": true, "localhost:6060": true,
+		"0.0.0.0:6060": false, ":6060": false, "10.0.0.1:6060": false, "nonsense": false,
+	} {
+		c := Load(func(string) string { return "" })
+		c.Pprof = addr
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("--pprof %s: Validate() = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
