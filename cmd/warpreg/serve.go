@@ -88,7 +88,9 @@ func prune(ctx context.Context, e *env, svc *device.Service) {
 
 // serve serves the APIs on ln until ctx is done, then drains in-flight requests.
 // ready, if set, runs once the server accepts connections.
-func serve(ctx context.Context, e *env, svc *device.Service, ln net.Listener, ready func(base string)) error {
+func serve(
+	ctx context.Context, e *env, svc *device.Service, ln net.Listener, ready func(base string),
+) error {
 	key, err := svc.SharedSecret(ctx, "cursor_key")
 	if err != nil {
 		ln.Close()

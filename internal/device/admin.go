@@ -56,7 +56,9 @@ func (s *Service) Delete(ctx context.Context, accountID string, ids []string) er
 	return err
 }
 
-func deleteDevices(ctx context.Context, tx Tx, accountID string, ids []string, now time.Time) error {
+func deleteDevices(
+	ctx context.Context, tx Tx, accountID string, ids []string, now time.Time,
+) error {
 	for _, id := range ids {
 		d, err := tx.Device(ctx, accountID, id)
 		if err != nil {

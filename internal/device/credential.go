@@ -28,7 +28,9 @@ func (p *Principal) Authorize(accountID string, write bool) error {
 
 // CreateAPIToken issues an API token for an account and returns it with its secret
 // value, which is not stored and cannot be shown again.
-func (s *Service) CreateAPIToken(ctx context.Context, accountID, name string, readOnly bool) (*APIToken, string, error) {
+func (s *Service) CreateAPIToken(
+	ctx context.Context, accountID, name string, readOnly bool,
+) (*APIToken, string, error) {
 	if _, err := s.Account(ctx, accountID); err != nil {
 		return nil, "", err
 	}
@@ -46,7 +48,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, accountID, name string, re
 
 // CreateGlobalKey issues a global API key for the user with email on an account.
 // Each email holds one global key per account; creating another is a conflict.
-func (s *Service) CreateGlobalKey(ctx context.Context, accountID, email string) (*GlobalKey, string, error) {
+func (s *Service) CreateGlobalKey(
+	ctx context.Context, accountID, email string,
+) (*GlobalKey, string, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return nil, "", err
@@ -71,7 +75,9 @@ func (s *Service) CreateGlobalKey(ctx context.Context, accountID, email string) 
 
 // CreateEnrollmentKey issues a key that devices present to enrol. expiresIn of zero
 // means the key never expires.
-func (s *Service) CreateEnrollmentKey(ctx context.Context, accountID string, reusable bool, expiresIn time.Duration) (*EnrollmentKey, string, error) {
+func (s *Service) CreateEnrollmentKey(
+	ctx context.Context, accountID string, reusable bool, expiresIn time.Duration,
+) (*EnrollmentKey, string, error) {
 	if expiresIn < 0 {
 		return nil, "", Errorf(KindInvalid, "expiry must not be negative")
 	}
@@ -107,7 +113,9 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*Princi
 }
 
 // AuthenticateGlobalKey resolves an X-Auth-Email and X-Auth-Key pair.
-func (s *Service) AuthenticateGlobalKey(ctx context.Context, email, key string) (*Principal, error) {
+func (s *Service) AuthenticateGlobalKey(
+	ctx context.Context, email, key string,
+) (*Principal, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	k, err := s.store.GlobalKeyByHash(ctx, email, HashSecret(key))
 	if errors.Is(err, ErrNotFound) {

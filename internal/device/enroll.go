@@ -44,7 +44,9 @@ type ClientUpdate struct {
 // that holds an active registration replaces its key, user and secret in place. A
 // revoked seat stays revoked until an admin unrevokes it. Every refusal leaves the
 // database as it was, the enrolment key included.
-func (s *Service) Enroll(ctx context.Context, keySecret string, req EnrollRequest) (*Enrollment, error) {
+func (s *Service) Enroll(
+	ctx context.Context, keySecret string, req EnrollRequest,
+) (*Enrollment, error) {
 	if err := normalizeEnroll(&req); err != nil {
 		return nil, err
 	}
@@ -85,7 +87,9 @@ func (s *Service) Enroll(ctx context.Context, keySecret string, req EnrollReques
 	return &Enrollment{Registration: out, Token: token}, nil
 }
 
-func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string) (*Registration, error) {
+func (s *Service) enrollTx(
+	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string,
+) (*Registration, error) {
 	now := s.Now()
 	user, err := s.upsertUser(ctx, tx, acct.ID, req)
 	if err != nil {
@@ -134,7 +138,9 @@ func (s *Service) enrollTx(ctx context.Context, tx Tx, acct *Account, req *Enrol
 	return tx.Registration(ctx, acct.ID, r.ID)
 }
 
-func (s *Service) upsertUser(ctx context.Context, tx Tx, accountID string, req *EnrollRequest) (*User, error) {
+func (s *Service) upsertUser(
+	ctx context.Context, tx Tx, accountID string, req *EnrollRequest,
+) (*User, error) {
 	now := s.Now()
 	u, err := tx.UserByEmail(ctx, accountID, req.UserEmail)
 	if errors.Is(err, ErrNotFound) {
@@ -152,7 +158,9 @@ func (s *Service) upsertUser(ctx context.Context, tx Tx, accountID string, req *
 	return u, nil
 }
 
-func (s *Service) upsertDevice(ctx context.Context, tx Tx, acct *Account, facts *DeviceFacts) (*Device, error) {
+func (s *Service) upsertDevice(
+	ctx context.Context, tx Tx, acct *Account, facts *DeviceFacts,
+) (*Device, error) {
 	now := s.Now()
 	var d *Device
 	var err error
@@ -181,7 +189,9 @@ func (s *Service) upsertDevice(ctx context.Context, tx Tx, acct *Account, facts 
 
 // UpdateClient applies a client's key rotation or new device facts to its own
 // registration, authenticated by the registration's secret.
-func (s *Service) UpdateClient(ctx context.Context, id, token string, u ClientUpdate) (*Registration, error) {
+func (s *Service) UpdateClient(
+	ctx context.Context, id, token string, u ClientUpdate,
+) (*Registration, error) {
 	var out *Registration
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := clientRegistration(ctx, tx, id, token)
@@ -263,7 +273,9 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 // client version if one is given. The secret is checked on a read, outside the
 // write transaction, so that the hot path writes only the two timestamps; a revoke
 // that commits in between at worst lets one last heartbeat move last_seen_at.
-func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
+func (s *Service) Heartbeat(
+	ctx context.Context, id, token, clientVersion string,
+) (*Registration, error) {
 	if err := checkText("client_version", clientVersion, maxFact); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,9 @@ const (
 )
 
 // Changes returns up to limit changes of the account after sequence number after.
-func (s *Service) Changes(ctx context.Context, accountID string, after int64, limit int) ([]Change, error) {
+func (s *Service) Changes(
+	ctx context.Context, accountID string, after int64, limit int,
+) ([]Change, error) {
 	if after < 0 {
 		return nil, Errorf(KindInvalid, "after must not be negative")
 	}
@@ -46,7 +48,9 @@ func (s *Service) PruneChanges(ctx context.Context, retention time.Duration) (in
 // RegistrationByKey answers a gateway's question: which live registration of the
 // account holds this public key? The key comes URL-safe base64 encoded (it travels
 // in a path); P-256 keys may be in either form that enrolment accepts.
-func (s *Service) RegistrationByKey(ctx context.Context, accountID, urlKey string) (*Registration, error) {
+func (s *Service) RegistrationByKey(
+	ctx context.Context, accountID, urlKey string,
+) (*Registration, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(trimPadding(urlKey))
 	if err != nil || len(raw) == 0 {
 		return nil, Errorf(KindInvalid, "key must be URL-safe base64")

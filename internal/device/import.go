@@ -25,7 +25,9 @@ type ImportSummary struct {
 // Imported registrations have no client secret: their clients must enrol again. Keys
 // are kept as given, without validation, since they are Cloudflare's record. A
 // profile imported as the live default becomes the account's default profile.
-func (s *Service) Import(ctx context.Context, accountID string, regs []Registration) (ImportSummary, error) {
+func (s *Service) Import(
+	ctx context.Context, accountID string, regs []Registration,
+) (ImportSummary, error) {
 	var sum ImportSummary
 	err := s.store.Update(ctx, func(tx Tx) error {
 		acct, err := tx.Account(ctx, accountID)
@@ -60,7 +62,9 @@ func (s *Service) Import(ctx context.Context, accountID string, regs []Registrat
 	return sum, err
 }
 
-func (s *Service) importOne(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+func (s *Service) importOne(
+	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
+) error {
 	if err := checkImported(r); err != nil {
 		return err
 	}
@@ -142,7 +146,9 @@ func checkImported(r *Registration) error {
 	return nil
 }
 
-func importUser(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+func importUser(
+	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
+) error {
 	if r.User == nil {
 		return nil
 	}
@@ -176,7 +182,9 @@ func importUser(ctx context.Context, tx Tx, acct *Account, r *Registration, seen
 // importDevice writes the device a registration names, unless it exists: a device
 // known here carries facts (hardware id, serial number) that Cloudflare's bodies do
 // not, and that enrolment needs to recognise it.
-func importDevice(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+func importDevice(
+	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
+) error {
 	if seen["d"+r.DeviceID] {
 		return nil
 	}
@@ -226,7 +234,9 @@ func importChange(before, r *Registration, at time.Time) *Change {
 	return changeFor(kind, r, at)
 }
 
-func (s *Service) importProfile(ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary) error {
+func (s *Service) importProfile(
+	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
+) error {
 	if r.Policy == nil {
 		r.ProfileID = acct.DefaultProfileID
 		if r.PolicyUpdatedAt.IsZero() {

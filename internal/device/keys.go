@@ -87,7 +87,8 @@ func parseP256(raw []byte) (*ecdh.PublicKey, error) {
 		if x == nil {
 			return nil, Errorf(KindInvalid, "secp256r1 key is not on the curve")
 		}
-		raw = elliptic.Marshal(elliptic.P256(), x, y) //nolint:staticcheck // only to re-encode a checked point
+		//nolint:staticcheck // Marshal only re-encodes a point already checked
+		raw = elliptic.Marshal(elliptic.P256(), x, y)
 	}
 	key, err := ecdh.P256().NewPublicKey(raw)
 	if err != nil {

@@ -41,7 +41,9 @@ func (s *Service) Now() time.Time {
 }
 
 // CreateAccount creates an account and its default profile, named "Default".
-func (s *Service) CreateAccount(ctx context.Context, name string, multiUser bool) (*Account, error) {
+func (s *Service) CreateAccount(
+	ctx context.Context, name string, multiUser bool,
+) (*Account, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, Errorf(KindInvalid, "account name must not be empty")

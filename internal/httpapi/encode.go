@@ -20,7 +20,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 
 // writeRegistrations writes a success envelope whose result is one registration,
 // or, when list is set, the array regs with info.
-func writeRegistrations(w http.ResponseWriter, regs []device.Registration, list bool, withPolicy bool, info *resultInfo) {
+func writeRegistrations(
+	w http.ResponseWriter, regs []device.Registration, list, withPolicy bool, info *resultInfo,
+) {
 	bp := bufPool.Get().(*[]byte)
 	b := append((*bp)[:0], `{"errors":[],"messages":[],"result":`...)
 	if list {

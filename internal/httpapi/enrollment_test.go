@@ -114,7 +114,8 @@ func TestEnrollMASQUEAndRotate(t *testing.T) {
 		got.Result.Device.Name != "phone" || got.Result.Device.ClientVersion != "2025.2.0" {
 		t.Errorf("after rotation: %+v", got.Result)
 	}
-	if rec := h.do("POST", path+"/heartbeat", map[string]any{"client_version": "2025.3.0"}, tok...); rec.Code != 200 {
+	beat := map[string]any{"client_version": "2025.3.0"}
+	if rec := h.do("POST", path+"/heartbeat", beat, tok...); rec.Code != 200 {
 		t.Errorf("heartbeat: %d %s", rec.Code, rec.Body)
 	}
 	if rec := h.do("POST", path+"/heartbeat", nil, "Authorization", "Bearer "+h.token); rec.Code != 401 {

@@ -21,7 +21,7 @@ const (
 	codeBadAuthHeader  = 6111  // Cloudflare: "Invalid format for Authorization header"
 	codeNoRoute        = 7000  // Cloudflare: "No route for that URI"
 	codeMethod         = 7001  // Cloudflare: method not available for that URI
-	codeCouldNotRoute  = 7003  // Cloudflare: "Could not route to ..., perhaps your object identifier is invalid?"
+	codeCouldNotRoute  = 7003  // Cloudflare: "Could not route to ..., perhaps your object ..."
 	codeNotFound       = 1001
 	codeInvalid        = 1002
 	codeConflict       = 1003

@@ -22,9 +22,11 @@ func TestMalformedInputChangesNothing(t *testing.T) {
 		{"empty per_page", "GET", h.regsPath("?per_page="), 400},
 		{"NUL in search", "GET", h.regsPath("?search=%00"), 400},
 		{"control character in search", "GET", h.regsPath("?search=a%1Bb"), 400},
-		{"limit zero on the feed", "GET", "/api/v1/accounts/" + h.acct.ID + "/registrations/changes?limit=0", 400},
+		{"limit zero on the feed", "GET",
+			"/api/v1/accounts/" + h.acct.ID + "/registrations/changes?limit=0", 400},
 		{"dot-dot segment", "DELETE", h.regsPath("/../registrations/" + a.ID), 400},
-		{"empty segment", "DELETE", "/client/v4/accounts/" + h.acct.ID + "/devices//registrations/" + a.ID, 400},
+		{"empty segment", "DELETE",
+			"/client/v4/accounts/" + h.acct.ID + "/devices//registrations/" + a.ID, 400},
 		{"dot segment", "GET", h.regsPath("/./" + a.ID), 400},
 	}
 	for _, tt := range tests {

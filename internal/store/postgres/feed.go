@@ -40,7 +40,9 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 
 // Changes reads the pruning horizon and the entries in one snapshot, so a prune
 // committing between the two cannot open an unnoticed gap.
-func (s *Store) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+func (s *Store) Changes(
+	ctx context.Context, accountID string, after int64, limit int,
+) ([]device.Change, error) {
 	rtx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("read changes: begin: %w", err)
@@ -49,7 +51,9 @@ func (s *Store) Changes(ctx context.Context, accountID string, after int64, limi
 	return reader{q: rtx}.Changes(ctx, accountID, after, limit)
 }
 
-func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+func (r reader) Changes(
+	ctx context.Context, accountID string, after int64, limit int,
+) ([]device.Change, error) {
 	var pruned int64
 	err := r.q.QueryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = $1`, accountID).
 		Scan(&pruned)
@@ -115,7 +119,9 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 	return n, err
 }
 
-func (r reader) RegistrationByKey(ctx context.Context, accountID, key string) (*device.Registration, error) {
+func (r reader) RegistrationByKey(
+	ctx context.Context, accountID, key string,
+) (*device.Registration, error) {
 	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+`
 		WHERE r.account_id = $1 AND r.key = $2 AND r.deleted_at IS NULL`, accountID, key))
 }

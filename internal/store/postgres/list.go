@@ -33,7 +33,9 @@ func (a *args) add(v any) string {
 
 // ListRegistrations pages with a keyset on (sort key, id): the next page starts
 // strictly after the last row of this one, whatever was added or removed since.
-func (r reader) ListRegistrations(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error) {
+func (r reader) ListRegistrations(
+	ctx context.Context, accountID string, q device.ListQuery,
+) (device.Page, error) {
 	var page device.Page
 	var err error
 	if page.Total, err = r.count(ctx, accountID, &q); err != nil {

@@ -24,7 +24,8 @@ func TestListPlansUseIndexes(t *testing.T) {
 	after := &device.Position{Value: "0", ID: "00000000-0000-4000-8000-000000000000"}
 	for _, sort := range device.SortFields {
 		for _, desc := range []bool{false, true} {
-			for _, status := range []device.Status{device.StatusActive, device.StatusRevoked, device.StatusAll} {
+			statuses := []device.Status{device.StatusActive, device.StatusRevoked, device.StatusAll}
+			for _, status := range statuses {
 				for _, pos := range []*device.Position{nil, after} {
 					q := device.ListQuery{Sort: sort, Desc: desc, Status: status, Limit: 50, After: pos}
 					checkPlan(t, st, &q)

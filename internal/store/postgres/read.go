@@ -91,7 +91,9 @@ func (r reader) Device(ctx context.Context, accountID, id string) (*device.Devic
 		WHERE account_id = $1 AND id = $2`, accountID, id))
 }
 
-func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*device.Device, error) {
+func (r reader) DeviceByHardwareID(
+	ctx context.Context, accountID, hardwareID string,
+) (*device.Device, error) {
 	return scanDevice(r.q.QueryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = $1 AND hardware_id = $2 AND hardware_id <> '' AND deleted_at IS NULL`,
 		accountID, hardwareID))
@@ -99,7 +101,9 @@ func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID st
 
 // DeviceBySerial prefers the most recently seen device when, having no hardware id to
 // tell them apart, several live devices report one serial number.
-func (r reader) DeviceBySerial(ctx context.Context, accountID, serial string) (*device.Device, error) {
+func (r reader) DeviceBySerial(
+	ctx context.Context, accountID, serial string,
+) (*device.Device, error) {
 	return scanDevice(r.q.QueryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = $1 AND serial_number = $2 AND serial_number <> ''
 		AND deleted_at IS NULL ORDER BY last_seen_at DESC, id LIMIT 1`, accountID, serial))
@@ -133,7 +137,9 @@ const registrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r
 	LEFT JOIN users u ON u.id = r.user_id
 	JOIN profiles p ON p.id = r.profile_id`
 
-func (r reader) Registration(ctx context.Context, accountID, id string) (*device.Registration, error) {
+func (r reader) Registration(
+	ctx context.Context, accountID, id string,
+) (*device.Registration, error) {
 	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+`
 		WHERE r.account_id = $1 AND r.id = $2`, accountID, id))
 }
@@ -142,7 +148,9 @@ func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Regist
 	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
 }
 
-func (r reader) LiveRegistration(ctx context.Context, deviceID, slot string) (*device.Registration, error) {
+func (r reader) LiveRegistration(
+	ctx context.Context, deviceID, slot string,
+) (*device.Registration, error) {
 	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+`
 		WHERE r.device_id = $1 AND r.slot = $2 AND r.deleted_at IS NULL`, deviceID, slot))
 }
@@ -197,7 +205,9 @@ func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APITok
 	return &t, nil
 }
 
-func (r reader) GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*device.GlobalKey, error) {
+func (r reader) GlobalKeyByHash(
+	ctx context.Context, email string, hash []byte,
+) (*device.GlobalKey, error) {
 	var k device.GlobalKey
 	var created int64
 	err := r.q.QueryRow(ctx, `SELECT id, account_id, email, hash, created_at
@@ -210,7 +220,9 @@ func (r reader) GlobalKeyByHash(ctx context.Context, email string, hash []byte) 
 	return &k, nil
 }
 
-func (r reader) EnrollmentKeyByHash(ctx context.Context, hash []byte) (*device.EnrollmentKey, error) {
+func (r reader) EnrollmentKeyByHash(
+	ctx context.Context, hash []byte,
+) (*device.EnrollmentKey, error) {
 	var k device.EnrollmentKey
 	var expires, used sql.NullInt64
 	var created int64

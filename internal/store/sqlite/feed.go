@@ -31,7 +31,9 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 
 // Changes reads the pruning horizon and the entries in one read transaction, so a
 // prune committing between the two cannot open an unnoticed gap.
-func (s *Store) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+func (s *Store) Changes(
+	ctx context.Context, accountID string, after int64, limit int,
+) ([]device.Change, error) {
 	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read changes: begin: %w", err)
@@ -40,7 +42,9 @@ func (s *Store) Changes(ctx context.Context, accountID string, after int64, limi
 	return reader{cache: s.cache, tx: rtx}.Changes(ctx, accountID, after, limit)
 }
 
-func (r reader) Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error) {
+func (r reader) Changes(
+	ctx context.Context, accountID string, after int64, limit int,
+) ([]device.Change, error) {
 	var pruned int64
 	err := r.queryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = ?`, accountID).
 		Scan(&pruned)
@@ -107,7 +111,9 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 	return n, err
 }
 
-func (r reader) RegistrationByKey(ctx context.Context, accountID, key string) (*device.Registration, error) {
+func (r reader) RegistrationByKey(
+	ctx context.Context, accountID, key string,
+) (*device.Registration, error) {
 	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.account_id = ? AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
 }

@@ -23,7 +23,9 @@ var sortColumns = map[device.SortField]string{
 
 // ListRegistrations pages with a keyset on (sort key, id): the next page starts
 // strictly after the last row of this one, whatever was added or removed since.
-func (r reader) ListRegistrations(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error) {
+func (r reader) ListRegistrations(
+	ctx context.Context, accountID string, q device.ListQuery,
+) (device.Page, error) {
 	where, args := listFilter(accountID, &q)
 	var page device.Page
 	var err error
@@ -90,7 +92,9 @@ func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 
 // count returns the number of rows the filters match: from the account's counters
 // when only the status filters, by counting otherwise.
-func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery, where string, args []any) (int, error) {
+func (r reader) count(
+	ctx context.Context, accountID string, q *device.ListQuery, where string, args []any,
+) (int, error) {
 	var n int
 	var err error
 	if onlyStatus(q) {

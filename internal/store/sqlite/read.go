@@ -85,7 +85,9 @@ func (r reader) Device(ctx context.Context, accountID, id string) (*device.Devic
 		WHERE account_id = ? AND id = ?`, accountID, id))
 }
 
-func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*device.Device, error) {
+func (r reader) DeviceByHardwareID(
+	ctx context.Context, accountID, hardwareID string,
+) (*device.Device, error) {
 	return scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = ? AND hardware_id = ? AND hardware_id <> '' AND deleted_at IS NULL`,
 		accountID, hardwareID))
@@ -93,7 +95,9 @@ func (r reader) DeviceByHardwareID(ctx context.Context, accountID, hardwareID st
 
 // DeviceBySerial prefers the most recently seen device when, having no hardware id to
 // tell them apart, several live devices report one serial number.
-func (r reader) DeviceBySerial(ctx context.Context, accountID, serial string) (*device.Device, error) {
+func (r reader) DeviceBySerial(
+	ctx context.Context, accountID, serial string,
+) (*device.Device, error) {
 	return scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM devices
 		WHERE account_id = ? AND serial_number = ? AND serial_number <> ''
 		AND deleted_at IS NULL ORDER BY last_seen_at DESC, id LIMIT 1`, accountID, serial))
@@ -127,7 +131,9 @@ const registrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r
 	LEFT JOIN users u ON u.id = r.user_id
 	JOIN profiles p ON p.id = r.profile_id`
 
-func (r reader) Registration(ctx context.Context, accountID, id string) (*device.Registration, error) {
+func (r reader) Registration(
+	ctx context.Context, accountID, id string,
+) (*device.Registration, error) {
 	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.account_id = ? AND r.id = ?`, accountID, id))
 }
@@ -136,7 +142,9 @@ func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Regist
 	return scanRegistration(r.queryRow(ctx, registrationSelect+` WHERE r.id = ?`, id))
 }
 
-func (r reader) LiveRegistration(ctx context.Context, deviceID, slot string) (*device.Registration, error) {
+func (r reader) LiveRegistration(
+	ctx context.Context, deviceID, slot string,
+) (*device.Registration, error) {
 	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.device_id = ? AND r.slot = ? AND r.deleted_at IS NULL`, deviceID, slot))
 }
@@ -191,7 +199,9 @@ func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APITok
 	return &t, nil
 }
 
-func (r reader) GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*device.GlobalKey, error) {
+func (r reader) GlobalKeyByHash(
+	ctx context.Context, email string, hash []byte,
+) (*device.GlobalKey, error) {
 	var k device.GlobalKey
 	var created int64
 	err := r.queryRow(ctx, `SELECT id, account_id, email, hash, created_at
@@ -204,7 +214,9 @@ func (r reader) GlobalKeyByHash(ctx context.Context, email string, hash []byte) 
 	return &k, nil
 }
 
-func (r reader) EnrollmentKeyByHash(ctx context.Context, hash []byte) (*device.EnrollmentKey, error) {
+func (r reader) EnrollmentKeyByHash(
+	ctx context.Context, hash []byte,
+) (*device.EnrollmentKey, error) {
 	var k device.EnrollmentKey
 	var expires, used sql.NullInt64
 	var created int64
