@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres url: %w", err)
+	}
+	if cfg.MaxConns < 4*int32(runtime.GOMAXPROCS(0)) && !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (the CPU count) leaves the server idle while requests wait
+		// on round trips; a few connections per core keep it busy. pool_max_conns in
+		// the URL still decides when given.
+		cfg.MaxConns = 4 * int32(runtime.GOMAXPROCS(0))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
