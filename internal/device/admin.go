@@ -103,7 +103,7 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind
 				continue
 			}
 			r.UpdatedAt = now
-			if err := tx.PutRegistration(ctx, r); err != nil {
+			if err := tx.SetRegistrationState(ctx, r); err != nil {
 				return fmt.Errorf("write registration %s: %w", id, err)
 			}
 			if err := tx.AppendChange(ctx, changeFor(kind, r, now)); err != nil {

@@ -125,8 +125,13 @@ func TestCanonicalKeySecp256r1(t *testing.T) {
 		"Ed25519 SubjectPublicKeyInfo":             std(edDER),
 		"truncated SubjectPublicKeyInfo":           std(spkiRaw[:len(spkiRaw)-1]),
 		"SubjectPublicKeyInfo with trailing bytes": std(append(bytes.Clone(spkiRaw), 0)),
-		"url-safe base64":                          base64.URLEncoding.EncodeToString(spkiRaw),
-		"empty":                                    "",
+		"empty": "",
+	}
+	// URL-safe base64 differs from standard only where '+' or '/' would appear.
+	if urlSafe := base64.URLEncoding.EncodeToString(spkiRaw); urlSafe != spki {
+		invalid["url-safe base64"] = urlSafe
+	} else {
+		invalid["url-safe base64"] = "-" + spki[1:]
 	}
 	for name, key := range invalid {
 		got, err := device.CanonicalKey(device.KeySecp256r1, key)

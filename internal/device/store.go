@@ -71,6 +71,10 @@ type Tx interface {
 	// fields are written; the read views are ignored.
 	PutRegistration(ctx context.Context, r *Registration) error
 
+	// SetRegistrationState writes r's RevokedAt, DeletedAt and UpdatedAt and nothing
+	// else: revocations and deletions touch no index but the ones they must.
+	SetRegistrationState(ctx context.Context, r *Registration) error
+
 	// TouchRegistration moves the last-seen time of a registration and its device
 	// forward to at; it never moves it backwards.
 	TouchRegistration(ctx context.Context, r *Registration, at time.Time) error

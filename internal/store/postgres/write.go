@@ -123,6 +123,19 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 		micros(r.RevokedAt), micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
+func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
+	tag, err := t.exec(ctx, "set registration state", `UPDATE registrations
+		SET revoked_at = $1, deleted_at = $2, updated_at = $3 WHERE id = $4 AND account_id = $5`,
+		micros(r.RevokedAt), micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set registration state: %w", device.ErrNotFound)
+	}
+	return nil
+}
+
 func (t *tx) TouchRegistration(ctx context.Context, r *device.Registration, at time.Time) error {
 	us := at.UnixMicro()
 	if _, err := t.exec(ctx, "touch registration", `UPDATE registrations

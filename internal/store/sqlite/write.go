@@ -124,6 +124,19 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 		micros(r.RevokedAt), micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
+func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
+	res, err := t.exec(ctx, "set registration state", `UPDATE registrations
+		SET revoked_at = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		micros(r.RevokedAt), micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("set registration state: %w", device.ErrNotFound)
+	}
+	return nil
+}
+
 func (t *tx) TouchRegistration(ctx context.Context, r *device.Registration, at time.Time) error {
 	us := at.UnixMicro()
 	if _, err := t.exec(ctx, "touch registration", `UPDATE registrations

@@ -31,8 +31,12 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER registrations_denormalize BEFORE INSERT OR UPDATE OF user_id, device_id
+CREATE TRIGGER registrations_denormalize_insert BEFORE INSERT
     ON registrations FOR EACH ROW EXECUTE FUNCTION warpreg_registration_denormalize();
+CREATE TRIGGER registrations_denormalize_update BEFORE UPDATE OF user_id, device_id
+    ON registrations FOR EACH ROW
+    WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.device_id IS DISTINCT FROM NEW.device_id)
+    EXECUTE FUNCTION warpreg_registration_denormalize();
 
 CREATE FUNCTION warpreg_user_denormalize() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

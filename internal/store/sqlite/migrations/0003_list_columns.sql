@@ -22,7 +22,7 @@ CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BE
 END;
 
 CREATE TRIGGER registrations_denormalize_update AFTER UPDATE OF user_id, device_id ON registrations
-BEGIN
+WHEN OLD.user_id IS NOT NEW.user_id OR OLD.device_id IS NOT NEW.device_id BEGIN
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
@@ -94,7 +94,8 @@ CREATE TRIGGER registrations_count_insert AFTER INSERT ON registrations BEGIN
 END;
 
 CREATE TRIGGER registrations_count_update AFTER UPDATE OF revoked_at, deleted_at ON registrations
-BEGIN
+WHEN (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    OR (OLD.deleted_at IS NULL) IS NOT (NEW.deleted_at IS NULL) BEGIN
     UPDATE accounts SET
         live_count = live_count - (OLD.deleted_at IS NULL) + (NEW.deleted_at IS NULL),
         revoked_count = revoked_count
