@@ -61,7 +61,7 @@ func (r reader) User(ctx context.Context, accountID, id string) (*device.User, e
 	return scanUser(row)
 }
 
-// UserByEmail repeats the users_email index's own condition (email <> ”): the
+// UserByEmail repeats the users_email index's own condition, a non-empty email: the
 // planner uses a partial index only when the query implies its WHERE clause.
 func (r reader) UserByEmail(ctx context.Context, accountID, email string) (*device.User, error) {
 	row := r.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users
