@@ -119,13 +119,16 @@ func run(
 		return exitUsage
 	}
 
-	level := slog.LevelWarn
+	level, logOut, closeLog := slog.LevelWarn, stderr, func() {}
 	if cmd.serves {
-		level = slog.LevelInfo
+		buffered := newBufferedLog(stderr)
+		level, logOut, closeLog = slog.LevelInfo, buffered, func() { buffered.Close() }
 	}
 	e := &env{getenv: getenv, cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
-		log: newLogger(cfg, stderr, level)}
-	if err := action(ctx, e); err != nil {
+		log: newLogger(cfg, logOut, level)}
+	err = action(ctx, e)
+	closeLog() // the logs come before the one-line error, if any
+	if err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, oneLine(err))
 		var ue usageError
 		if errors.As(err, &ue) {
