@@ -1,5 +1,5 @@
 # Short on purpose: each target is what CI and the README run.
-.PHONY: build test test-postgres lint
+.PHONY: build test test-postgres bench-smoke lint
 
 build:
 	go build -o warpreg ./cmd/warpreg
@@ -17,6 +17,11 @@ test:
 test-postgres:
 	WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./internal/httpapi ./cmd/...
 	cd conformance && WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./...
+
+# The load tool, briefly, on 10,000 registrations: it must keep working. No figures
+# are asserted; BENCHMARKS.md says how to measure.
+bench-smoke:
+	scripts/bench-smoke
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+
+	"github.com/warpreg/warpreg/internal/config"
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/postgres"
+	"github.com/warpreg/warpreg/internal/store/sqlite"
+)
+
+const seedAbout = `Creates --accounts accounts through the service (the first, which holds 90 % of
+the rows, is multi-user: one to three users per device; the others are single-user),
+then writes users, devices and registrations straight through the store in large
+transactions. Seeded rows get no change-log entries (the change feed starts empty)
+and no client secret (their clients would have to enrol again); the run command
+enrols its own devices where a workload needs registration tokens.
+
+It then creates a write API token and a reusable enrolment key for every account,
+prints them, and writes them, with samples of ids and search terms for the
+workloads, to the credentials file that run reads (mode 0600: it holds secrets).
+
+On SQLite the seed's own connections use a --cache-mb page cache and keep
+temporary data in memory; durability settings and the server's are unchanged.
+`
+
+// seedOptions are seed's flags.
+type seedOptions struct {
+	database  string
+	regs      int
+	accounts  int
+	batch     int
+	credsPath string
+	seed      uint64
+	p256      float64
+	profile   string
+	cacheMB   int
+	save      string
+}
+
+func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
+	var o seedOptions
+	def := e.getenv("WARPREG_DATABASE")
+	if def == "" {
+		def = "warpreg.db"
+	}
+	fs.StringVar(&o.database, "database", def,
+		"SQLite file or postgres:// URL (env WARPREG_DATABASE)")
+	fs.IntVar(&o.regs, "registrations", 0, "how many registrations to write (required)")
+	fs.IntVar(&o.accounts, "accounts", 5, "how many accounts; the first holds 90 % of the rows")
+	fs.IntVar(&o.batch, "batch", 50000, "registrations per write transaction (larger ones "+
+		"rewrite each index page less often)")
+	fs.StringVar(&o.credsPath, "creds", "", "credentials file to write (default DATABASE.bench.json)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the fleet's shape; the same seed makes the same fleet")
+	fs.Float64Var(&o.p256, "p256", 0.3, "share of registrations with secp256r1 (MASQUE) keys")
+	fs.IntVar(&o.cacheMB, "cache-mb", 1024, "SQLite page cache of the seed's own connections, in MB")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
+	fs.StringVar(&o.save, "save", "", "also write the JSON result to this file")
+	fs.BoolVar(&e.json, "json", false, "print the result as JSON")
+	return func(ctx context.Context, e *env) error {
+		switch {
+		case o.regs < 1:
+			return usagef("--registrations must be a positive number")
+		case o.accounts < 1 || o.accounts > 1000:
+			return usagef("--accounts must be from 1 to 1000")
+		case o.batch < 1:
+			return usagef("--batch must be positive")
+		case o.p256 < 0 || o.p256 > 1:
+			return usagef("--p256 must be from 0 to 1")
+		case o.cacheMB < 1:
+			return usagef("--cache-mb must be positive")
+		}
+		if o.credsPath == "" {
+			o.credsPath = defaultCredsPath(o.database)
+		}
+		stop, err := startProfile(o.profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		return seed(ctx, e, o)
+	}
+}
+
+// seedStats counts what the fleet generator made.
+type seedStats struct {
+	Registrations int `json:"registrations"`
+	Devices       int `json:"devices"`
+	Users         int `json:"users"`
+	Revoked       int `json:"revoked"`
+	Deleted       int `json:"deleted"`
+	P256          int `json:"secp256r1_keys"`
+}
+
+// seedResult is what seed prints.
+type seedResult struct {
+	Kind    string `json:"kind"`
+	Command string `json:"command"`
+	Engine  string `json:"engine"`
+	seedStats
+	Seconds                float64       `json:"seconds"`
+	RowsPerSecond          float64       `json:"rows_per_second"`
+	RegistrationsPerSecond float64       `json:"registrations_per_second"`
+	DatabaseBytes          int64         `json:"database_bytes,omitempty"`
+	BytesPerRegistration   float64       `json:"bytes_per_registration,omitempty"`
+	CredsFile              string        `json:"creds_file"`
+	Accounts               []credAccount `json:"accounts,omitempty"`
+}
+
+func seed(ctx context.Context, e *env, o seedOptions) error {
+	engine, dsn, err := config.ParseDatabase(o.database)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	sizeBefore := databaseBytes(engine, dsn)
+	if engine == config.SQLite {
+		tuneBulkLoad(o.cacheMB)
+	}
+	start := time.Now()
+	c, stats, err := load(ctx, e, engine, dsn, o)
+	if err != nil {
+		return err
+	}
+	if err := saveJSON(o.credsPath, c, 0o600); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	res := seedSummary(e, engine, stats, time.Since(start), c, o.credsPath)
+	if size := databaseBytes(engine, dsn); size > 0 {
+		res.DatabaseBytes = size
+		res.BytesPerRegistration = float64(size-sizeBefore) / float64(stats.Registrations)
+	}
+	if o.save != "" {
+		// Saved results end up in reports; the credentials stay in the creds file.
+		saved := res
+		saved.Accounts = nil
+		if err := saveJSON(o.save, saved, 0o644); err != nil {
+			return fmt.Errorf("save result: %w", err)
+		}
+	}
+	return printSeed(e, res)
+}
+
+// load creates the accounts, fills them and issues their credentials. It closes
+// the store before it returns, which checkpoints SQLite's write-ahead log, so that
+// the file's size is final.
+func load(ctx context.Context, e *env, engine config.Engine, dsn string, o seedOptions) (*creds, seedStats, error) {
+	st, err := openStore(ctx, engine, dsn, e.log)
+	if err != nil {
+		return nil, seedStats{}, err
+	}
+	c, stats, err := fillStore(ctx, e, st, o)
+	if closeErr := st.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("close database: %w", closeErr)
+	}
+	if err != nil {
+		return nil, seedStats{}, err
+	}
+	c.Database, c.Engine = o.database, string(engine)
+	return c, stats, nil
+}
+
+func fillStore(ctx context.Context, e *env, st device.Store, o seedOptions) (*creds, seedStats, error) {
+	svc := device.NewService(st, nil, e.log)
+	c, plans, err := createAccounts(ctx, svc, o)
+	if err != nil {
+		return nil, seedStats{}, err
+	}
+	stats, err := fill(ctx, e, st, plans, o, c)
+	if err != nil {
+		return nil, seedStats{}, err
+	}
+	return c, stats, issueCredentials(ctx, svc, c)
+}
+
+func openStore(ctx context.Context, engine config.Engine, dsn string, log *slog.Logger) (device.Store, error) {
+	if engine == config.Postgres {
+		return postgres.Open(ctx, dsn, log)
+	}
+	return sqlite.Open(ctx, dsn, log)
+}
+
+// tuneBulkLoad gives every SQLite connection this process opens a large page cache
+// and an in-memory temporary store. With SQLite's default 2 MB cache a big
+// transaction spills dirty pages and writes statement journals to disk on nearly
+// every insert, which makes a million-row load several times slower. Durability
+// is untouched (the store's WAL and synchronous settings stand), and a server
+// opening the database later keeps its own settings.
+func tuneBulkLoad(cacheMB int) {
+	pragmas := fmt.Sprintf("PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY", cacheMB*1024)
+	msqlite.RegisterConnectionHook(func(c msqlite.ExecQuerierContext, _ string) error {
+		_, err := c.ExecContext(context.Background(), pragmas, nil)
+		return err
+	})
+}
+
+// databaseBytes returns the size of an SQLite database with its write-ahead log,
+// or 0 when it is not known (PostgreSQL, or no file yet).
+func databaseBytes(engine config.Engine, path string) int64 {
+	if engine != config.SQLite {
+		return 0
+	}
+	var total int64
+	for _, p := range []string{path, path + "-wal"} {
+		if st, err := os.Stat(p); err == nil {
+			total += st.Size()
+		}
+	}
+	return total
+}
+
+// accountPlan is one account to fill and how many registrations it gets.
+type accountPlan struct {
+	acct *device.Account
+	regs int
+}
+
+// createAccounts creates the accounts through the service, so that each gets its
+// default profile as any other account does.
+func createAccounts(ctx context.Context, svc *device.Service, o seedOptions) (*creds, []accountPlan, error) {
+	c := &creds{Version: credsVersion, Registrations: o.regs, SeededAt: time.Now().UTC()}
+	var plans []accountPlan
+	for i, n := range splitRegistrations(o.regs, o.accounts) {
+		name, multi := fmt.Sprintf("warpreg-bench %d", i+1), i == 0
+		if multi {
+			name = "warpreg-bench main"
+		}
+		a, err := svc.CreateAccount(ctx, name, multi)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, accountPlan{acct: a, regs: n})
+		c.Accounts = append(c.Accounts, credAccount{ID: a.ID, Name: a.Name, MultiUser: multi,
+			Registrations: n})
+	}
+	return c, plans, nil
+}
+
+// splitRegistrations gives the first account 90 % of n and shares the rest evenly.
+func splitRegistrations(n, k int) []int {
+	if k == 1 {
+		return []int{n}
+	}
+	small := n / 10 / (k - 1)
+	out := []int{n - small*(k-1)}
+	for range k - 1 {
+		out = append(out, small)
+	}
+	return out
+}
+
+// issueCredentials creates a write token and a reusable enrolment key per account.
+func issueCredentials(ctx context.Context, svc *device.Service, c *creds) error {
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		_, token, err := svc.CreateAPIToken(ctx, a.ID, "warpreg-bench", false)
+		if err != nil {
+			return err
+		}
+		_, key, err := svc.CreateEnrollmentKey(ctx, a.ID, true, 0)
+		if err != nil {
+			return err
+		}
+		a.Token, a.EnrollmentKey = token, key
+	}
+	return nil
+}
+
+// fill generates the fleet in one goroutine and writes it in this one, so that key
+// generation overlaps the single-writer database work.
+func fill(ctx context.Context, e *env, st device.Store, plans []accountPlan, o seedOptions, c *creds) (seedStats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := newFleet(o.seed, time.Now(), o.p256)
+	g := &generator{f: f, batchSize: o.batch, out: make(chan *batch, 4),
+		smp: newSampler(o.seed), mainID: plans[0].acct.ID}
+	genErr := make(chan error, 1)
+	go func() {
+		genErr <- g.run(ctx, plans)
+		close(g.out)
+	}()
+
+	var written atomic.Int64
+	stop := everySecond(ctx, isTerminal(e.stderr), func(elapsed time.Duration) {
+		n := written.Load()
+		fmt.Fprintf(e.stderr, "seed: %d of %d registrations written (%.0f/s)\n", n, o.regs,
+			float64(n)/elapsed.Seconds())
+	})
+	err := writeBatches(ctx, st, g.out, &written)
+	stop()
+	if err != nil {
+		cancel()
+		for range g.out {
+		}
+		<-genErr
+		return seedStats{}, err
+	}
+	if err := <-genErr; err != nil {
+		return seedStats{}, err
+	}
+	g.smp.fill(c)
+	return f.stats, nil
+}
+
+// writeBatches writes each batch in one transaction, counting registrations into
+// written for the progress line.
+func writeBatches(ctx context.Context, st device.Store, in <-chan *batch, written *atomic.Int64) error {
+	for b := range in {
+		b.sort()
+		if err := st.Update(ctx, func(tx device.Tx) error { return b.write(ctx, tx) }); err != nil {
+			return fmt.Errorf("write batch: %w", err)
+		}
+		written.Add(int64(len(b.regs)))
+	}
+	return ctx.Err()
+}
+
+func seedSummary(e *env, engine config.Engine, s seedStats, took time.Duration, c *creds, path string) seedResult {
+	rows := s.Registrations + s.Devices + s.Users
+	return seedResult{Kind: "seed", Command: e.commandLine(), Engine: string(engine), seedStats: s,
+		Seconds: took.Seconds(), RowsPerSecond: float64(rows) / took.Seconds(),
+		RegistrationsPerSecond: float64(s.Registrations) / took.Seconds(),
+		CredsFile:              path, Accounts: c.Accounts}
+}
+
+func printSeed(e *env, r seedResult) error {
+	if e.json {
+		return printJSON(e.stdout, r)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "seeded %d registrations (%d devices, %d users; %d revoked, %d deleted, "+
+		"%d secp256r1 keys) in %.1f s: %.0f registrations/s, %.0f rows/s\n", r.Registrations,
+		r.Devices, r.Users, r.Revoked, r.Deleted, r.P256, r.Seconds, r.RegistrationsPerSecond,
+		r.RowsPerSecond)
+	if r.DatabaseBytes > 0 {
+		fmt.Fprintf(w, "database: %.1f MB, %.0f bytes per registration\n",
+			float64(r.DatabaseBytes)/1e6, r.BytesPerRegistration)
+	}
+	for _, a := range r.Accounts {
+		fmt.Fprintf(w, "account %s (%s, %d registrations, multi-user %t)\n  token %s\n  "+
+			"enrollment key %s\n", a.ID, a.Name, a.Registrations, a.MultiUser, a.Token,
+			a.EnrollmentKey)
+	}
+	fmt.Fprintf(w, "credentials written to %s\n", r.CredsFile)
+	return nil
+}
