@@ -103,7 +103,8 @@ type Registration struct {
 	DeletedAt       time.Time // zero unless deleted
 	PolicyUpdatedAt time.Time // when the profile assignment last changed
 
-	// Read views.
+	// Read views. User is a summary, its ID, AccountID, Email and Name: a
+	// registration is read from its own row, where the store keeps copies of those.
 	DeviceName    string
 	ClientVersion string
 	User          *User

@@ -127,16 +127,15 @@ func scanDevice(row scanner) (*device.Device, error) {
 	return &d, nil
 }
 
-// registrationSelect reads a registration with its device, user and profile views.
+// registrationSelect reads a registration with its device, user and profile views
+// from its own row, where triggers keep copies of the device's name and client
+// version and the user's name and email, and the small profiles table.
 const registrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r.profile_id,
 	r.slot, r.key, r.key_type, r.tunnel_type, r.secret_hash, r.created_at, r.updated_at,
 	r.last_seen_at, r.revoked_at, r.deleted_at, r.policy_updated_at,
-	d.name, d.client_version,
-	u.email, u.name, u.groups, u.created_at, u.updated_at,
+	r.device_name, r.client_version, r.user_email, r.user_name,
 	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at
 	FROM registrations r
-	JOIN devices d ON d.id = r.device_id
-	LEFT JOIN users u ON u.id = r.user_id
 	JOIN profiles p ON p.id = r.profile_id`
 
 func (r reader) Registration(
@@ -162,15 +161,13 @@ func scanRegistration(row scanner) (*device.Registration, error) {
 	var userID, keyType, tunnelType sql.NullString
 	var created, updated, seen, policyUpdated int64
 	var revoked, deleted sql.NullInt64
-	var uEmail, uName, uGroups sql.NullString
-	var uCreated, uUpdated sql.NullInt64
+	var uEmail, uName string
 	var p device.Profile
 	var pDeleted sql.NullInt64
 	var pCreated, pUpdated int64
 	err := row.Scan(&g.ID, &g.AccountID, &g.DeviceID, &userID, &g.ProfileID, &g.Slot, &g.Key,
 		&keyType, &tunnelType, &g.SecretHash, &created, &updated, &seen, &revoked, &deleted,
-		&policyUpdated, &g.DeviceName, &g.ClientVersion,
-		&uEmail, &uName, &uGroups, &uCreated, &uUpdated,
+		&policyUpdated, &g.DeviceName, &g.ClientVersion, &uEmail, &uName,
 		&p.Name, &p.Default, &pDeleted, &pCreated, &pUpdated)
 	if err != nil {
 		return nil, fmt.Errorf("read registration: %w", mapError(err))
@@ -181,12 +178,7 @@ func scanRegistration(row scanner) (*device.Registration, error) {
 	g.RevokedAt, g.DeletedAt = nullMicros(revoked), nullMicros(deleted)
 	g.PolicyUpdatedAt = fromMicros(policyUpdated)
 	if userID.Valid {
-		u := &device.User{ID: userID.String, AccountID: g.AccountID, Email: uEmail.String,
-			Name: uName.String, CreatedAt: nullMicros(uCreated), UpdatedAt: nullMicros(uUpdated)}
-		if err := json.Unmarshal([]byte(uGroups.String), &u.Groups); err != nil {
-			return nil, fmt.Errorf("read registration %s: user groups: %w", g.ID, err)
-		}
-		g.User = u
+		g.User = &device.User{ID: userID.String, AccountID: g.AccountID, Email: uEmail, Name: uName}
 	}
 	p.ID, p.AccountID = g.ProfileID, g.AccountID
 	p.DeletedAt, p.CreatedAt, p.UpdatedAt = nullMicros(pDeleted), fromMicros(pCreated), fromMicros(pUpdated)

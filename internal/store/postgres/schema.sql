@@ -116,9 +116,11 @@ registrations FOREIGN KEY (profile_id) REFERENCES profiles(id) ON DELETE RESTRIC
 registrations FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE RESTRICT
 registrations PRIMARY KEY (id)
 registrations.account_id text collate C not null
+registrations.client_version text not null
 registrations.created_at bigint not null
 registrations.deleted_at bigint
 registrations.device_id text collate C not null
+registrations.device_name text not null
 registrations.id text collate C not null
 registrations.key text collate C not null
 registrations.key_type text

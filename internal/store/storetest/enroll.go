@@ -57,7 +57,7 @@ func testEnrollSingleUser(t *testing.T, e *env) {
 		TunnelType: device.TunnelWireGuard, SecretHash: device.HashSecret(en.Token),
 		CreatedAt: now, UpdatedAt: now, LastSeenAt: now, PolicyUpdatedAt: now,
 		DeviceName: req.Device.Name, ClientVersion: req.Device.ClientVersion,
-		User: wantUser, Policy: e.defaultProfile(t, a),
+		User: userView(wantUser), Policy: e.defaultProfile(t, a),
 	}
 	check(t, "Enroll result", got, want, nil)
 	check(t, "Registration read back", e.registration(t, a.ID, got.ID), want, nil)
@@ -81,7 +81,7 @@ func testReEnroll(t *testing.T, e *env) {
 		t.Fatalf("UserByEmail(bob): %v", err)
 	}
 	want := *r1
-	want.UserID, want.User, want.Key = bob.ID, bob, req.Key
+	want.UserID, want.User, want.Key = bob.ID, userView(bob), req.Key
 	want.SecretHash = device.HashSecret(second.Token)
 	want.UpdatedAt, want.LastSeenAt = now, now
 	check(t, "re-enrolled registration", r2, &want, nil)

@@ -91,7 +91,7 @@ func testImportKeeps(t *testing.T, e *env) {
 		Default: true, CreatedAt: rowTime(1), UpdatedAt: rowTime(1)}
 	want := src
 	want.AccountID, want.UserID, want.ProfileID = a.ID, ids.user, ids.profiles[0]
-	want.PolicyUpdatedAt, want.User, want.Policy = rowTime(1), user, policy
+	want.PolicyUpdatedAt, want.User, want.Policy = rowTime(1), userView(user), policy
 	check(t, "imported registration", e.registration(t, a.ID, ids.regs[0]), &want, nil)
 
 	d := e.device(t, a.ID, ids.devices[0])

@@ -95,8 +95,16 @@ func withViews(r *device.Registration, d *device.Device, u *device.User,
 ) device.Registration {
 	out := *r
 	out.DeviceName, out.ClientVersion = d.Facts.Name, d.Facts.ClientVersion
-	out.User, out.Policy = u, p
+	out.User, out.Policy = userView(u), p
 	return out
+}
+
+// userView is the summary of u that a registration's read view carries.
+func userView(u *device.User) *device.User {
+	if u == nil {
+		return nil
+	}
+	return &device.User{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Name: u.Name}
 }
 
 // storedFields returns a copy of r without its read views.

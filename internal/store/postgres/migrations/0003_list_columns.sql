@@ -5,6 +5,8 @@
 
 ALTER TABLE registrations ADD COLUMN user_name TEXT COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE registrations ADD COLUMN user_email TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE registrations ADD COLUMN device_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE registrations ADD COLUMN client_version TEXT NOT NULL DEFAULT '';
 
 -- id, device name, user email and user name, lower-cased and joined by U+001F, a
 -- control character that a search term cannot contain, so no match spans two fields.
@@ -21,11 +23,14 @@ DECLARE
     u_name TEXT := '';
     u_email TEXT := '';
     d_name TEXT := '';
+    d_version TEXT := '';
 BEGIN
     SELECT name, email INTO u_name, u_email FROM users WHERE id = NEW.user_id;
-    SELECT name INTO d_name FROM devices WHERE id = NEW.device_id;
+    SELECT name, client_version INTO d_name, d_version FROM devices WHERE id = NEW.device_id;
     NEW.user_name := coalesce(u_name, '');
     NEW.user_email := coalesce(u_email, '');
+    NEW.device_name := coalesce(d_name, '');
+    NEW.client_version := coalesce(d_version, '');
     NEW.search_text := warpreg_search_text(NEW.id, d_name, u_email, u_name);
     RETURN NEW;
 END
@@ -41,8 +46,8 @@ CREATE TRIGGER registrations_denormalize_update BEFORE UPDATE OF user_id, device
 CREATE FUNCTION warpreg_user_denormalize() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE registrations r SET user_name = NEW.name, user_email = NEW.email,
-        search_text = warpreg_search_text(r.id, d.name, NEW.email, NEW.name)
-    FROM devices d WHERE r.user_id = NEW.id AND d.id = r.device_id;
+        search_text = warpreg_search_text(r.id, r.device_name, NEW.email, NEW.name)
+    WHERE r.user_id = NEW.id;
     RETURN NULL;
 END
 $$;
@@ -51,22 +56,26 @@ CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users FOR EACH R
     WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.email IS DISTINCT FROM NEW.email)
     EXECUTE FUNCTION warpreg_user_denormalize();
 
+-- Live registrations follow their device; a tombstone keeps what it showed.
 CREATE FUNCTION warpreg_device_denormalize() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE registrations r
-    SET search_text = warpreg_search_text(r.id, NEW.name, r.user_email, r.user_name)
-    WHERE r.device_id = NEW.id;
+    SET device_name = NEW.name, client_version = NEW.client_version,
+        search_text = warpreg_search_text(r.id, NEW.name, r.user_email, r.user_name)
+    WHERE r.device_id = NEW.id AND r.deleted_at IS NULL;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER devices_denormalize AFTER UPDATE OF name ON devices FOR EACH ROW
-    WHEN (OLD.name IS DISTINCT FROM NEW.name)
+CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devices FOR EACH ROW
+    WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.client_version IS DISTINCT FROM NEW.client_version)
     EXECUTE FUNCTION warpreg_device_denormalize();
 
 UPDATE registrations r SET
     user_name = coalesce((SELECT name FROM users u WHERE u.id = r.user_id), ''),
     user_email = coalesce((SELECT email FROM users u WHERE u.id = r.user_id), ''),
+    device_name = coalesce((SELECT name FROM devices d WHERE d.id = r.device_id), ''),
+    client_version = coalesce((SELECT client_version FROM devices d WHERE d.id = r.device_id), ''),
     search_text = warpreg_search_text(r.id,
         (SELECT name FROM devices d WHERE d.id = r.device_id),
         (SELECT email FROM users u WHERE u.id = r.user_id),

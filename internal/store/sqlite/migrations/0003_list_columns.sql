@@ -1,10 +1,13 @@
--- Columns and counters that let registration lists page from an index: the user's
--- name and email copied onto each registration for the user sorts, a lower-cased
--- search text, and per-account counts for total_count. Triggers keep them right
--- whatever writes the rows. go_lower is registered by warpreg's driver setup.
+-- Columns and counters that let a registration be read from its own row and lists
+-- page from an index: the user's name and email and the device's name and client
+-- version copied onto each registration, a lower-cased search text, and per-account
+-- counts for total_count. Triggers keep them right whatever writes the rows.
+-- go_lower is registered by warpreg's driver setup.
 
 ALTER TABLE registrations ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE registrations ADD COLUMN user_email TEXT NOT NULL DEFAULT '';
+ALTER TABLE registrations ADD COLUMN device_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE registrations ADD COLUMN client_version TEXT NOT NULL DEFAULT '';
 
 -- id, device name, user email and user name, lower-cased and joined by U+001F, a
 -- control character that a search term cannot contain, so no match spans two fields.
@@ -14,6 +17,8 @@ CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BE
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
+        device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
+        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), ''),
         search_text = go_lower(NEW.id || char(31) ||
             coalesce((SELECT name FROM devices WHERE id = NEW.device_id), '') || char(31) ||
             coalesce((SELECT email FROM users WHERE id = NEW.user_id), '') || char(31) ||
@@ -26,6 +31,8 @@ WHEN OLD.user_id IS NOT NEW.user_id OR OLD.device_id IS NOT NEW.device_id BEGIN
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
+        device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
+        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), ''),
         search_text = go_lower(NEW.id || char(31) ||
             coalesce((SELECT name FROM devices WHERE id = NEW.device_id), '') || char(31) ||
             coalesce((SELECT email FROM users WHERE id = NEW.user_id), '') || char(31) ||
@@ -36,22 +43,26 @@ END;
 CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users
 WHEN OLD.name IS NOT NEW.name OR OLD.email IS NOT NEW.email BEGIN
     UPDATE registrations SET user_name = NEW.name, user_email = NEW.email,
-        search_text = go_lower(id || char(31) ||
-            coalesce((SELECT name FROM devices d WHERE d.id = registrations.device_id), '') ||
-            char(31) || NEW.email || char(31) || NEW.name)
+        search_text = go_lower(id || char(31) || device_name || char(31) ||
+            NEW.email || char(31) || NEW.name)
     WHERE user_id = NEW.id;
 END;
 
-CREATE TRIGGER devices_denormalize AFTER UPDATE OF name ON devices
-WHEN OLD.name IS NOT NEW.name BEGIN
-    UPDATE registrations SET search_text = go_lower(id || char(31) || NEW.name || char(31) ||
-        user_email || char(31) || user_name)
-    WHERE device_id = NEW.id;
+-- Live registrations follow their device; a tombstone keeps what it showed.
+CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devices
+WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BEGIN
+    UPDATE registrations SET device_name = NEW.name, client_version = NEW.client_version,
+        search_text = go_lower(id || char(31) || NEW.name || char(31) ||
+            user_email || char(31) || user_name)
+    WHERE device_id = NEW.id AND deleted_at IS NULL;
 END;
 
 UPDATE registrations SET
     user_name = coalesce((SELECT name FROM users u WHERE u.id = registrations.user_id), ''),
     user_email = coalesce((SELECT email FROM users u WHERE u.id = registrations.user_id), ''),
+    device_name = coalesce((SELECT name FROM devices d WHERE d.id = registrations.device_id), ''),
+    client_version = coalesce(
+        (SELECT client_version FROM devices d WHERE d.id = registrations.device_id), ''),
     search_text = go_lower(id || char(31) ||
         coalesce((SELECT name FROM devices d WHERE d.id = registrations.device_id), '') ||
         char(31) ||
