@@ -90,8 +90,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 // table with ten indexes over a million rows read and spill pages on every
 // statement; the writer, which touches the most pages, gets the most.
 const (
-	writerCacheKiB = 64 << 10
-	readerCacheKiB = 16 << 10
+	writerCacheKiB = 32 << 10
+	readerCacheKiB = 8 << 10
 )
 
 func openDB(path, txlock string, conns, cacheKiB int) (*sql.DB, error) {
