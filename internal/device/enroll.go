@@ -271,11 +271,9 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 
 // Heartbeat marks a registration and its device as seen now, and records the
 // client version if one is given. The secret is checked on a read, outside the
-// write transaction, so that the hot path writes only the two timestamps; a revoke
-// that commits in between at worst lets one last heartbeat move last_seen_at.
-func (s *Service) Heartbeat(
-	ctx context.Context, id, token, clientVersion string,
-) (*Registration, error) {
+// write transaction, and concurrent heartbeats share one write (see toucher); a
+// revoke that commits in between at worst lets one last heartbeat move last_seen_at.
+func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
 	if err := checkText("client_version", clientVersion, maxFact); err != nil {
 		return nil, err
 	}
@@ -284,8 +282,8 @@ func (s *Service) Heartbeat(
 		return nil, err
 	}
 	now := s.Now()
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if clientVersion != "" && clientVersion != r.ClientVersion {
+	if clientVersion != "" && clientVersion != r.ClientVersion {
+		err = s.store.Update(ctx, func(tx Tx) error {
 			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
 			if err != nil {
 				return fmt.Errorf("read device: %w", err)
@@ -294,17 +292,17 @@ func (s *Service) Heartbeat(
 			if err := tx.PutDevice(ctx, d); err != nil {
 				return fmt.Errorf("write device: %w", err)
 			}
-		}
-		return tx.TouchRegistration(ctx, r, now)
-	})
+			return tx.TouchRegistrations(ctx, []*Registration{r}, now)
+		})
+		r.ClientVersion = clientVersion
+	} else {
+		err = s.touches.touch(ctx, r, now)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	if now.After(r.LastSeenAt) {
 		r.LastSeenAt = now
-	}
-	if clientVersion != "" {
-		r.ClientVersion = clientVersion
 	}
 	return r, nil
 }

@@ -21,9 +21,10 @@ type Clock func() time.Time
 
 // Service applies warpreg's rules on top of a Store. It is safe for concurrent use.
 type Service struct {
-	store Store
-	now   Clock
-	log   *slog.Logger
+	store   Store
+	now     Clock
+	log     *slog.Logger
+	touches *toucher
 }
 
 // NewService returns a Service over store. A nil clock means the wall clock.
@@ -31,7 +32,7 @@ func NewService(store Store, clock Clock, log *slog.Logger) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Service{store: store, now: clock, log: log}
+	return &Service{store: store, now: clock, log: log, touches: &toucher{store: store}}
 }
 
 // Now returns the service clock's time in UTC, truncated to microseconds: the

@@ -75,9 +75,9 @@ type Tx interface {
 	// else: revocations and deletions touch no index but the ones they must.
 	SetRegistrationState(ctx context.Context, r *Registration) error
 
-	// TouchRegistration moves the last-seen time of a registration and its device
-	// forward to at; it never moves it backwards.
-	TouchRegistration(ctx context.Context, r *Registration, at time.Time) error
+	// TouchRegistrations moves the last-seen time of the registrations and their
+	// devices forward to at; it never moves one backwards.
+	TouchRegistrations(ctx context.Context, rs []*Registration, at time.Time) error
 
 	InsertAPIToken(ctx context.Context, t *APIToken) error
 	InsertGlobalKey(ctx context.Context, k *GlobalKey) error

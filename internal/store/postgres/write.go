@@ -136,14 +136,18 @@ func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) e
 	return nil
 }
 
-func (t *tx) TouchRegistration(ctx context.Context, r *device.Registration, at time.Time) error {
+func (t *tx) TouchRegistrations(ctx context.Context, rs []*device.Registration, at time.Time) error {
+	regs, devs := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		regs[i], devs[i] = r.ID, r.DeviceID
+	}
 	us := at.UnixMicro()
-	if _, err := t.exec(ctx, "touch registration", `UPDATE registrations
-		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = $2`, us, r.ID); err != nil {
+	if _, err := t.exec(ctx, "touch registrations", `UPDATE registrations
+		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = ANY($2)`, us, regs); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, "touch device", `UPDATE devices
-		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = $2`, us, r.DeviceID)
+	_, err := t.exec(ctx, "touch devices", `UPDATE devices
+		SET last_seen_at = greatest(last_seen_at, $1) WHERE id = ANY($2)`, us, devs)
 	return err
 }
 

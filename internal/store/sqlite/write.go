@@ -137,15 +137,40 @@ func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) e
 	return nil
 }
 
-func (t *tx) TouchRegistration(ctx context.Context, r *device.Registration, at time.Time) error {
-	us := at.UnixMicro()
-	if _, err := t.exec(ctx, "touch registration", `UPDATE registrations
-		SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, us, r.ID); err != nil {
-		return err
+// touchChunk bounds the ids of one UPDATE, under SQLite's limit on parameters.
+const touchChunk = 400
+
+func (t *tx) TouchRegistrations(ctx context.Context, rs []*device.Registration, at time.Time) error {
+	regs, devs := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		regs[i], devs[i] = r.ID, r.DeviceID
 	}
-	_, err := t.exec(ctx, "touch device", `UPDATE devices
-		SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, us, r.DeviceID)
-	return err
+	us := at.UnixMicro()
+	for _, c := range []struct {
+		table, what string
+		ids         []string
+	}{
+		{"registrations", "touch registrations", regs}, {"devices", "touch devices", devs},
+	} {
+		for len(c.ids) > 0 {
+			n := min(len(c.ids), touchChunk)
+			_, err := t.exec(ctx, c.what, `UPDATE `+c.table+` SET last_seen_at = max(last_seen_at, ?)
+				WHERE id IN (`+placeholders(n)+`)`, append([]any{us}, anySlice(c.ids[:n])...)...)
+			if err != nil {
+				return err
+			}
+			c.ids = c.ids[n:]
+		}
+	}
+	return nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func (t *tx) InsertAPIToken(ctx context.Context, k *device.APIToken) error {

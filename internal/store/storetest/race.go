@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -98,6 +99,30 @@ func raceTests() []behaviour {
 			})
 			if r := e.registration(t, a.ID, en.Registration.ID); r.RevokedAt.IsZero() {
 				t.Error("the revocation was lost to a concurrent re-enrolment")
+			}
+		}},
+		{"concurrent heartbeats all land", func(t *testing.T, e *env) {
+			a := e.newAccount(t, false)
+			key := e.newEnrollKey(t, a.ID, true)
+			ens := make([]*device.Enrollment, raceWorkers)
+			for i := range ens {
+				ens[i] = e.enroll(t, key, enrollRequest(fmt.Sprintf("hw-%d", i), "u@example.com"))
+			}
+			e.clock.Advance(time.Hour)
+			race(raceWorkers, func(i int) {
+				r := ens[i].Registration
+				if _, err := e.svc.Heartbeat(e.ctx, r.ID, ens[i].Token, ""); err != nil {
+					t.Errorf("heartbeat %d: %v", i, err)
+				}
+			})
+			for i, en := range ens {
+				r := e.registration(t, a.ID, en.Registration.ID)
+				d := e.device(t, a.ID, r.DeviceID)
+				if !r.LastSeenAt.Equal(e.clock.Now().UTC().Truncate(time.Microsecond)) ||
+					!d.LastSeenAt.Equal(r.LastSeenAt) {
+					t.Errorf("heartbeat %d: registration seen %s, device %s; want both at %s",
+						i, r.LastSeenAt, d.LastSeenAt, e.clock.Now())
+				}
 			}
 		}},
 		{"concurrent writers number the change log without gaps", func(t *testing.T, e *env) {
