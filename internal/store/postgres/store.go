@@ -38,8 +38,9 @@ var migrations embed.FS
 const notifyChannel = "warpreg_changes"
 
 // maxAttempts bounds the retries of a write transaction that lost a serialization
-// race. Contention that outlasts them is reported, not hidden.
-const maxAttempts = 10
+// race; with the backoff below they span a few seconds at most. Contention that
+// outlasts them is reported, not hidden.
+const maxAttempts = 25
 
 // Store is a device.Store on a PostgreSQL database.
 type Store struct {
@@ -101,13 +102,14 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 		if !retryable(err) {
 			return err
 		}
-		backoff := time.Duration(rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+		backoff := time.Duration(rand.IntN(1<<min(attempt, 7))) * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(backoff):
 		}
 	}
+	s.log.Error("write transaction lost every retry", "attempts", maxAttempts, "err", err)
 	return fmt.Errorf("write transaction: gave up after %d attempts: %w", maxAttempts, err)
 }
 
