@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -87,6 +88,9 @@ func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 // stream never finishes on its own. Clients reconnect elsewhere with Last-Event-ID.
 func (a *API) CloseStreams() { a.closeStreams() }
 
+// requestTimeout bounds the database work of one request (change streams excepted).
+const requestTimeout = 30 * time.Second
+
 // probeMethods are tried to tell a wrong method (405) from a wrong path (404).
 var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
@@ -122,6 +126,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pattern == "" {
 		a.unrouted(rec, r)
 		return
+	}
+	if !strings.HasSuffix(pattern, "/changes/stream") {
+		// Every query of an ordinary request runs under this deadline, so a stuck
+		// database call ends with the request instead of holding a connection.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 	a.mux.ServeHTTP(rec, r)
 }
