@@ -15,7 +15,7 @@ test:
 	else echo "PostgreSQL suites skipped: WARPREG_TEST_POSTGRES_URL is not set"; fi
 
 test-postgres:
-	WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./internal/httpapi ./cmd/...
+	WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./internal/httpapi ./cmd/warpreg
 	cd conformance && WARPREG_TEST_ENGINE=postgres go test -race -count=1 ./...
 
 # The load tool, briefly, on 10,000 registrations: it must keep working. No figures
