@@ -16,6 +16,10 @@ type batch struct {
 	users   []*device.User
 	devices []*device.Device
 	regs    []*device.Registration
+
+	// barrier holds no rows: it says that what follows refers to what came before,
+	// so writers working in parallel must finish what they have first.
+	barrier bool
 }
 
 // sort orders each kind of row by id: inserting in key order keeps the primary-key
@@ -95,9 +99,11 @@ func (g *generator) users(ctx context.Context, accountID string, n int) ([]*devi
 		}
 	}
 	if len(b.users) > 0 {
-		return pool, g.send(ctx, b)
+		if err := g.send(ctx, b); err != nil {
+			return nil, err
+		}
 	}
-	return pool, nil
+	return pool, g.send(ctx, &batch{barrier: true})
 }
 
 // multiUser fills a multi-user account: about two registrations per user, and one

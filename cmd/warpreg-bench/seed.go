@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ type seedOptions struct {
 	profile   string
 	cacheMB   int
 	save      string
+	writers   int
 }
 
 func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
@@ -61,6 +63,8 @@ func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 	fs.StringVar(&o.credsPath, "creds", "", "credentials file to write (default DATABASE.bench.json)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the fleet's shape; the same seed makes the same fleet")
 	fs.Float64Var(&o.p256, "p256", 0.3, "share of registrations with secp256r1 (MASQUE) keys")
+	fs.IntVar(&o.writers, "writers", 0, "write transactions at a time (default 1 on SQLite, "+
+		"which has one writer, and 4 on PostgreSQL)")
 	fs.IntVar(&o.cacheMB, "cache-mb", 1024, "SQLite page cache of the seed's own connections, in MB")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
 	fs.StringVar(&o.save, "save", "", "also write the JSON result to this file")
@@ -77,6 +81,8 @@ func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 			return usagef("--p256 must be from 0 to 1")
 		case o.cacheMB < 1:
 			return usagef("--cache-mb must be positive")
+		case o.writers < 0 || o.writers > 64:
+			return usagef("--writers must be from 1 to 64")
 		}
 		if o.credsPath == "" {
 			o.credsPath = defaultCredsPath(o.database)
@@ -123,6 +129,12 @@ func seed(ctx context.Context, e *env, o seedOptions) error {
 	sizeBefore := databaseBytes(engine, dsn)
 	if engine == config.SQLite {
 		tuneBulkLoad(o.cacheMB)
+	}
+	if o.writers == 0 {
+		o.writers = 1
+		if engine == config.Postgres {
+			o.writers = 4
+		}
 	}
 	start := time.Now()
 	c, stats, err := load(ctx, e, engine, dsn, o)
@@ -287,13 +299,13 @@ func fill(ctx context.Context, e *env, st device.Store, plans []accountPlan, o s
 		close(g.out)
 	}()
 
-	var written atomic.Int64
+	var written progressCount
 	stop := everySecond(ctx, isTerminal(e.stderr), func(elapsed time.Duration) {
-		n := written.Load()
-		fmt.Fprintf(e.stderr, "seed: %d of %d registrations written (%.0f/s)\n", n, o.regs,
-			float64(n)/elapsed.Seconds())
+		regs, rows := written.regs.Load(), written.rows.Load()
+		fmt.Fprintf(e.stderr, "seed: %d of %d registrations, %d rows in all, %.0f rows/s\n",
+			regs, o.regs, rows, float64(rows)/elapsed.Seconds())
 	})
-	err := writeBatches(ctx, st, g.out, &written)
+	err := writeBatches(ctx, st, g.out, o.writers, &written)
 	stop()
 	if err != nil {
 		cancel()
@@ -309,17 +321,54 @@ func fill(ctx context.Context, e *env, st device.Store, plans []accountPlan, o s
 	return f.stats, nil
 }
 
-// writeBatches writes each batch in one transaction, counting registrations into
-// written for the progress line.
-func writeBatches(ctx context.Context, st device.Store, in <-chan *batch, written *atomic.Int64) error {
+// progressCount counts what is written, for the progress line.
+type progressCount struct {
+	regs, rows atomic.Int64
+}
+
+func (p *progressCount) add(b *batch) {
+	p.regs.Add(int64(len(b.regs)))
+	p.rows.Add(int64(len(b.regs) + len(b.devices) + len(b.users)))
+}
+
+// writeBatches writes each batch in one transaction, up to writers at a time. A
+// barrier waits for the batches before it, so that rows never arrive before those
+// they refer to.
+func writeBatches(ctx context.Context, st device.Store, in <-chan *batch, writers int, written *progressCount) error {
+	sem := make(chan struct{}, writers)
+	errs := make(chan error, writers)
+	var wg sync.WaitGroup
 	for b := range in {
-		b.sort()
-		if err := st.Update(ctx, func(tx device.Tx) error { return b.write(ctx, tx) }); err != nil {
-			return fmt.Errorf("write batch: %w", err)
+		if b.barrier {
+			wg.Wait()
+			continue
 		}
-		written.Add(int64(len(b.regs)))
+		select {
+		case sem <- struct{}{}:
+		case err := <-errs:
+			wg.Wait()
+			return err
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			b.sort()
+			if err := st.Update(ctx, func(tx device.Tx) error { return b.write(ctx, tx) }); err != nil {
+				select { // the first error is enough
+				case errs <- fmt.Errorf("write batch: %w", err):
+				default:
+				}
+				return
+			}
+			written.add(b)
+		})
 	}
-	return ctx.Err()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 func seedSummary(e *env, engine config.Engine, s seedStats, took time.Duration, c *creds, path string) seedResult {

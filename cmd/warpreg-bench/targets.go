@@ -44,7 +44,11 @@ func targetChecks(rs *results) []check {
 			return fmt.Sprintf("p99 %.2f ms", r.Latency.P99), r.Latency.P99 <= 1
 		}),
 		checkRun(rs, "list", 16, "`list` at 16 connections: p99 ≤ 25 ms", func(r *result) (string, bool) {
-			return fmt.Sprintf("p99 %.2f ms", r.Latency.P99), r.Latency.P99 <= 25
+			measured := fmt.Sprintf("p99 %.2f ms", r.Latency.P99)
+			if some := rs.findFiltered("list", 16); some != nil {
+				measured += fmt.Sprintf("; with only %s: p99 %.2f ms", some.ListFilters, some.Latency.P99)
+			}
+			return measured, r.Latency.P99 <= 25
 		}),
 		checkDeep(rs),
 		checkRun(rs, "heartbeat", 64, "`heartbeat` at 64 connections: ≥ 10,000/s, no errors",
@@ -57,9 +61,9 @@ func targetChecks(rs *results) []check {
 				return fmt.Sprintf("%.0f/s, errors: %s", r.RPS, errorText(r.Errors)),
 					r.RPS >= 2000 && len(r.Errors) == 0
 			}),
-		checkRun(rs, "revoke", 0, "`revoke` of 100 ids: p99 ≤ 50 ms", func(r *result) (string, bool) {
+		checkRun(rs, "revoke", 1, "`revoke` of 100 ids, one call at a time: p99 ≤ 50 ms", func(r *result) (string, bool) {
 			p99 := r.Ops["revoke"].Latency.P99
-			return fmt.Sprintf("p99 %.2f ms at %d connections", p99, r.Connections), p99 <= 50
+			return fmt.Sprintf("p99 %.2f ms (%d in flight)", p99, r.Connections), p99 <= 50
 		}),
 		checkMemory(rs),
 		checkSize(rs),
@@ -75,6 +79,18 @@ func (rs *results) find(engine, workload string, conns int) *result {
 	for _, r := range rs.runs {
 		if r.Engine == engine && r.Workload == workload && r.ListFilters == "" &&
 			(conns == 0 || r.Connections == conns) {
+			found = r
+		}
+	}
+	return found
+}
+
+// findFiltered returns the last SQLite run of workload at conns connections that
+// was restricted to some list filters.
+func (rs *results) findFiltered(workload string, conns int) *result {
+	var found *result
+	for _, r := range rs.runs {
+		if r.Engine == "sqlite" && r.Workload == workload && r.ListFilters != "" && r.Connections == conns {
 			found = r
 		}
 	}
@@ -137,13 +153,19 @@ func checkSize(rs *results) check {
 	return c
 }
 
+// checkStartup takes the slowest start of all, which is the first after seeding,
+// when the planner's statistics are gathered.
 func checkStartup(rs *results) check {
 	c := check{target: "start to ready on the seeded database ≤ 2 s"}
+	slowest, n := -1.0, 0
 	for _, s := range rs.startups {
 		if s.Engine == "sqlite" {
-			met := s.MaxMS <= 2000
-			c.measured, c.met = fmt.Sprintf("median %.0f ms, max %.0f ms", s.MedianMS, s.MaxMS), &met
+			slowest, n = max(slowest, s.MaxMS), n+len(s.RunsMS)
 		}
+	}
+	if slowest >= 0 {
+		met := slowest <= 2000
+		c.measured, c.met = fmt.Sprintf("slowest of %d starts %.0f ms", n, slowest), &met
 	}
 	return c
 }
