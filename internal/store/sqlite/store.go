@@ -38,6 +38,8 @@ type Store struct {
 	reader
 	write      *sql.DB
 	read       *sql.DB
+	lists      reader  // a pool of its own for list queries; see Open
+	listDB     *sql.DB
 	writeCache *stmtCache
 	log        *slog.Logger
 	hub        *notify.Hub
@@ -67,14 +69,25 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
+	// Lists get connections of their own: a list whose filter matches most of a
+	// large account counts every match, and must not hold up the point reads that
+	// gets, credential checks and heartbeats need.
+	listDB, err := openDB(path, "deferred", listConns, readerCacheKiB)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
 	s := &Store{
 		reader: reader{cache: &stmtCache{db: read}}, write: write, read: read,
+		lists: reader{cache: &stmtCache{db: listDB}}, listDB: listDB,
 		writeCache: &stmtCache{db: write}, log: log, hub: notify.NewHub(),
 		jobs: make(chan *job, maxBatch), closed: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		read.Close()
+		listDB.Close()
 		return nil, err
 	}
 	// Planner statistics, refreshed where stale and sampled (analysis_limit), as
@@ -93,6 +106,16 @@ const (
 	writerCacheKiB = 32 << 10
 	readerCacheKiB = 8 << 10
 )
+
+// listConns is the size of the list queries' pool.
+const listConns = 2
+
+// ListRegistrations runs on the lists' own pool.
+func (s *Store) ListRegistrations(
+	ctx context.Context, accountID string, q device.ListQuery,
+) (device.Page, error) {
+	return s.lists.ListRegistrations(ctx, accountID, q)
+}
 
 func openDB(path, txlock string, conns, cacheKiB int) (*sql.DB, error) {
 	q := url.Values{}
@@ -119,8 +142,9 @@ func (s *Store) Close() error {
 	close(s.closed)
 	<-s.done
 	s.cache.close()
+	s.lists.cache.close()
 	s.writeCache.close()
-	return errors.Join(s.write.Close(), s.read.Close())
+	return errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close())
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -89,8 +89,10 @@ CREATE INDEX registrations_live_id ON registrations (account_id, id)
     WHERE deleted_at IS NULL;
 CREATE INDEX registrations_live_created ON registrations (account_id, created_at, id)
     WHERE deleted_at IS NULL;
+-- revoked_at rides along so that counting a seen_after/seen_before filter with a
+-- status can be an index-only scan.
 CREATE INDEX registrations_live_seen ON registrations (account_id, last_seen_at, id)
-    WHERE deleted_at IS NULL;
+    INCLUDE (revoked_at) WHERE deleted_at IS NULL;
 CREATE INDEX registrations_live_user_name ON registrations (account_id, user_name, id)
     WHERE deleted_at IS NULL;
 CREATE INDEX registrations_live_user_email ON registrations (account_id, user_email, id)
