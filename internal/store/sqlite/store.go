@@ -38,7 +38,7 @@ type Store struct {
 	reader
 	write      *sql.DB
 	read       *sql.DB
-	lists      reader  // a pool of its own for list queries; see Open
+	lists      reader // a pool of its own for list queries; see Open
 	listDB     *sql.DB
 	writeCache *stmtCache
 	log        *slog.Logger
