@@ -193,7 +193,9 @@ func (s *stats) total() *hist {
 // measure runs one worker per connection, each sending requests back to back until
 // the duration is over, and returns their merged stats and the time it took. A
 // request under way at the end finishes and counts.
-func (d *driver) measure(ctx context.Context, workers []worker, dur time.Duration) (*stats, time.Duration) {
+func (d *driver) measure(
+	ctx context.Context, workers []worker, dur time.Duration,
+) (*stats, time.Duration) {
 	deadline := time.Now().Add(dur)
 	all := make([]*stats, len(workers))
 	var wg sync.WaitGroup

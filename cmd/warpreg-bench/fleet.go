@@ -170,7 +170,9 @@ func (f *fleet) device(accountID string, owner *device.User) *device.Device {
 
 // registration returns a registration of u on d in the seat slot. Last seen is
 // skewed towards the present, as in a fleet where most machines are in use.
-func (f *fleet) registration(a *device.Account, d *device.Device, u *device.User, slot string) (*device.Registration, error) {
+func (f *fleet) registration(
+	a *device.Account, d *device.Device, u *device.User, slot string,
+) (*device.Registration, error) {
 	x := f.rng.Float64()
 	seen := micro(f.now.Add(-time.Duration(x * x * float64(seenSpan))))
 	created := f.between(seen.Add(-createdSpan), seen.Add(-time.Second))

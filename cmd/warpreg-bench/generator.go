@@ -158,7 +158,8 @@ func (g *generator) singleUser(ctx context.Context, p accountPlan) error {
 			return err
 		}
 		r.ID = d.ID
-		if b, err = g.add(ctx, b, p.acct, d, []*device.Registration{r}, []*device.User{u}, false); err != nil {
+		regs, users := []*device.Registration{r}, []*device.User{u}
+		if b, err = g.add(ctx, b, p.acct, d, regs, users, false); err != nil {
 			return err
 		}
 	}

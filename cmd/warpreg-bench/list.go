@@ -237,7 +237,9 @@ func deepQuery(r *deepResult) string {
 }
 
 // compareDeep times the first and the deep page of each sort, alternately.
-func compareDeep(ctx context.Context, d *driver, p *plan, results []deepResult, deadline time.Time) *stats {
+func compareDeep(
+	ctx context.Context, d *driver, p *plan, results []deepResult, deadline time.Time,
+) *stats {
 	st := newStats()
 	first := make([]hist, len(results))
 	deep := make([]hist, len(results))

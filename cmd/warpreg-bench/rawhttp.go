@@ -146,7 +146,9 @@ func (rc *rawConn) request(o *op) []byte {
 
 // readResponse reads a status line, headers and body. keep reports whether the
 // connection may carry another request.
-func (rc *rawConn) readResponse(method string, buf *bytes.Buffer) (status int, keep bool, err error) {
+func (rc *rawConn) readResponse(
+	method string, buf *bytes.Buffer,
+) (status int, keep bool, err error) {
 	line, err := rc.br.ReadSlice('\n')
 	if err != nil {
 		return 0, false, fmt.Errorf("read status: %w", err)

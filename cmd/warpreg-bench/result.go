@@ -125,7 +125,8 @@ func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  requests  %d, %.0f/s; errors: %s\n", r.Requests, r.RPS, errorText(r.Errors))
 	fmt.Fprintf(w, "  latency   %s\n", latencyText(r.Latency))
 	if s := r.Server; s != nil {
-		fmt.Fprintf(w, "  server    pid %d, peak RSS %.1f MB (RSS now %.1f MB), CPU %.1f s (%.0f %% of a core)\n",
+		fmt.Fprintf(w, "  server    pid %d, peak RSS %.1f MB (RSS now %.1f MB), "+
+			"CPU %.1f s (%.0f %% of a core)\n",
 			s.PID, s.PeakRSSMB, s.RSSMB, s.CPUSeconds, s.CPUPercent)
 	}
 	if b := r.Baseline; b != nil {

@@ -207,7 +207,9 @@ func measureBaseline(ctx context.Context, e *env, o runOptions, c *creds) (*resu
 
 // measure sets the workload up, runs it for the duration and undoes what it must.
 // The server's stats cover the timed part only.
-func measure(ctx context.Context, e *env, o runOptions, p *plan, base string, pid int) (*result, error) {
+func measure(
+	ctx context.Context, e *env, o runOptions, p *plan, base string, pid int,
+) (*result, error) {
 	d := newDriver(base, o.conns, o.timeout, o.client)
 	defer d.close()
 	var workers []worker
@@ -240,7 +242,9 @@ func measure(ctx context.Context, e *env, o runOptions, p *plan, base string, pi
 }
 
 // timed is the part of a measurement the clock runs over.
-func timed(ctx context.Context, d *driver, p *plan, workers []worker) (*stats, time.Duration, []deepResult) {
+func timed(
+	ctx context.Context, d *driver, p *plan, workers []worker,
+) (*stats, time.Duration, []deepResult) {
 	if p.o.workload == "list-deep" {
 		return runDeep(ctx, d, p)
 	}

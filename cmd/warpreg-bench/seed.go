@@ -163,7 +163,9 @@ func seed(ctx context.Context, e *env, o seedOptions) error {
 // load creates the accounts, fills them and issues their credentials. It closes
 // the store before it returns, which checkpoints SQLite's write-ahead log, so that
 // the file's size is final.
-func load(ctx context.Context, e *env, engine config.Engine, dsn string, o seedOptions) (*creds, seedStats, error) {
+func load(
+	ctx context.Context, e *env, engine config.Engine, dsn string, o seedOptions,
+) (*creds, seedStats, error) {
 	st, err := openStore(ctx, engine, dsn, e.log)
 	if err != nil {
 		return nil, seedStats{}, err
@@ -179,7 +181,9 @@ func load(ctx context.Context, e *env, engine config.Engine, dsn string, o seedO
 	return c, stats, nil
 }
 
-func fillStore(ctx context.Context, e *env, st device.Store, o seedOptions) (*creds, seedStats, error) {
+func fillStore(
+	ctx context.Context, e *env, st device.Store, o seedOptions,
+) (*creds, seedStats, error) {
 	svc := device.NewService(st, nil, e.log)
 	c, plans, err := createAccounts(ctx, svc, o)
 	if err != nil {
@@ -192,7 +196,9 @@ func fillStore(ctx context.Context, e *env, st device.Store, o seedOptions) (*cr
 	return c, stats, issueCredentials(ctx, svc, c)
 }
 
-func openStore(ctx context.Context, engine config.Engine, dsn string, log *slog.Logger) (device.Store, error) {
+func openStore(
+	ctx context.Context, engine config.Engine, dsn string, log *slog.Logger,
+) (device.Store, error) {
 	if engine == config.Postgres {
 		return postgres.Open(ctx, dsn, log)
 	}
@@ -236,7 +242,9 @@ type accountPlan struct {
 
 // createAccounts creates the accounts through the service, so that each gets its
 // default profile as any other account does.
-func createAccounts(ctx context.Context, svc *device.Service, o seedOptions) (*creds, []accountPlan, error) {
+func createAccounts(
+	ctx context.Context, svc *device.Service, o seedOptions,
+) (*creds, []accountPlan, error) {
 	c := &creds{Version: credsVersion, Registrations: o.regs, SeededAt: time.Now().UTC()}
 	var plans []accountPlan
 	for i, n := range splitRegistrations(o.regs, o.accounts) {
@@ -287,7 +295,9 @@ func issueCredentials(ctx context.Context, svc *device.Service, c *creds) error 
 
 // fill generates the fleet in one goroutine and writes it in this one, so that key
 // generation overlaps the single-writer database work.
-func fill(ctx context.Context, e *env, st device.Store, plans []accountPlan, o seedOptions, c *creds) (seedStats, error) {
+func fill(
+	ctx context.Context, e *env, st device.Store, plans []accountPlan, o seedOptions, c *creds,
+) (seedStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := newFleet(o.seed, time.Now(), o.p256)
@@ -334,7 +344,9 @@ func (p *progressCount) add(b *batch) {
 // writeBatches writes each batch in one transaction, up to writers at a time. A
 // barrier waits for the batches before it, so that rows never arrive before those
 // they refer to.
-func writeBatches(ctx context.Context, st device.Store, in <-chan *batch, writers int, written *progressCount) error {
+func writeBatches(
+	ctx context.Context, st device.Store, in <-chan *batch, writers int, written *progressCount,
+) error {
 	sem := make(chan struct{}, writers)
 	errs := make(chan error, writers)
 	var wg sync.WaitGroup
@@ -371,7 +383,9 @@ func writeBatches(ctx context.Context, st device.Store, in <-chan *batch, writer
 	}
 }
 
-func seedSummary(e *env, engine config.Engine, s seedStats, took time.Duration, c *creds, path string) seedResult {
+func seedSummary(
+	e *env, engine config.Engine, s seedStats, took time.Duration, c *creds, path string,
+) seedResult {
 	rows := s.Registrations + s.Devices + s.Users
 	return seedResult{Kind: "seed", Command: e.commandLine(), Engine: string(engine), seedStats: s,
 		Seconds: took.Seconds(), RowsPerSecond: float64(rows) / took.Seconds(),

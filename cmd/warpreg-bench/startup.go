@@ -65,7 +65,9 @@ func startupCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error 
 }
 
 // timeStart starts one server and returns how long it took to answer.
-func timeStart(ctx context.Context, exe, database string, timeout time.Duration) (time.Duration, error) {
+func timeStart(
+	ctx context.Context, exe, database string, timeout time.Duration,
+) (time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return 0, err

@@ -61,10 +61,11 @@ func targetChecks(rs *results) []check {
 				return fmt.Sprintf("%.0f/s, errors: %s", r.RPS, errorText(r.Errors)),
 					r.RPS >= 2000 && len(r.Errors) == 0
 			}),
-		checkRun(rs, "revoke", 1, "`revoke` of 100 ids, one call at a time: p99 ≤ 50 ms", func(r *result) (string, bool) {
-			p99 := r.Ops["revoke"].Latency.P99
-			return fmt.Sprintf("p99 %.2f ms (%d in flight)", p99, r.Connections), p99 <= 50
-		}),
+		checkRun(rs, "revoke", 1, "`revoke` of 100 ids, one call at a time: p99 ≤ 50 ms",
+			func(r *result) (string, bool) {
+				p99 := r.Ops["revoke"].Latency.P99
+				return fmt.Sprintf("p99 %.2f ms (%d in flight)", p99, r.Connections), p99 <= 50
+			}),
 		checkMemory(rs),
 		checkSize(rs),
 		checkStartup(rs),
@@ -97,7 +98,9 @@ func (rs *results) findFiltered(workload string, conns int) *result {
 	return found
 }
 
-func checkRun(rs *results, workload string, conns int, target string, f func(*result) (string, bool)) check {
+func checkRun(
+	rs *results, workload string, conns int, target string, f func(*result) (string, bool),
+) check {
 	r := rs.find("sqlite", workload, conns)
 	if r == nil {
 		return check{target: target}

@@ -273,7 +273,9 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 // client version if one is given. The secret is checked on a read, outside the
 // write transaction, and concurrent heartbeats share one write (see toucher); a
 // revoke that commits in between at worst lets one last heartbeat move last_seen_at.
-func (s *Service) Heartbeat(ctx context.Context, id, token, clientVersion string) (*Registration, error) {
+func (s *Service) Heartbeat(
+	ctx context.Context, id, token, clientVersion string,
+) (*Registration, error) {
 	if err := checkText("client_version", clientVersion, maxFact); err != nil {
 		return nil, err
 	}

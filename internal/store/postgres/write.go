@@ -136,7 +136,9 @@ func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) e
 	return nil
 }
 
-func (t *tx) TouchRegistrations(ctx context.Context, rs []*device.Registration, at time.Time) error {
+func (t *tx) TouchRegistrations(
+	ctx context.Context, rs []*device.Registration, at time.Time,
+) error {
 	regs, devs := make([]string, len(rs)), make([]string, len(rs))
 	for i, r := range rs {
 		regs[i], devs[i] = r.ID, r.DeviceID

@@ -92,7 +92,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	}
 	// Planner statistics, refreshed where stale and sampled (analysis_limit), as
 	// SQLite advises for long-lived connections: cheap at start, even at a million rows.
-	if _, err := write.ExecContext(ctx, `PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002`); err != nil {
+	const optimize = `PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002`
+	if _, err := write.ExecContext(ctx, optimize); err != nil {
 		log.Warn("refresh planner statistics", "err", err)
 	}
 	go s.writer()

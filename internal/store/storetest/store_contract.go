@@ -312,7 +312,8 @@ func testRollback(t *testing.T, e *env) {
 		r2 := *r
 		r2.Key = newCurve25519Key()
 		return errors.Join(tx.InsertAccount(e.ctx, b), tx.PutDevice(e.ctx, &d2),
-			tx.PutRegistration(e.ctx, &r2), tx.TouchRegistrations(e.ctx, []*device.Registration{r}, rowTime(50)),
+			tx.PutRegistration(e.ctx, &r2),
+			tx.TouchRegistrations(e.ctx, []*device.Registration{r}, rowTime(50)),
 			tx.SpendEnrollmentKey(e.ctx, ek.ID, rowTime(50)),
 			tx.PutSettingIfAbsent(e.ctx, "doomed", []byte("x")), boom)
 	})

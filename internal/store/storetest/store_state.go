@@ -47,7 +47,9 @@ func testTouch(t *testing.T, e *env) {
 	}
 	for _, s := range steps {
 		stale := *r // the caller's copy may be older than the row
-		e.update(t, func(tx device.Tx) error { return tx.TouchRegistrations(e.ctx, []*device.Registration{&stale}, s.at) })
+		e.update(t, func(tx device.Tx) error {
+			return tx.TouchRegistrations(e.ctx, []*device.Registration{&stale}, s.at)
+		})
 		reg, dev := e.lastSeen(t, a, r)
 		if !reg.Equal(s.want) || !dev.Equal(s.want) {
 			t.Errorf("touch %s at %s: registration and device last seen = %s, %s; want %s",
@@ -64,8 +66,12 @@ func testTouchSharedDevice(t *testing.T, e *env) {
 	r2 := e.seedRegistration(t, a, d, e.seedUser(t, a.ID, "bob@example.com"))
 	late, early := rowTime(50), rowTime(40)
 
-	e.update(t, func(tx device.Tx) error { return tx.TouchRegistrations(e.ctx, []*device.Registration{r1}, late) })
-	e.update(t, func(tx device.Tx) error { return tx.TouchRegistrations(e.ctx, []*device.Registration{r2}, early) })
+	e.update(t, func(tx device.Tx) error {
+		return tx.TouchRegistrations(e.ctx, []*device.Registration{r1}, late)
+	})
+	e.update(t, func(tx device.Tx) error {
+		return tx.TouchRegistrations(e.ctx, []*device.Registration{r2}, early)
+	})
 	reg1, dev := e.lastSeen(t, a, r1)
 	reg2, _ := e.lastSeen(t, a, r2)
 	if !reg1.Equal(late) || !reg2.Equal(early) || !dev.Equal(late) {
