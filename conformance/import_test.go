@@ -16,41 +16,10 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 )
 
-// referenceGet is the example response of Cloudflare's reference page for getting
-// a registration: a revoked and deleted MASQUE registration with its policy.
-const referenceGet = `{
-  "errors": [],
-  "messages": [],
-  "result": {
-    "id": "11ffb86f-3f0c-4306-b4a2-e62f872b166a",
-    "created_at": "2025-02-14T13:17:00Z",
-    "device": {
-      "id": "32aa0404-78f1-49a4-99e0-97f575081356",
-      "name": "My Device",
-      "client_version": "1.0.0"
-    },
-    "key": "U+QTP50RsWfeLGHF4tlGDnmGeuwtsz46KCHr5OyhWq00Rsdfl45mgnQAuEJ6CO0YrkyTl9FUf5iB0bwYR3g4EEFEHhtu6jFaqfMrBMBSz6itv9HQXkaR9OieKQ==",
-    "last_seen_at": "2025-02-14T13:17:00Z",
-    "updated_at": "2025-02-14T13:17:00Z",
-    "deleted_at": "2025-02-14T13:17:00Z",
-    "key_type": "secp256r1",
-    "policy": {
-      "id": "11ffb86f-3f0c-4306-b4a2-e62f872b166a",
-      "default": true,
-      "deleted": true,
-      "name": "name",
-      "updated_at": "2025-02-14T13:17:00Z"
-    },
-    "revoked_at": "2025-02-14T13:17:00Z",
-    "tunnel_type": "masque",
-    "user": {
-      "id": "f174e90a-fafe-4643-bbbc-4a0ed4fc8415",
-      "email": "user@example.com",
-      "name": "John Appleseed"
-    }
-  },
-  "success": true
-}`
+// referenceGetPath is the example response of Cloudflare's reference page for
+// getting a registration (a revoked and deleted MASQUE registration with its
+// policy), kept once, beside the CLI's own import test.
+const referenceGetPath = "../cmd/warpreg/testdata/cloudflare-get-registration.json"
 
 // importFile writes body to a file and imports it into account A with the CLI.
 func importFile(t *testing.T, tn *tenant, body []byte) {
@@ -65,9 +34,11 @@ func importFile(t *testing.T, tn *tenant, body []byte) {
 func TestImportReferenceExample(t *testing.T) {
 	t.Parallel()
 	tn := newTenant(t, false)
-	importFile(t, tn, []byte(referenceGet))
+	referenceGet, err := os.ReadFile(referenceGetPath)
+	mustSucceed(t, err, "read the reference example")
+	importFile(t, tn, referenceGet)
 	var ref struct{ Result wireRegistration }
-	mustSucceed(t, json.Unmarshal([]byte(referenceGet), &ref), "decode reference")
+	mustSucceed(t, json.Unmarshal(referenceGet, &ref), "decode reference")
 	want := ref.Result
 
 	c := tn.client(t)
