@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
@@ -22,8 +22,8 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 		 tunnel_type, previous_key, active, profile_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
-		nullString(c.UserID), c.Key, nullString(string(c.KeyType)),
-		nullString(string(c.TunnelType)), nullString(c.PreviousKey), c.Active, c.ProfileID)
+		row.NullString(c.UserID), c.Key, row.NullString(string(c.KeyType)),
+		row.NullString(string(c.TunnelType)), row.NullString(c.PreviousKey), c.Active, c.ProfileID)
 	if err != nil {
 		return err
 	}
@@ -65,8 +65,7 @@ func (r reader) Changes(
 			"starts after %d); list the registrations again and follow from the newest change",
 			after, pruned)
 	}
-	rows, err := r.q.Query(ctx, `SELECT account_id, seq, kind, at, registration_id,
-		device_id, user_id, key, key_type, tunnel_type, previous_key, active, profile_id
+	rows, err := r.q.Query(ctx, `SELECT `+row.ChangeColumns+`
 		FROM registration_changes WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		accountID, after, limit)
 	if err != nil {
@@ -75,18 +74,10 @@ func (r reader) Changes(
 	defer rows.Close()
 	var out []device.Change
 	for rows.Next() {
-		var c device.Change
-		var at int64
-		var kind string
-		var user, keyType, tunnel, prev sql.NullString
-		err := rows.Scan(&c.AccountID, &c.Seq, &kind, &at, &c.RegistrationID, &c.DeviceID,
-			&user, &c.Key, &keyType, &tunnel, &prev, &c.Active, &c.ProfileID)
+		c, err := row.Change(rows)
 		if err != nil {
-			return nil, fmt.Errorf("read change: %w", err)
+			return nil, err
 		}
-		c.Kind, c.At, c.UserID, c.PreviousKey = device.ChangeKind(kind), fromMicros(at),
-			user.String, prev.String
-		c.KeyType, c.TunnelType = device.KeyType(keyType.String), device.TunnelType(tunnel.String)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -122,6 +113,6 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 func (r reader) RegistrationByKey(
 	ctx context.Context, accountID, key string,
 ) (*device.Registration, error) {
-	return scanRegistration(r.q.QueryRow(ctx, registrationSelect+`
+	return scanRegistration(r.q.QueryRow(ctx, row.RegistrationSelect+`
 		WHERE r.account_id = $1 AND r.key = $2 AND r.deleted_at IS NULL`, accountID, key))
 }

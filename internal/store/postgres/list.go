@@ -10,18 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
-
-// sortColumns maps each sort key to the column it orders by; each has an index on
-// (account_id, column, id) over live rows. The columns use the "C" collation, so text
-// sorts in byte order, as in SQLite.
-var sortColumns = map[device.SortField]string{
-	device.SortByID:         "r.id",
-	device.SortByUserName:   "r.user_name",
-	device.SortByUserEmail:  "r.user_email",
-	device.SortByLastSeenAt: "r.last_seen_at",
-	device.SortByCreatedAt:  "r.created_at",
-}
 
 // args collects query arguments and hands out their $n placeholders.
 type args []any
@@ -71,7 +61,7 @@ func (r reader) ListRegistrations(
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
 func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
-	col, ok := sortColumns[q.Sort]
+	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
 	}
@@ -88,14 +78,14 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 	if q.After != nil && q.Sort == device.SortByID {
 		where += " AND r.id " + cmp + " " + a.add(q.After.ID)
 	} else if q.After != nil {
-		v, err := positionArg(q.Sort, q.After.Value)
+		v, err := row.PositionArg(q.Sort, q.After.Value)
 		if err != nil {
 			return "", nil, err
 		}
 		where += fmt.Sprintf(" AND (%s, r.id) %s (%s, %s)", col, cmp, a.add(v), a.add(q.After.ID))
 	}
 	limit := a.add(q.Limit + 1)
-	return registrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
+	return row.RegistrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
 }
 
 // count returns the number of rows the filters match: from the account's counters
@@ -103,12 +93,8 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
 	var n int
 	var err error
-	if onlyStatus(q) {
-		col := map[device.Status]string{
-			device.StatusActive:  "live_count - revoked_count",
-			device.StatusRevoked: "revoked_count",
-			device.StatusAll:     "live_count",
-		}[q.Status]
+	if row.OnlyStatus(q) {
+		col := row.CountColumn(q.Status)
 		err = r.q.QueryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = $1`, accountID).Scan(&n)
 	} else {
 		var a args
@@ -119,23 +105,6 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
 	return n, nil
-}
-
-// onlyStatus reports whether q filters on nothing but the status.
-func onlyStatus(q *device.ListQuery) bool {
-	return len(q.IDs) == 0 && q.DeviceID == "" && len(q.UserIDs) == 0 && q.Search == "" &&
-		q.SeenAfter.IsZero() && q.SeenBefore.IsZero()
-}
-
-func positionArg(f device.SortField, v string) (any, error) {
-	if f != device.SortByLastSeenAt && f != device.SortByCreatedAt {
-		return v, nil
-	}
-	t, err := device.ParseMicros(v)
-	if err != nil {
-		return nil, fmt.Errorf("list registrations: %w", err)
-	}
-	return t.UnixMicro(), nil
 }
 
 // listFilter builds the WHERE clause shared by the count and the page query.
@@ -163,14 +132,7 @@ func listFilter(a *args, accountID string, q *device.ListQuery) string {
 		conds = append(conds, "r.last_seen_at < "+a.add(q.SeenBefore.UnixMicro()))
 	}
 	if q.Search != "" {
-		conds = append(conds, "r.search_text LIKE "+a.add(likePattern(q.Search)))
+		conds = append(conds, "r.search_text LIKE "+a.add(row.LikePattern(q.Search)))
 	}
 	return strings.Join(conds, " AND ")
-}
-
-// likePattern turns a search term into a case-folded substring pattern in which
-// the term's own % and _ match only themselves (backslash is LIKE's default escape).
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }

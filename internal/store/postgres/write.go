@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // tx is a device.Tx on one PostgreSQL transaction.
@@ -44,7 +45,7 @@ func (t *tx) put(ctx context.Context, what, query string, args ...any) error {
 func (t *tx) InsertAccount(ctx context.Context, a *device.Account) error {
 	_, err := t.exec(ctx, "insert account", `INSERT INTO accounts
 		(id, name, multi_user, default_profile_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.Name, a.MultiUser, nullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
+		a.ID, a.Name, a.MultiUser, row.NullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
 	return err
 }
 
@@ -61,7 +62,7 @@ func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
 			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
 		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, micros(p.DeletedAt),
+		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
 		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
 }
 
@@ -86,7 +87,7 @@ func (t *tx) PutUser(ctx context.Context, u *device.User) error {
 
 func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 	f := &d.Facts
-	return t.put(ctx, "put device", `INSERT INTO devices (`+deviceColumns+`)
+	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
 			manufacturer = excluded.manufacturer, device_type = excluded.device_type,
@@ -99,7 +100,7 @@ func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 		d.ID, d.AccountID, f.Name, f.Model, f.Manufacturer, f.DeviceType, f.OSVersion,
 		f.OSVersionExtra, f.SerialNumber, f.HardwareID, f.MACAddress, f.ClientVersion,
 		d.LastSeenAt.UnixMicro(), d.CreatedAt.UnixMicro(), d.UpdatedAt.UnixMicro(),
-		micros(d.DeletedAt))
+		row.Micros(d.DeletedAt))
 }
 
 func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error {
@@ -117,16 +118,16 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 			revoked_at = excluded.revoked_at, deleted_at = excluded.deleted_at,
 			policy_updated_at = excluded.policy_updated_at
 		WHERE registrations.account_id = excluded.account_id`,
-		r.ID, r.AccountID, r.DeviceID, nullString(r.UserID), r.ProfileID, r.Slot, r.Key,
-		nullString(string(r.KeyType)), nullString(string(r.TunnelType)), r.SecretHash,
+		r.ID, r.AccountID, r.DeviceID, row.NullString(r.UserID), r.ProfileID, r.Slot, r.Key,
+		row.NullString(string(r.KeyType)), row.NullString(string(r.TunnelType)), r.SecretHash,
 		r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(), r.LastSeenAt.UnixMicro(),
-		micros(r.RevokedAt), micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
+		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
 func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
 	tag, err := t.exec(ctx, "set registration state", `UPDATE registrations
 		SET revoked_at = $1, deleted_at = $2, updated_at = $3 WHERE id = $4 AND account_id = $5`,
-		micros(r.RevokedAt), micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func (t *tx) InsertEnrollmentKey(ctx context.Context, k *device.EnrollmentKey) e
 	_, err := t.exec(ctx, "insert enrollment key", `INSERT INTO enrollment_keys
 		(id, account_id, reusable, expires_at, used_at, hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.ID, k.AccountID, k.Reusable, micros(k.ExpiresAt), micros(k.UsedAt), k.Hash,
+		k.ID, k.AccountID, k.Reusable, row.Micros(k.ExpiresAt), row.Micros(k.UsedAt), k.Hash,
 		k.CreatedAt.UnixMicro())
 	return err
 }
@@ -192,11 +193,4 @@ func (t *tx) PutSettingIfAbsent(ctx context.Context, name string, value []byte) 
 	_, err := t.exec(ctx, "put setting", `INSERT INTO settings (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO NOTHING`, name, value)
 	return err
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

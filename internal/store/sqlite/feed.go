@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
@@ -20,8 +21,8 @@ func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
 		 tunnel_type, previous_key, active, profile_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
-		nullString(c.UserID), c.Key, nullString(string(c.KeyType)),
-		nullString(string(c.TunnelType)), nullString(c.PreviousKey), c.Active, c.ProfileID)
+		row.NullString(c.UserID), c.Key, row.NullString(string(c.KeyType)),
+		row.NullString(string(c.TunnelType)), row.NullString(c.PreviousKey), c.Active, c.ProfileID)
 	if err != nil {
 		return err
 	}
@@ -56,8 +57,7 @@ func (r reader) Changes(
 			"starts after %d); list the registrations again and follow from the newest change",
 			after, pruned)
 	}
-	rows, err := r.query(ctx, `SELECT account_id, seq, kind, at, registration_id,
-		device_id, user_id, key, key_type, tunnel_type, previous_key, active, profile_id
+	rows, err := r.query(ctx, `SELECT `+row.ChangeColumns+`
 		FROM registration_changes WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		accountID, after, limit)
 	if err != nil {
@@ -66,16 +66,10 @@ func (r reader) Changes(
 	defer rows.Close()
 	var out []device.Change
 	for rows.Next() {
-		var c device.Change
-		var at int64
-		var user, keyType, tunnel, prev sql.NullString
-		err := rows.Scan(&c.AccountID, &c.Seq, &c.Kind, &at, &c.RegistrationID, &c.DeviceID,
-			&user, &c.Key, &keyType, &tunnel, &prev, &c.Active, &c.ProfileID)
+		c, err := row.Change(rows)
 		if err != nil {
-			return nil, fmt.Errorf("read change: %w", err)
+			return nil, err
 		}
-		c.At, c.UserID, c.PreviousKey = fromMicros(at), user.String, prev.String
-		c.KeyType, c.TunnelType = device.KeyType(keyType.String), device.TunnelType(tunnel.String)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -114,6 +108,6 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 func (r reader) RegistrationByKey(
 	ctx context.Context, accountID, key string,
 ) (*device.Registration, error) {
-	return scanRegistration(r.queryRow(ctx, registrationSelect+`
+	return scanRegistration(r.queryRow(ctx, row.RegistrationSelect+`
 		WHERE r.account_id = ? AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
 }

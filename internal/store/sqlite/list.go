@@ -8,18 +8,8 @@ import (
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
-
-// sortColumns maps each sort key to the column it orders by; each has an index on
-// (account_id, column, id). The user's name and email are copied onto the
-// registration by triggers, empty when it has no user.
-var sortColumns = map[device.SortField]string{
-	device.SortByID:         "r.id",
-	device.SortByUserName:   "r.user_name",
-	device.SortByUserEmail:  "r.user_email",
-	device.SortByLastSeenAt: "r.last_seen_at",
-	device.SortByCreatedAt:  "r.created_at",
-}
 
 // ListRegistrations pages with a keyset on (sort key, id): the next page starts
 // strictly after the last row of this one, whatever was added or removed since.
@@ -62,7 +52,7 @@ func (r reader) ListRegistrations(
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
 func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
-	col, ok := sortColumns[q.Sort]
+	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
 	}
@@ -79,7 +69,7 @@ func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 		where += " AND r.id " + cmp + " ?"
 		args = append(args, q.After.ID)
 	} else if q.After != nil {
-		v, err := positionArg(q.Sort, q.After.Value)
+		v, err := row.PositionArg(q.Sort, q.After.Value)
 		if err != nil {
 			return "", nil, err
 		}
@@ -87,7 +77,7 @@ func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
-	return registrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
+	return row.RegistrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
 }
 
 // count returns the number of rows the filters match: from the account's counters
@@ -97,12 +87,8 @@ func (r reader) count(
 ) (int, error) {
 	var n int
 	var err error
-	if onlyStatus(q) {
-		col := map[device.Status]string{
-			device.StatusActive:  "live_count - revoked_count",
-			device.StatusRevoked: "revoked_count",
-			device.StatusAll:     "live_count",
-		}[q.Status]
+	if row.OnlyStatus(q) {
+		col := row.CountColumn(q.Status)
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
 		err = r.queryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, args...).Scan(&n)
@@ -111,23 +97,6 @@ func (r reader) count(
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
 	return n, nil
-}
-
-// onlyStatus reports whether q filters on nothing but the status.
-func onlyStatus(q *device.ListQuery) bool {
-	return len(q.IDs) == 0 && q.DeviceID == "" && len(q.UserIDs) == 0 && q.Search == "" &&
-		q.SeenAfter.IsZero() && q.SeenBefore.IsZero()
-}
-
-func positionArg(f device.SortField, v string) (any, error) {
-	if f != device.SortByLastSeenAt && f != device.SortByCreatedAt {
-		return v, nil
-	}
-	t, err := device.ParseMicros(v)
-	if err != nil {
-		return nil, fmt.Errorf("list registrations: %w", err)
-	}
-	return t.UnixMicro(), nil
 }
 
 // listFilter builds the WHERE clause shared by the count and the page query.
@@ -162,7 +131,7 @@ func listFilter(accountID string, q *device.ListQuery) (string, []any) {
 	}
 	if q.Search != "" {
 		conds = append(conds, `r.search_text LIKE ? ESCAPE '\'`)
-		args = append(args, likePattern(q.Search))
+		args = append(args, row.LikePattern(q.Search))
 	}
 	return strings.Join(conds, " AND "), args
 }
@@ -176,11 +145,4 @@ func appendStrings(args []any, ss []string) []any {
 		args = append(args, s)
 	}
 	return args
-}
-
-// likePattern turns a search term into a case-folded substring pattern in which
-// the term's own % and _ match only themselves.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }

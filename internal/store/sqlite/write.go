@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // tx is a device.Tx on one SQLite transaction.
@@ -45,7 +46,7 @@ func (t *tx) put(ctx context.Context, what, query string, args ...any) error {
 func (t *tx) InsertAccount(ctx context.Context, a *device.Account) error {
 	_, err := t.exec(ctx, "insert account", `INSERT INTO accounts
 		(id, name, multi_user, default_profile_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.MultiUser, nullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
+		a.ID, a.Name, a.MultiUser, row.NullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
 	return err
 }
 
@@ -62,7 +63,7 @@ func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
 			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
 		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, micros(p.DeletedAt),
+		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
 		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
 }
 
@@ -87,7 +88,7 @@ func (t *tx) PutUser(ctx context.Context, u *device.User) error {
 
 func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 	f := &d.Facts
-	return t.put(ctx, "put device", `INSERT INTO devices (`+deviceColumns+`)
+	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
 			manufacturer = excluded.manufacturer, device_type = excluded.device_type,
@@ -100,7 +101,7 @@ func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 		d.ID, d.AccountID, f.Name, f.Model, f.Manufacturer, f.DeviceType, f.OSVersion,
 		f.OSVersionExtra, f.SerialNumber, f.HardwareID, f.MACAddress, f.ClientVersion,
 		d.LastSeenAt.UnixMicro(), d.CreatedAt.UnixMicro(), d.UpdatedAt.UnixMicro(),
-		micros(d.DeletedAt))
+		row.Micros(d.DeletedAt))
 }
 
 func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error {
@@ -118,16 +119,16 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 			revoked_at = excluded.revoked_at, deleted_at = excluded.deleted_at,
 			policy_updated_at = excluded.policy_updated_at
 		WHERE registrations.account_id = excluded.account_id`,
-		r.ID, r.AccountID, r.DeviceID, nullString(r.UserID), r.ProfileID, r.Slot, r.Key,
-		nullString(string(r.KeyType)), nullString(string(r.TunnelType)), r.SecretHash,
+		r.ID, r.AccountID, r.DeviceID, row.NullString(r.UserID), r.ProfileID, r.Slot, r.Key,
+		row.NullString(string(r.KeyType)), row.NullString(string(r.TunnelType)), r.SecretHash,
 		r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(), r.LastSeenAt.UnixMicro(),
-		micros(r.RevokedAt), micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
+		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
 func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
 	res, err := t.exec(ctx, "set registration state", `UPDATE registrations
 		SET revoked_at = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
-		micros(r.RevokedAt), micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func (t *tx) InsertEnrollmentKey(ctx context.Context, k *device.EnrollmentKey) e
 	_, err := t.exec(ctx, "insert enrollment key", `INSERT INTO enrollment_keys
 		(id, account_id, reusable, expires_at, used_at, hash, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, k.Reusable, micros(k.ExpiresAt), micros(k.UsedAt), k.Hash,
+		k.ID, k.AccountID, k.Reusable, row.Micros(k.ExpiresAt), row.Micros(k.UsedAt), k.Hash,
 		k.CreatedAt.UnixMicro())
 	return err
 }
@@ -214,11 +215,4 @@ func (t *tx) PutSettingIfAbsent(ctx context.Context, name string, value []byte) 
 	_, err := t.exec(ctx, "put setting", `INSERT INTO settings (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO NOTHING`, name, value)
 	return err
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

@@ -1,0 +1,150 @@
+// Package row reads warpreg's rows into domain types and holds the parts of the
+// SQL that both storage adapters share: column lists, the registration query, the
+// list sort keys and the encoding of times. Each adapter keeps its own dialect
+// (placeholders, functions, upserts) and maps its driver's errors; what is the same
+// in both lives here once, so the engines cannot drift apart.
+package row
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// Scanner is what database/sql's and pgx's rows share.
+type Scanner interface{ Scan(dest ...any) error }
+
+// UserColumns are read by User, in order.
+const UserColumns = `id, account_id, email, name, groups, created_at, updated_at`
+
+// DeviceColumns are read by Device, in order.
+const DeviceColumns = `id, account_id, name, model, manufacturer, device_type, os_version,
+	os_version_extra, serial_number, hardware_id, mac_address, client_version,
+	last_seen_at, created_at, updated_at, deleted_at`
+
+// RegistrationSelect reads a registration with its device, user and profile views
+// from its own row, where triggers keep copies of the device's name and client
+// version and the user's name and email, and the small profiles table. Callers add
+// the WHERE clause.
+const RegistrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r.profile_id,
+	r.slot, r.key, r.key_type, r.tunnel_type, r.secret_hash, r.created_at, r.updated_at,
+	r.last_seen_at, r.revoked_at, r.deleted_at, r.policy_updated_at,
+	r.device_name, r.client_version, r.user_email, r.user_name,
+	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at
+	FROM registrations r
+	JOIN profiles p ON p.id = r.profile_id`
+
+// ChangeColumns are read by Change, in order.
+const ChangeColumns = `account_id, seq, kind, at, registration_id, device_id, user_id, key,
+	key_type, tunnel_type, previous_key, active, profile_id`
+
+// User scans a row of UserColumns. Errors come back wrapped, for the adapter to map.
+func User(s Scanner) (*device.User, error) {
+	var u device.User
+	var groups string
+	var created, updated int64
+	err := s.Scan(&u.ID, &u.AccountID, &u.Email, &u.Name, &groups, &created, &updated)
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	if err := json.Unmarshal([]byte(groups), &u.Groups); err != nil {
+		return nil, fmt.Errorf("read user %s: groups: %w", u.ID, err)
+	}
+	u.CreatedAt, u.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return &u, nil
+}
+
+// Device scans a row of DeviceColumns.
+func Device(s Scanner) (*device.Device, error) {
+	var d device.Device
+	f := &d.Facts
+	var seen, created, updated int64
+	var deleted sql.NullInt64
+	err := s.Scan(&d.ID, &d.AccountID, &f.Name, &f.Model, &f.Manufacturer, &f.DeviceType,
+		&f.OSVersion, &f.OSVersionExtra, &f.SerialNumber, &f.HardwareID, &f.MACAddress,
+		&f.ClientVersion, &seen, &created, &updated, &deleted)
+	if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	d.LastSeenAt, d.CreatedAt, d.UpdatedAt = FromMicros(seen), FromMicros(created), FromMicros(updated)
+	d.DeletedAt = NullMicros(deleted)
+	return &d, nil
+}
+
+// Registration scans a row of RegistrationSelect.
+func Registration(s Scanner) (*device.Registration, error) {
+	var g device.Registration
+	var userID, keyType, tunnelType sql.NullString
+	var created, updated, seen, policyUpdated int64
+	var revoked, deleted sql.NullInt64
+	var uEmail, uName string
+	var p device.Profile
+	var pDeleted sql.NullInt64
+	var pCreated, pUpdated int64
+	err := s.Scan(&g.ID, &g.AccountID, &g.DeviceID, &userID, &g.ProfileID, &g.Slot, &g.Key,
+		&keyType, &tunnelType, &g.SecretHash, &created, &updated, &seen, &revoked, &deleted,
+		&policyUpdated, &g.DeviceName, &g.ClientVersion, &uEmail, &uName,
+		&p.Name, &p.Default, &pDeleted, &pCreated, &pUpdated)
+	if err != nil {
+		return nil, fmt.Errorf("read registration: %w", err)
+	}
+	g.UserID, g.KeyType, g.TunnelType = userID.String, device.KeyType(keyType.String),
+		device.TunnelType(tunnelType.String)
+	g.CreatedAt, g.UpdatedAt, g.LastSeenAt = FromMicros(created), FromMicros(updated), FromMicros(seen)
+	g.RevokedAt, g.DeletedAt = NullMicros(revoked), NullMicros(deleted)
+	g.PolicyUpdatedAt = FromMicros(policyUpdated)
+	if userID.Valid {
+		g.User = &device.User{ID: userID.String, AccountID: g.AccountID, Email: uEmail, Name: uName}
+	}
+	p.ID, p.AccountID = g.ProfileID, g.AccountID
+	p.DeletedAt, p.CreatedAt, p.UpdatedAt = NullMicros(pDeleted), FromMicros(pCreated), FromMicros(pUpdated)
+	g.Policy = &p
+	return &g, nil
+}
+
+// Change scans a row of ChangeColumns.
+func Change(s Scanner) (device.Change, error) {
+	var c device.Change
+	var at int64
+	var kind string
+	var user, keyType, tunnel, prev sql.NullString
+	err := s.Scan(&c.AccountID, &c.Seq, &kind, &at, &c.RegistrationID, &c.DeviceID,
+		&user, &c.Key, &keyType, &tunnel, &prev, &c.Active, &c.ProfileID)
+	if err != nil {
+		return c, fmt.Errorf("read change: %w", err)
+	}
+	c.Kind, c.At, c.UserID, c.PreviousKey = device.ChangeKind(kind), FromMicros(at), user.String,
+		prev.String
+	c.KeyType, c.TunnelType = device.KeyType(keyType.String), device.TunnelType(tunnel.String)
+	return c, nil
+}
+
+// FromMicros reads a stored time: Unix microseconds, UTC.
+func FromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// NullMicros reads a nullable stored time; NULL is the zero time.
+func NullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return FromMicros(v.Int64)
+}
+
+// Micros returns t as Unix microseconds, or NULL for the zero time.
+func Micros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// NullString stores the empty string as NULL.
+func NullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
