@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 // Exit statuses, as warpreg's own.
@@ -102,7 +104,7 @@ func run(
 		fmt.Fprintf(stdout, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	positional, err := parseInterspersed(fs, args[1:])
+	positional, err := cli.ParseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	} else if err != nil {
@@ -111,9 +113,8 @@ func run(
 	}
 	e.args = positional
 	if err := action(ctx, e); err != nil {
-		fmt.Fprintf(stderr, "warpreg-bench %s: %s\n", cmd.name, oneLine(err))
-		var ue usageError
-		if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "warpreg-bench %s: %s\n", cmd.name, cli.OneLine(err))
+		if cli.IsUsage(err) {
 			return exitUsage
 		}
 		return exitError
@@ -128,40 +129,6 @@ func findCommand(name string) (command, bool) {
 		}
 	}
 	return command{}, false
-}
-
-// usageError marks a mistake in the command line, which exits with status 2.
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...)}
-}
-
-// oneLine flattens an error to a single line, since joined errors carry newlines.
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
-}
-
-// parseInterspersed parses flags wherever they stand among the positional
-// arguments, and returns the positional ones. A lone "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 // commandLine is how the command was invoked, for the record kept in results.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 // listPerPage is the page size every list request asks for.
@@ -43,7 +45,7 @@ func chooseFilters(list string) ([]weighted, error) {
 	for _, name := range strings.Split(list, ",") {
 		i := slices.IndexFunc(listFilters, func(f weighted) bool { return f.name == name })
 		if i < 0 {
-			return nil, usagef("--list-filters: unknown filter %q", name)
+			return nil, cli.Usagef("--list-filters: unknown filter %q", name)
 		}
 		out = append(out, listFilters[i])
 	}

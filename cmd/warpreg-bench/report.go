@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 const reportAbout = `Reads results saved by run, baseline, seed and startup (with --json or --save) and
@@ -35,7 +37,7 @@ func reportCommand(fs *flag.FlagSet, _ *env) func(context.Context, *env) error {
 	return func(_ context.Context, e *env) error {
 		files := append(in, e.args...)
 		if len(files) == 0 {
-			return usagef("give at least one result file with --in")
+			return cli.Usagef("give at least one result file with --in")
 		}
 		rs, err := readResults(files)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 const runAbout = `Sends the workload's requests back to back on --connections keep-alive
@@ -86,19 +88,19 @@ func (o *runOptions) register(fs *flag.FlagSet, e *env) {
 func (o *runOptions) validate() error {
 	switch {
 	case !slices.Contains(workloadNames, o.workload):
-		return usagef("--workload must be one of %s", strings.Join(workloadNames, ", "))
+		return cli.Usagef("--workload must be one of %s", strings.Join(workloadNames, ", "))
 	case o.duration <= 0 || o.duration > maxDuration:
-		return usagef("--duration must be positive and at most %s", maxDuration)
+		return cli.Usagef("--duration must be positive and at most %s", maxDuration)
 	case o.conns < 1 || o.conns > maxConnections:
-		return usagef("--connections must be from 1 to %d", maxConnections)
+		return cli.Usagef("--connections must be from 1 to %d", maxConnections)
 	case o.timeout <= 0:
-		return usagef("--timeout must be positive")
+		return cli.Usagef("--timeout must be positive")
 	case o.deepPages < 1 || o.deepSamples < 1:
-		return usagef("--deep-pages and --deep-samples must be positive")
+		return cli.Usagef("--deep-pages and --deep-samples must be positive")
 	case o.heartbeatDevices < 1 || o.heartbeatDevices > 100000:
-		return usagef("--heartbeat-devices must be from 1 to 100000")
+		return cli.Usagef("--heartbeat-devices must be from 1 to 100000")
 	case o.client != clientRaw && o.client != clientNetHTTP:
-		return usagef("--client must be raw or net/http")
+		return cli.Usagef("--client must be raw or net/http")
 	}
 	_, err := chooseFilters(o.listFilters)
 	return err
@@ -130,7 +132,7 @@ func runCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 			return err
 		}
 		if o.baseline && o.workload == "list-deep" {
-			return usagef("list-deep has no baseline: the static server returns no cursors")
+			return cli.Usagef("list-deep has no baseline: the static server returns no cursors")
 		}
 		return runTarget(ctx, e, o, c, base, port)
 	}
@@ -171,7 +173,7 @@ func baselineCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error
 			return err
 		}
 		if o.workload == "list-deep" {
-			return usagef("list-deep has no baseline: the static server returns no cursors")
+			return cli.Usagef("list-deep has no baseline: the static server returns no cursors")
 		}
 		c := syntheticCreds()
 		if o.credsPath != "" {

@@ -12,6 +12,7 @@ import (
 
 	msqlite "modernc.org/sqlite"
 
+	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/postgres"
@@ -72,17 +73,17 @@ func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 	return func(ctx context.Context, e *env) error {
 		switch {
 		case o.regs < 1:
-			return usagef("--registrations must be a positive number")
+			return cli.Usagef("--registrations must be a positive number")
 		case o.accounts < 1 || o.accounts > 1000:
-			return usagef("--accounts must be from 1 to 1000")
+			return cli.Usagef("--accounts must be from 1 to 1000")
 		case o.batch < 1:
-			return usagef("--batch must be positive")
+			return cli.Usagef("--batch must be positive")
 		case o.p256 < 0 || o.p256 > 1:
-			return usagef("--p256 must be from 0 to 1")
+			return cli.Usagef("--p256 must be from 0 to 1")
 		case o.cacheMB < 1:
-			return usagef("--cache-mb must be positive")
+			return cli.Usagef("--cache-mb must be positive")
 		case o.writers < 0 || o.writers > 64:
-			return usagef("--writers must be from 1 to 64")
+			return cli.Usagef("--writers must be from 1 to 64")
 		}
 		if o.credsPath == "" {
 			o.credsPath = defaultCredsPath(o.database)
@@ -124,7 +125,7 @@ type seedResult struct {
 func seed(ctx context.Context, e *env, o seedOptions) error {
 	engine, dsn, err := config.ParseDatabase(o.database)
 	if err != nil {
-		return usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	sizeBefore := databaseBytes(engine, dsn)
 	if engine == config.SQLite {

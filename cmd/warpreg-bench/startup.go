@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
 )
 
@@ -40,14 +41,14 @@ func startupCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error 
 	fs.BoolVar(&e.json, "json", false, "print the result as JSON")
 	return func(ctx context.Context, e *env) error {
 		if *exe == "" || *database == "" {
-			return usagef("--exec and --database are required")
+			return cli.Usagef("--exec and --database are required")
 		}
 		if *runs < 1 || *runs > 100 {
-			return usagef("--runs must be from 1 to 100")
+			return cli.Usagef("--runs must be from 1 to 100")
 		}
 		engine, _, err := config.ParseDatabase(*database)
 		if err != nil {
-			return usagef("%v", err)
+			return cli.Usagef("%v", err)
 		}
 		r := startupResult{Kind: "startup", Command: e.commandLine(), Engine: string(engine),
 			Database: *database}

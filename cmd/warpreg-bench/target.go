@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 // loopbackBase checks that raw is an http URL of a loopback host with a port, and
@@ -20,19 +22,19 @@ import (
 func loopbackBase(raw string) (string, int, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", 0, usagef("--url: %v", err)
+		return "", 0, cli.Usagef("--url: %v", err)
 	}
 	if u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
 		(u.Path != "" && u.Path != "/") {
-		return "", 0, usagef("--url must be a base URL like http://127.0.0.1:8787, got %q", raw)
+		return "", 0, cli.Usagef("--url must be a base URL like http://127.0.0.1:8787, got %q", raw)
 	}
 	if !isLoopback(u.Hostname()) {
-		return "", 0, usagef("--url host %q is not a loopback address; only 127.0.0.0/8, ::1 "+
+		return "", 0, cli.Usagef("--url host %q is not a loopback address; only 127.0.0.0/8, ::1 "+
 			"and localhost may be loaded", u.Hostname())
 	}
 	port, err := strconv.Atoi(u.Port())
 	if err != nil || port < 1 || port > 65535 {
-		return "", 0, usagef("--url must name a port, like http://127.0.0.1:8787")
+		return "", 0, cli.Usagef("--url must name a port, like http://127.0.0.1:8787")
 	}
 	return "http://" + u.Host, port, nil
 }

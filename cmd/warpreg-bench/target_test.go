@@ -1,9 +1,10 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"testing"
+
+	"github.com/warpreg/warpreg/internal/cli"
 )
 
 func TestLoopbackBase(t *testing.T) {
@@ -50,8 +51,7 @@ func TestLoopbackBaseRefusesOtherHosts(t *testing.T) {
 		"",
 	} {
 		_, _, err := loopbackBase(url)
-		var ue usageError
-		if !errors.As(err, &ue) {
+		if !cli.IsUsage(err) {
 			t.Errorf("loopbackBase(%q) = %v, want a usage error", url, err)
 		}
 	}

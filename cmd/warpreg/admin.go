@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/httpapi"
@@ -18,7 +19,7 @@ func accountCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Conte
 	multi := fs.Bool("multi-user", false, "let one device hold a registration per user")
 	return func(ctx context.Context, e *env) error {
 		if strings.TrimSpace(*name) == "" {
-			return usagef("--name is required")
+			return cli.Usagef("--name is required")
 		}
 		svc, closeFn, err := openService(ctx, e)
 		if err != nil {
@@ -42,7 +43,7 @@ func tokenCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context
 	name := fs.String("name", "", "a label for the token")
 	return func(ctx context.Context, e *env) error {
 		if *account == "" {
-			return usagef("--account is required")
+			return cli.Usagef("--account is required")
 		}
 		svc, closeFn, err := openService(ctx, e)
 		if err != nil {
@@ -65,7 +66,7 @@ func globalKeyCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Con
 	email := fs.String("email", "", "the user's email, sent as X-Auth-Email (required)")
 	return func(ctx context.Context, e *env) error {
 		if *account == "" || *email == "" {
-			return usagef("--account and --email are required")
+			return cli.Usagef("--account and --email are required")
 		}
 		svc, closeFn, err := openService(ctx, e)
 		if err != nil {
@@ -88,10 +89,10 @@ func enrollKeyCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, 
 	expiresIn := fs.Duration("expires-in", 0, "how long the key stays valid, e.g. 24h (default: forever)")
 	return func(ctx context.Context, e *env) error {
 		if *account == "" {
-			return usagef("--account is required")
+			return cli.Usagef("--account is required")
 		}
 		if *expiresIn < 0 {
-			return usagef("--expires-in must not be negative")
+			return cli.Usagef("--expires-in must not be negative")
 		}
 		svc, closeFn, err := openService(ctx, e)
 		if err != nil {
@@ -117,7 +118,7 @@ func importCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *en
 	account := fs.String("account", "", "the account id to load into (required)")
 	return func(ctx context.Context, e *env) error {
 		if *account == "" || len(e.args) == 0 {
-			return usagef("usage: warpreg import --account ID FILE...")
+			return cli.Usagef("usage: warpreg import --account ID FILE...")
 		}
 		var regs []device.Registration
 		for _, path := range e.args {

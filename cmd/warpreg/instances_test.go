@@ -52,7 +52,7 @@ func startInstance(t *testing.T, db string) *instance {
 // fleet is one PostgreSQL database with an account, credentials and several
 // instances serving it.
 type fleet struct {
-	c         *cli
+	c         *cliRun
 	acct      string
 	token     string
 	enrollKey string
@@ -61,7 +61,7 @@ type fleet struct {
 
 func newFleet(t *testing.T, n int) *fleet {
 	t.Helper()
-	c := &cli{t: t, db: testdb.PostgresURL(t)}
+	c := &cliRun{t: t, db: testdb.PostgresURL(t)}
 	f := &fleet{c: c}
 	f.acct = c.json("account", "create", "--name", "fleet")["id"].(string)
 	f.token = c.json("token", "create", "--account", f.acct)["value"].(string)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/postgres"
@@ -100,7 +101,7 @@ func run(
 	fs.SetOutput(io.Discard) // errors are reported below, on one line
 	cfg.RegisterCommon(fs)
 	action := cmd.flags(fs, &cfg)
-	positional, err := parseInterspersed(fs, rest)
+	positional, err := cli.ParseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "Usage: warpreg %s [flags]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
 		fs.SetOutput(stdout)
@@ -115,7 +116,7 @@ func run(
 		return exitUsage
 	}
 	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, oneLine(err))
+		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, cli.OneLine(err))
 		return exitUsage
 	}
 
@@ -129,9 +130,8 @@ func run(
 	err = action(ctx, e)
 	closeLog() // the logs come before the one-line error, if any
 	if err != nil {
-		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, oneLine(err))
-		var ue usageError
-		if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, cli.OneLine(err))
+		if cli.IsUsage(err) {
 			return exitUsage
 		}
 		return exitError
@@ -164,20 +164,6 @@ func findCommand(args []string) (command, []string, bool) {
 	return command{}, nil, false
 }
 
-// usageError marks a mistake in the command line, which exits with status 2.
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...)}
-}
-
-// oneLine flattens an error to a single line, since joined errors carry newlines.
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
-}
-
 // newLogger logs to w. Commands that serve log requests at info level; the others
 // log only warnings, so that their stderr holds just the one-line error, if any.
 func newLogger(cfg config.Config, w io.Writer, level slog.Level) *slog.Logger {
@@ -186,27 +172,6 @@ func newLogger(cfg config.Config, w io.Writer, level slog.Level) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// parseInterspersed parses flags wherever they stand among the positional
-// arguments, as users expect of "import --account ID a.json --json", and returns the
-// positional ones. A lone "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 // openService opens the configured database and returns a service over it, with a

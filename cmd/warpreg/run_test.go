@@ -19,17 +19,17 @@ import (
 	"github.com/warpreg/warpreg/internal/store/testdb"
 )
 
-// cli runs the warpreg command line in-process against one database.
-type cli struct {
+// cliRun runs the warpreg command line in-process against one database.
+type cliRun struct {
 	t  *testing.T
 	db string
 }
 
-func newCLI(t *testing.T) *cli {
-	return &cli{t: t, db: testdb.DSN(t)}
+func newCLI(t *testing.T) *cliRun {
+	return &cliRun{t: t, db: testdb.DSN(t)}
 }
 
-func (c *cli) run(args ...string) (stdout, stderr string, code int) {
+func (c *cliRun) run(args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
 	env := func(k string) string {
@@ -43,7 +43,7 @@ func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 }
 
 // json runs a command with --json and decodes its output.
-func (c *cli) json(args ...string) map[string]any {
+func (c *cliRun) json(args ...string) map[string]any {
 	c.t.Helper()
 	out, errOut, code := c.run(append(args, "--json")...)
 	if code != 0 {
@@ -58,7 +58,7 @@ func (c *cli) json(args ...string) map[string]any {
 
 // serve starts `warpreg serve` in-process and returns its base URL; it stops, and
 // must exit 0, when the test ends.
-func (c *cli) serve() string {
+func (c *cliRun) serve() string {
 	c.t.Helper()
 	addr := freeAddr(c.t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
 )
 
@@ -31,14 +32,14 @@ func watchCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env
 			*token = e.getenv("CLOUDFLARE_API_TOKEN")
 		}
 		if *account == "" || *token == "" {
-			return usagef("--account and a token (--token or CLOUDFLARE_API_TOKEN) are required")
+			return cli.Usagef("--account and a token (--token or CLOUDFLARE_API_TOKEN) are required")
 		}
 		if u, err := url.Parse(*base); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
 			u.Host == "" {
-			return usagef("--url must be an http:// or https:// URL, such as http://127.0.0.1:8787")
+			return cli.Usagef("--url must be an http:// or https:// URL, such as http://127.0.0.1:8787")
 		}
 		if *maxChanges < 0 {
-			return usagef("--max must not be negative")
+			return cli.Usagef("--max must not be negative")
 		}
 		w := &watcher{e: e, token: *token, after: *after, left: *maxChanges,
 			url: strings.TrimRight(*base, "/") + "/api/v1/accounts/" + url.PathEscape(*account) +
