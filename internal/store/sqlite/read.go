@@ -39,7 +39,8 @@ func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Prof
 	if err != nil {
 		return nil, fmt.Errorf("read profile: %w", mapError(err))
 	}
-	p.DeletedAt, p.CreatedAt, p.UpdatedAt = row.NullMicros(deleted), row.FromMicros(created), row.FromMicros(updated)
+	p.DeletedAt = row.NullMicros(deleted)
+	p.CreatedAt, p.UpdatedAt = row.FromMicros(created), row.FromMicros(updated)
 	return &p, nil
 }
 
@@ -138,7 +139,8 @@ func (r reader) EnrollmentKeyByHash(
 	if err != nil {
 		return nil, fmt.Errorf("read enrollment key: %w", mapError(err))
 	}
-	k.ExpiresAt, k.UsedAt, k.CreatedAt = row.NullMicros(expires), row.NullMicros(used), row.FromMicros(created)
+	k.ExpiresAt, k.UsedAt = row.NullMicros(expires), row.NullMicros(used)
+	k.CreatedAt = row.FromMicros(created)
 	return &k, nil
 }
 
