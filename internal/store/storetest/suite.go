@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"list paging", pagingTests()},
 		{"import", importTests()},
 		{"change feed", feedTests()},
+		{"audit log", auditTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
 	}
