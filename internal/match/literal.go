@@ -177,28 +177,49 @@ func (p *parser) scanQuotedRegex() (string, error) {
 	return "", &SyntaxError{open, "regular expression has no closing \""}
 }
 
-// compileRegex compiles pattern with Go's RE2 syntax, refusing it when it would take
-// more than the budget of instructions left.
+// compileRegex compiles pattern with Go's RE2 syntax, refusing it when its size
+// would exceed what is left of the budget. The size is estimated from the parse tree
+// before compiling, so that refusing a huge pattern costs little.
 func compileRegex(pattern string, budget *int) (*regexp.Regexp, error) {
 	parsed, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression: %w", err)
 	}
-	prog, err := syntax.Compile(parsed.Simplify())
-	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression: %w", err)
-	}
-	if len(prog.Inst) > *budget {
+	size := regexSize(parsed)
+	if size > *budget {
 		return nil, fmt.Errorf("regular expressions too large: together they may compile "+
 			"to at most %d instructions", maxRegexInsts)
 	}
-	*budget -= len(prog.Inst)
+	*budget -= size
 
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression: %w", err)
 	}
 	return re, nil
+}
+
+// regexSize estimates how many instructions re compiles to: about one per node and
+// per literal character, with repetitions expanded as the compiler expands them.
+// syntax.Parse has already bounded nesting depth and repetition counts, so this
+// neither recurses deeply nor overflows.
+func regexSize(re *syntax.Regexp) int {
+	n := 1
+	if re.Op == syntax.OpLiteral {
+		n = max(1, len(re.Rune))
+	}
+	for _, sub := range re.Sub {
+		n += regexSize(sub)
+	}
+	if re.Op == syntax.OpRepeat {
+		sub := n - 1
+		optional := 1 // x{n,} ends in x*
+		if re.Max >= 0 {
+			optional = re.Max - re.Min // x{n,m} ends in m-n of (x)?
+		}
+		n = 1 + re.Min*sub + optional*(sub+1)
+	}
+	return n
 }
 
 // writeQuoted writes s as a quoted string. Printable characters stay as they are;
