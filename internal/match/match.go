@@ -8,16 +8,15 @@
 //	any(identity.groups.name[*] in {"Engineering" "SRE"}) and os.name != "android"
 //	not os.version matches r"^1[0-3]\." or device.model contains "Surface"
 //
-// Parse checks the whole expression up front: the field names, the operator each
-// field allows, the type of every operand (the one array field, identity.groups.name,
-// is only usable element-wise inside any() or all()), string escapes and regular
-// expressions. An expression that parses therefore always evaluates; Eval has no
-// error and never panics. String comparisons are byte-wise and case-sensitive, as in
-// wirefilter.
+// Parse checks the whole expression up front: field names, operators, the type of
+// every operand (the one array field, identity.groups.name, is only usable
+// element-wise inside any() or all()), string escapes and regular expressions. An
+// expression that parses therefore always evaluates; Eval has no error and never
+// panics. String comparisons are byte-wise and case-sensitive, as in wirefilter.
 //
 // Parse is bounded so that hostile input costs little: the source is at most MaxLen
 // bytes, groups nest at most MaxDepth deep, and all regular expressions of one
-// expression together compile to at most maxRegexInsts instructions. Go's regexp
+// expression together compile to at most about 20,000 instructions. Go's regexp
 // (RE2) matches in time linear in the input, so no pattern can backtrack
 // catastrophically.
 package match
@@ -67,6 +66,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error says where, as a byte offset, and what went wrong.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("match: at offset %d: %s", e.Offset, e.Msg)
 }

@@ -52,7 +52,8 @@ func (p *parser) parseTop() (*node, error) {
 	return root, nil
 }
 
-// levels lists the binary operators from the loosest to the tightest binding.
+// level is the binary operator of precedence level i, from the loosest binding (0)
+// to the tightest.
 func level(i int) kind {
 	return [...]kind{kindOr, kindXor, kindAnd}[i]
 }
@@ -166,7 +167,8 @@ func (p *parser) parseUnary(elem bool) (*node, error) {
 func (p *parser) enter(t token) error {
 	p.depth++
 	if p.depth > MaxDepth {
-		return &SyntaxError{t.pos, fmt.Sprintf("expression nests more than %d levels deep", MaxDepth)}
+		return &SyntaxError{t.pos, fmt.Sprintf(
+			"expression nests more than %d levels deep", MaxDepth)}
 	}
 	return nil
 }
