@@ -23,6 +23,11 @@ test-postgres:
 bench-smoke:
 	scripts/bench-smoke
 
+# Zero failed requests and bounded memory at 8 times the connections the README's
+# figures use (scripts/overload says how to run it longer).
+overload:
+	scripts/overload
+
 # Every fuzz target in the main module, FUZZTIME each (default 10s).
 fuzz:
 	scripts/fuzz
