@@ -1,5 +1,5 @@
 # Short on purpose: each target is what CI and the README run.
-.PHONY: build test test-postgres bench-smoke fuzz lint
+.PHONY: build test test-postgres bench-smoke overload fuzz lint
 
 build:
 	go build -o warpreg ./cmd/warpreg
