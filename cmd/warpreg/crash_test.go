@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +23,14 @@ import (
 // every operation, key and kill time (thread timing still varies).
 const crashSeedEnv = "WARPREG_TEST_CRASH_SEED"
 
-// The crash test's size: a few seconds per engine under the race detector.
+// The crash test's size. Each round kills the server after a random number of
+// acknowledged writes, or after crashWindow on a machine too slow to reach it.
 const (
-	crashKills   = 5
-	crashWorkers = 4
+	crashKills     = 5
+	crashWorkers   = 4
+	crashMinWrites = 50
+	crashMaxWrites = 400
+	crashWindow    = 4 * time.Second
 )
 
 // TestCrashLosesNoAcknowledgedWrite runs enrolments, key rotations, revokes and
@@ -63,8 +68,8 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			return
 		}
 	}
-	t.Logf("engine %s, seed %d: %d SIGKILLs in %v; %d acknowledged writes checked after each "+
-		"(%d enrolments, %d rotations, %d revokes, %d deletes); %d writes cut off by a kill "+
+	t.Logf("engine %s, seed %d: %d SIGKILLs in %v; %d acknowledged writes checked after "+
+		"every restart (%d enrolments, %d rotations, %d revokes, %d deletes); %d writes cut off by a kill "+
 		"(%d of them applied); %d changes in the log",
 		testdb.Engine(), seed, kills, time.Since(start).Round(time.Millisecond), x.acked(),
 		x.count["enrol"], x.count["rotate"], x.count["revoke"], x.count["delete"],
@@ -93,13 +98,33 @@ type crashWorker struct {
 	count   map[string]int            // acknowledged writes by kind
 }
 
+// account is an account with a write token and a reusable enrolment key.
+type account struct {
+	cli    *cliRun
+	acct   string
+	token  string
+	enroll string
+}
+
+func newAccount(t *testing.T, c *cliRun) account {
+	t.Helper()
+	a := account{cli: c}
+	a.acct = c.json("account", "create", "--name", "test")["id"].(string)
+	a.token = c.json("token", "create", "--account", a.acct)["value"].(string)
+	a.enroll = c.json("enrollment-key", "create", "--account", a.acct,
+		"--reusable")["value"].(string)
+	return a
+}
+
 type crashTest struct {
-	cli     *cliRun
+	account
 	seed    uint64
-	acct    string
-	token   string
-	enroll  string
 	workers []*crashWorker
+
+	// The round's kill comes when its acknowledged writes reach killAt.
+	roundAcks atomic.Int64
+	killAt    int64
+	killNow   chan struct{}
 
 	tombstones map[string]bool // deleted registrations already read back
 	count      map[string]int
@@ -109,12 +134,8 @@ type crashTest struct {
 }
 
 func newCrashTest(t *testing.T, seed uint64) *crashTest {
-	c := newCLI(t)
-	x := &crashTest{cli: c, seed: seed, tombstones: map[string]bool{}, count: map[string]int{}}
-	x.acct = c.json("account", "create", "--name", "crash")["id"].(string)
-	x.token = c.json("token", "create", "--account", x.acct)["value"].(string)
-	x.enroll = c.json("enrollment-key", "create", "--account", x.acct,
-		"--reusable")["value"].(string)
+	x := &crashTest{account: newAccount(t, newCLI(t)), seed: seed, tombstones: map[string]bool{},
+		count: map[string]int{}}
 	for n := range crashWorkers {
 		x.workers = append(x.workers, &crashWorker{n: n, count: map[string]int{}})
 	}
@@ -132,6 +153,9 @@ func (x *crashTest) acked() int {
 // loadAndKill runs the workers against in and kills it at a random moment.
 func (x *crashTest) loadAndKill(t *testing.T, in *instance, round int) {
 	rng := rand.New(rand.NewPCG(x.seed, uint64(round)))
+	x.roundAcks.Store(0)
+	x.killAt = int64(crashMinWrites + rng.IntN(crashMaxWrites-crashMinWrites))
+	x.killNow = make(chan struct{})
 	tr := &http.Transport{MaxIdleConnsPerHost: crashWorkers}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -144,7 +168,10 @@ func (x *crashTest) loadAndKill(t *testing.T, in *instance, round int) {
 			}
 		})
 	}
-	time.Sleep(150*time.Millisecond + time.Duration(rng.IntN(500))*time.Millisecond)
+	select {
+	case <-x.killNow:
+	case <-time.After(crashWindow):
+	}
 	in.cmd.Process.Kill()
 	in.cmd.Wait()
 	wg.Wait()
@@ -203,11 +230,8 @@ func (w *crashWorker) enrol(
 ) error {
 	key := randomKey(rng)
 	var res struct{ ID, Token string }
-	err := send(client, "POST", base+"/enroll/v1/registrations", x.enroll, map[string]any{
-		"key": key, "key_type": "curve25519",
-		"device": map[string]string{"name": hw, "hardware_id": hw},
-		"user":   map[string]string{"email": hw + "@example.com"},
-	}, http.StatusCreated, &res)
+	err := send(client, "POST", base+"/enroll/v1/registrations", x.enroll,
+		enrolment(hw, key), http.StatusCreated, &res)
 	if errors.Is(err, errNoAnswer) {
 		w.pending = &struct{ hw, key string }{hw, key}
 	}
@@ -217,6 +241,7 @@ func (w *crashWorker) enrol(
 	w.regs = append(w.regs, &crashReg{id: res.ID, token: res.Token, hw: hw,
 		want: regState{key: key}})
 	w.count["enrol"]++
+	x.ack()
 	return nil
 }
 
@@ -227,7 +252,7 @@ func (w *crashWorker) rotate(
 	next.key = randomKey(rng)
 	err := send(client, "PATCH", base+"/enroll/v1/registrations/"+r.id, r.token,
 		map[string]string{"key": next.key}, http.StatusOK, nil)
-	return w.settle(r, next, "rotate", err)
+	return w.settle(x, r, next, "rotate", err)
 }
 
 // admin revokes (path "/revoke?id=") or deletes (path "/") r.
@@ -242,19 +267,29 @@ func (w *crashWorker) admin(
 	}
 	url := base + "/client/v4/accounts/" + x.acct + "/devices/registrations" + path + r.id
 	err := send(client, method, url, x.token, nil, http.StatusOK, nil)
-	return w.settle(r, next, kind, err)
+	return w.settle(x, r, next, kind, err)
 }
 
 // settle records the outcome of a write that would take r to next.
-func (w *crashWorker) settle(r *crashReg, next regState, kind string, err error) error {
+func (w *crashWorker) settle(
+	x *crashTest, r *crashReg, next regState, kind string, err error,
+) error {
 	switch {
 	case errors.Is(err, errNoAnswer):
 		r.next = &next
 	case err == nil:
 		r.want = next
 		w.count[kind]++
+		x.ack()
 	}
 	return err
+}
+
+// ack counts an acknowledged write and calls for the kill at the round's mark.
+func (x *crashTest) ack() {
+	if x.roundAcks.Add(1) == x.killAt {
+		close(x.killNow)
+	}
 }
 
 // send makes one request and decodes the result on the expected status. It
@@ -290,6 +325,15 @@ func send(client *http.Client, method, url, bearer string, body any, want int, o
 		return fmt.Errorf("%s %s: %v", method, url, err)
 	}
 	return json.Unmarshal(env.Result, out)
+}
+
+// enrolment is the body of an enrolment of a device named hw with key.
+func enrolment(hw, key string) map[string]any {
+	return map[string]any{
+		"key": key, "key_type": "curve25519",
+		"device": map[string]string{"name": hw, "hardware_id": hw},
+		"user":   map[string]string{"email": hw + "@example.com"},
+	}
 }
 
 func randomKey(rng *rand.Rand) string {
