@@ -29,7 +29,7 @@ func TestConcurrentWritersNeverSeeBusy(t *testing.T) {
 	if testing.Short() {
 		duration = 500 * time.Millisecond
 	}
-	x := newAccount(t, newCLI(t))
+	x := newTestAccount(t, newCLI(t))
 	in := startInstance(t, x.cli.db)
 	client := &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
@@ -164,7 +164,7 @@ type wireReg struct {
 	LastSeenAt string `json:"last_seen_at"`
 }
 
-func (x *account) lastSeen(t *testing.T, client *http.Client, base, id string) time.Time {
+func (x *testAccount) lastSeen(t *testing.T, client *http.Client, base, id string) time.Time {
 	var r wireReg
 	err := send(client, "GET", base+"/client/v4/accounts/"+x.acct+"/devices/registrations/"+id,
 		x.token, nil, http.StatusOK, &r)

@@ -69,8 +69,8 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 	}
 	t.Logf("engine %s, seed %d: %d SIGKILLs in %v; %d acknowledged writes checked after "+
-		"every restart (%d enrolments, %d rotations, %d revokes, %d deletes); %d writes cut off by a kill "+
-		"(%d of them applied); %d changes in the log",
+		"every restart (%d enrolments, %d rotations, %d revokes, %d deletes); "+
+		"%d writes cut off by a kill (%d of them applied); %d changes in the log",
 		testdb.Engine(), seed, kills, time.Since(start).Round(time.Millisecond), x.acked(),
 		x.count["enrol"], x.count["rotate"], x.count["revoke"], x.count["delete"],
 		x.cutOff, x.applied, x.changes)
@@ -98,17 +98,17 @@ type crashWorker struct {
 	count   map[string]int            // acknowledged writes by kind
 }
 
-// account is an account with a write token and a reusable enrolment key.
-type account struct {
+// testAccount is an account with a write token and a reusable enrolment key.
+type testAccount struct {
 	cli    *cliRun
 	acct   string
 	token  string
 	enroll string
 }
 
-func newAccount(t *testing.T, c *cliRun) account {
+func newTestAccount(t *testing.T, c *cliRun) testAccount {
 	t.Helper()
-	a := account{cli: c}
+	a := testAccount{cli: c}
 	a.acct = c.json("account", "create", "--name", "test")["id"].(string)
 	a.token = c.json("token", "create", "--account", a.acct)["value"].(string)
 	a.enroll = c.json("enrollment-key", "create", "--account", a.acct,
@@ -117,7 +117,7 @@ func newAccount(t *testing.T, c *cliRun) account {
 }
 
 type crashTest struct {
-	account
+	testAccount
 	seed    uint64
 	workers []*crashWorker
 
@@ -134,8 +134,8 @@ type crashTest struct {
 }
 
 func newCrashTest(t *testing.T, seed uint64) *crashTest {
-	x := &crashTest{account: newAccount(t, newCLI(t)), seed: seed, tombstones: map[string]bool{},
-		count: map[string]int{}}
+	x := &crashTest{testAccount: newTestAccount(t, newCLI(t)), seed: seed,
+		tombstones: map[string]bool{}, count: map[string]int{}}
 	for n := range crashWorkers {
 		x.workers = append(x.workers, &crashWorker{n: n, count: map[string]int{}})
 	}
@@ -209,7 +209,8 @@ func (w *crashWorker) run(
 		case p < 65 && len(rotatable) > 0:
 			err = w.rotate(x, client, base, rotatable[rng.IntN(len(rotatable))], rng)
 		case p < 85 && len(revocable) > 0:
-			err = w.admin(x, client, "POST", base, "/revoke?id=", revocable[rng.IntN(len(revocable))])
+			r := revocable[rng.IntN(len(revocable))]
+			err = w.admin(x, client, "POST", base, "/revoke?id=", r)
 		default:
 			err = w.admin(x, client, "DELETE", base, "/", live[rng.IntN(len(live))])
 		}

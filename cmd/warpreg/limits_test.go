@@ -68,7 +68,7 @@ func TestHeaderSizeLimit(t *testing.T) {
 		status int
 	}{
 		{"a 32 KiB header", 32 << 10, http.StatusBadRequest},
-		{"a header twice the limit", 2 * limits.headerBytes, http.StatusRequestHeaderFieldsTooLarge},
+		{"twice the limit", 2 * limits.headerBytes, http.StatusRequestHeaderFieldsTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
