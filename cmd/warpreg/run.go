@@ -86,7 +86,7 @@ var commands = []command{
 		globalKeyListCommand},
 	{"global-key revoke", "revoke a user's global API key at once", false, false,
 		globalKeyRevokeCommand},
-	{"global-key roll", "give a global API key a new secret, shown once; the old one stops "+
+	{"global-key roll", "give a global API key a new secret, shown once; the old one stops " +
 		"working", false, false, globalKeyRollCommand},
 	{"enrollment-key create", "create a key that devices present to enrol", false, false,
 		enrollKeyCommand},
@@ -94,7 +94,7 @@ var commands = []command{
 		false, enrollKeyListCommand},
 	{"enrollment-key revoke", "revoke an enrolment key at once", false, false,
 		enrollKeyRevokeCommand},
-	{"enrollment-key roll", "give an enrolment key a new secret, shown once; the old one "+
+	{"enrollment-key roll", "give an enrolment key a new secret, shown once; the old one " +
 		"stops working", false, false, enrollKeyRollCommand},
 	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
 	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
