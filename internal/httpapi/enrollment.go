@@ -146,6 +146,28 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
 }
 
+// rollClientToken answers POST /enroll/v1/registrations/{id}/token: the client
+// trades its secret for a new one, as a periodic rotation or after a suspected leak.
+func (a *API) rollClientToken(w http.ResponseWriter, r *http.Request) {
+	token := bearer(r)
+	if token == "" {
+		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	var body struct{}
+	if err := a.decodeBody(w, r, &body, true); err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	secret, err := a.svc.RollClientToken(r.Context(), id, token)
+	if err != nil {
+		a.writeClientError(w, r, err)
+		return
+	}
+	writeResult(w, http.StatusOK, map[string]string{"id": id, "token": secret}, nil)
+}
+
 // writeClientError is writeError for the enrolment API, where a refused credential
 // is a 401: the client must present another, not ask for more permissions.
 func (a *API) writeClientError(w http.ResponseWriter, r *http.Request, err error) {

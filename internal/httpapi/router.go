@@ -22,6 +22,7 @@ type Service interface {
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
+	RollClientToken(ctx context.Context, id, token string) (string, error)
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
@@ -80,6 +81,7 @@ func (a *API) routes() {
 	a.handle("POST /enroll/v1/registrations", http.HandlerFunc(a.enroll))
 	a.handle("PATCH /enroll/v1/registrations/{id}", http.HandlerFunc(a.updateClient))
 	a.handle("POST /enroll/v1/registrations/{id}/heartbeat", http.HandlerFunc(a.heartbeat))
+	a.handle("POST /enroll/v1/registrations/{id}/token", http.HandlerFunc(a.rollClientToken))
 }
 
 func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }

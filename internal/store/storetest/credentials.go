@@ -16,6 +16,7 @@ func credentialTests() []behaviour {
 		{"a rolled credential keeps its id and changes its secret", testRollCredential},
 		{"a spent or expired enrollment key is not rolled", testRollSpentKey},
 		{"global keys are found by email", testGlobalKeyByEmail},
+		{"a rolled registration token replaces the old one", testRollClientToken},
 	}
 }
 
@@ -233,4 +234,39 @@ func testGlobalKeyByEmail(t *testing.T, e *env) {
 	wantKind(t, "GlobalKeyByEmail on another account", err, device.KindNotFound)
 	_, err = e.svc.APITokens(e.ctx, device.NewAccountID())
 	wantKind(t, "APITokens of an unknown account", err, device.KindNotFound)
+}
+
+func testRollClientToken(t *testing.T, e *env) {
+	a := e.seedAccount(t, false)
+	en := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-1", "u@example.com"))
+	id := en.Registration.ID
+	before := e.registration(t, a.ID, id)
+	changes := e.changes(t, a.ID, 0)
+
+	_, err := e.svc.RollClientToken(e.ctx, id, "not the token")
+	wantKind(t, "roll with a wrong token", err, device.KindUnauthorized)
+	token, err := e.svc.RollClientToken(e.ctx, id, en.Token)
+	if err != nil {
+		t.Fatalf("RollClientToken: %v", err)
+	}
+	_, err = e.svc.Heartbeat(e.ctx, id, en.Token, "")
+	wantKind(t, "heartbeat with the old token", err, device.KindUnauthorized)
+	if _, err := e.svc.Heartbeat(e.ctx, id, token, ""); err != nil {
+		t.Fatalf("heartbeat with the new token: %v", err)
+	}
+
+	after := e.registration(t, a.ID, id)
+	if after.Key != before.Key || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("roll changed the registration: key %s -> %s, updated %v -> %v",
+			before.Key, after.Key, before.UpdatedAt, after.UpdatedAt)
+	}
+	if got := e.changes(t, a.ID, 0); len(got) != len(changes) {
+		t.Errorf("roll logged %d changes, want none", len(got)-len(changes))
+	}
+
+	if err := e.svc.Revoke(e.ctx, a.ID, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.RollClientToken(e.ctx, id, token)
+	wantKind(t, "roll of a revoked registration", err, device.KindRevoked)
 }
