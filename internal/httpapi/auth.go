@@ -56,6 +56,9 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Prin
 		writeErrors(w, status, msg)
 		return nil, false
 	}
+	if a.refuseFailing(w, r) {
+		return nil, false
+	}
 	var p *device.Principal
 	var err error
 	if token != "" {
@@ -64,10 +67,23 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Prin
 		p, err = a.svc.AuthenticateGlobalKey(r.Context(), email, key)
 	}
 	if err != nil {
-		a.writeError(w, r, err)
+		if tooMany := a.failed(r, err); tooMany != nil {
+			tooMany(w)
+		} else {
+			a.writeError(w, r, err)
+		}
 		return nil, false
 	}
-	return p, true
+	return p, a.allowCredential(w, adminKey(p))
+}
+
+// failed counts err against the client address when it is a refused credential,
+// and returns the 429 to answer instead when the address has spent its failures.
+func (a *API) failed(r *http.Request, err error) func(http.ResponseWriter) {
+	if device.KindOf(err) != device.KindUnauthorized {
+		return nil
+	}
+	return a.countFailure(r)
 }
 
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the
