@@ -67,23 +67,12 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Prin
 		p, err = a.svc.AuthenticateGlobalKey(r.Context(), email, key)
 	}
 	if err != nil {
-		if tooMany := a.failed(r, err); tooMany != nil {
-			tooMany(w)
-		} else {
+		if !a.failed(w, r, err) {
 			a.writeError(w, r, err)
 		}
 		return nil, false
 	}
 	return p, a.allowCredential(w, adminKey(p))
-}
-
-// failed counts err against the client address when it is a refused credential,
-// and returns the 429 to answer instead when the address has spent its failures.
-func (a *API) failed(r *http.Request, err error) func(http.ResponseWriter) {
-	if device.KindOf(err) != device.KindUnauthorized {
-		return nil
-	}
-	return a.countFailure(r)
 }
 
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the

@@ -193,8 +193,7 @@ func (a *API) rollClientToken(w http.ResponseWriter, r *http.Request) {
 func (a *API) clientFailed(w http.ResponseWriter, r *http.Request, err error, limitKey string) {
 	switch device.KindOf(err) {
 	case device.KindUnauthorized:
-		if tooMany := a.countFailure(r); tooMany != nil {
-			tooMany(w)
+		if a.failed(w, r, err) {
 			return
 		}
 	case device.KindRevoked, device.KindConflict, device.KindNotFound:

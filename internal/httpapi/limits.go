@@ -88,18 +88,19 @@ func (a *API) refuseFailing(w http.ResponseWriter, r *http.Request) bool {
 	return !d.Allowed
 }
 
-// countFailure records a failed authentication of the client address. It returns
-// the 429 to answer instead, if the address has now spent its budget, else nil.
-func (a *API) countFailure(r *http.Request) func(http.ResponseWriter) {
+// failed records err against the client address when it refused a credential.
+// Once the address has spent its failed authentications, it answers 429 in place
+// of the refusal and returns true; otherwise the caller answers.
+func (a *API) failed(w http.ResponseWriter, r *http.Request, err error) bool {
 	l := a.limits.failures
-	if l == nil {
-		return nil
+	if l == nil || device.KindOf(err) != device.KindUnauthorized {
+		return false
 	}
 	d := l.Take(clientAddr(r), nowFunc())
-	if d.Allowed {
-		return nil
+	if !d.Allowed {
+		writeTooMany(w, l.Policy(), d)
 	}
-	return func(w http.ResponseWriter) { writeTooMany(w, l.Policy(), d) }
+	return !d.Allowed
 }
 
 // allowCredential spends one request of an authenticated credential's budget and

@@ -29,8 +29,7 @@ func (a *API) verifyToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := a.svc.AuthenticateToken(r.Context(), token)
-	if tooMany := a.failed(r, err); tooMany != nil {
-		tooMany(w)
+	if a.failed(w, r, err) {
 		return
 	}
 	if err == nil && !a.allowCredential(w, adminKey(p)) {

@@ -139,3 +139,21 @@ func TestEvictionSparesSpentBudgets(t *testing.T) {
 		t.Errorf("the spent key was forgotten under pressure: %+v", d)
 	}
 }
+
+// BenchmarkAllow measures one request against a budget among many keys, in
+// parallel, as a server's handlers spend them.
+func BenchmarkAllow(b *testing.B) {
+	l := New(Policy{Limit: 1200, Window: 5 * time.Minute}, 0)
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("registration:%08d-0000-4000-8000-000000000000", i)
+	}
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1000))
+		for pb.Next() {
+			l.Allow(keys[i%len(keys)], t0)
+			i++
+		}
+	})
+}
