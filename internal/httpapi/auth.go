@@ -48,8 +48,9 @@ func (a *API) admin(write bool, h adminHandler) http.Handler {
 	})
 }
 
-// authenticate resolves the request's admin credential, writing the error response
-// and returning false when there is none.
+// authenticate resolves the request's admin credential and spends one request of
+// its rate-limit budget, writing the error response (a 429 when a budget is spent)
+// and returning false when it cannot.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Principal, bool) {
 	token, email, key, status, msg := parseAuthHeaders(r.Header)
 	if status != 0 {
