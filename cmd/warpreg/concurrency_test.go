@@ -22,7 +22,7 @@ func TestConcurrentWritersNeverSeeBusy(t *testing.T) {
 		duration = 500 * time.Millisecond
 	}
 	x := newTestAccount(t, newCLI(t))
-	in := startInstance(t, x.cli.db)
+	in := startInstance(t, x.cli.db, "--rate-limit", "0")
 	client := &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	defer client.CloseIdleConnections()
