@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"admin", adminTests()},
 		{"list", listTests()},
 		{"list paging", pagingTests()},
+		{"device lists", deviceListTests()},
+		{"device admin", deviceAdminTests()},
 		{"import", importTests()},
 		{"change feed", feedTests()},
 		{"races", raceTests()},
