@@ -61,6 +61,10 @@ type DeviceListQuery struct {
 	Desc       bool
 	Limit      int
 	After      *Position // continue after this row; nil for the first page
+
+	// WithPolicy asks for the last seen registration's profile (LastSeen.Policy);
+	// without it the store may leave it nil, and reads less.
+	WithPolicy bool
 }
 
 // DevicePage is one page of a device list, with the guarantees of Page.

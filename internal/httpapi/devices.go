@@ -45,16 +45,12 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, accountID stri
 		a.writeError(w, r, err)
 		return
 	}
-	out := make([]physicalDeviceJSON, len(page.Devices))
-	for i := range page.Devices {
-		out[i] = toPhysicalDeviceJSON(&page.Devices[i], withPolicy)
-	}
 	perPage := q.Limit
 	if perPage == 0 {
 		perPage = device.DefaultPerPage
 	}
-	writeResult(w, http.StatusOK, out, &resultInfo{
-		Count: len(out), Cursor: a.cursors.encode(fp, page.Next),
+	writeDevices(w, page.Devices, true, withPolicy, &resultInfo{
+		Count: len(page.Devices), Cursor: a.cursors.encode(fp, page.Next),
 		PerPage: perPage, TotalCount: page.Total,
 	})
 }
@@ -79,7 +75,7 @@ func (a *API) getDevice(w http.ResponseWriter, r *http.Request, accountID string
 		a.writeError(w, r, err)
 		return
 	}
-	writeResult(w, http.StatusOK, toPhysicalDeviceJSON(d, withPolicy), nil)
+	writeDevices(w, []device.Device{*d}, false, withPolicy, nil)
 }
 
 func (a *API) deleteDevice(w http.ResponseWriter, r *http.Request, accountID string) {
@@ -161,6 +157,7 @@ func parseDeviceListQuery(
 	if withPolicy, err = parseDeviceInclude(single.Get("include")); err != nil {
 		return q, "", false, err
 	}
+	q.WithPolicy = withPolicy
 	if _, given := v["per_page"]; given {
 		n, err := strconv.Atoi(single.Get("per_page"))
 		if err != nil || n < 1 || n > device.MaxPerPage {

@@ -100,7 +100,8 @@ func optionalString(s string) *string {
 // SDK's DeviceDeviceGetResponse). Field order follows the SDK: required fields
 // first, then the optional ones by name. Optional facts are null when unknown;
 // public_ip, deprecated by Cloudflare, is always null since warpreg keeps no
-// addresses.
+// addresses. The handlers write devices with appendDevice, which a test holds to
+// the bytes encoding/json makes of this struct.
 type physicalDeviceJSON struct {
 	ID                   string                `json:"id"`
 	ActiveRegistrations  int                   `json:"active_registrations"`

@@ -75,7 +75,7 @@ func devicePageQuery(accountID string, q *device.DeviceListQuery) (string, args,
 		where += fmt.Sprintf(" AND (%s, d.id) %s (%s, %s)", col, cmp, a.add(v), a.add(q.After.ID))
 	}
 	limit := a.add(q.Limit + 1)
-	return row.DeviceSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
+	return row.DeviceListSelect(q) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
 }
 
 // countDevices returns the number of devices the filters match: from the account's

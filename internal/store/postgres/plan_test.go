@@ -69,7 +69,7 @@ func TestDeviceListPlansUseIndexes(t *testing.T) {
 			for _, active := range actives {
 				for _, pos := range []*device.Position{nil, after} {
 					q := device.DeviceListQuery{Sort: sort, Desc: desc, Active: active,
-						Limit: 50, After: pos}
+						Limit: 50, After: pos, WithPolicy: pos == nil}
 					checkDevicePlan(t, st, &q)
 				}
 			}

@@ -25,18 +25,38 @@ const DeviceColumns = `id, account_id, name, model, manufacturer, device_type, o
 	os_version_extra, serial_number, hardware_id, mac_address, client_version,
 	last_seen_at, created_at, updated_at, deleted_at`
 
-// DeviceSelect reads a device with its read views: the counts and last seen user
-// that triggers keep on its row, and its last seen registration's profile. Callers
-// add the WHERE clause, on the alias d.
-const DeviceSelect = `SELECT d.id, d.account_id, d.name, d.model, d.manufacturer,
+// deviceColumns are a device's own columns in DeviceSelect's order: its stored
+// fields, then the counts and last seen user that triggers keep on its row.
+const deviceColumns = `SELECT d.id, d.account_id, d.name, d.model, d.manufacturer,
 	d.device_type, d.os_version, d.os_version_extra, d.serial_number, d.hardware_id,
 	d.mac_address, d.client_version, d.last_seen_at, d.created_at, d.updated_at,
 	d.deleted_at, d.active_count, d.last_seen_registration_id, d.last_seen_user_id,
-	d.last_seen_user_email, d.last_seen_user_name, r.policy_updated_at, r.profile_id,
+	d.last_seen_user_email, d.last_seen_user_name`
+
+// DeviceSelect reads a device with its read views, its last seen registration's
+// profile included. Callers add the WHERE clause, on the alias d.
+const DeviceSelect = deviceColumns + `, r.policy_updated_at, r.profile_id,
 	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at
 	FROM devices d
 	LEFT JOIN registrations r ON r.id = d.last_seen_registration_id
 	LEFT JOIN profiles p ON p.id = r.profile_id`
+
+// DeviceSelectNoPolicy is DeviceSelect without the profile, which it reads as
+// NULLs: a device's own row then holds all it reads, so a list page does not
+// visit a registration per row.
+const DeviceSelectNoPolicy = deviceColumns + `, CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+	CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+	CAST(NULL AS BIGINT)
+	FROM devices d`
+
+// DeviceListSelect returns the select of a device list: with the profile only when
+// q asks for it.
+func DeviceListSelect(q *device.DeviceListQuery) string {
+	if q.WithPolicy {
+		return DeviceSelect
+	}
+	return DeviceSelectNoPolicy
+}
 
 // RegistrationSelect reads a registration with its device, user and profile views
 // from its own row, where triggers keep copies of the device's name and client
@@ -70,7 +90,7 @@ func User(s Scanner) (*device.User, error) {
 	return &u, nil
 }
 
-// Device scans a row of DeviceSelect.
+// Device scans a row of DeviceSelect or DeviceSelectNoPolicy.
 func Device(s Scanner) (*device.Device, error) {
 	var d device.Device
 	f := &d.Facts
@@ -95,14 +115,15 @@ func Device(s Scanner) (*device.Device, error) {
 		d.LastSeenUser = &device.User{ID: userID.String, AccountID: d.AccountID,
 			Email: uEmail, Name: uName}
 	}
+	if regID.Valid {
+		d.LastSeen = &device.RegistrationSummary{ID: regID.String}
+	}
 	if regID.Valid && profileID.Valid {
-		d.LastSeen = &device.RegistrationSummary{
-			ID: regID.String, PolicyUpdatedAt: NullMicros(policyUpdated),
-			Policy: &device.Profile{
-				ID: profileID.String, AccountID: d.AccountID, Name: pName.String,
-				Default: pDefault.Bool, DeletedAt: NullMicros(pDeleted),
-				CreatedAt: NullMicros(pCreated), UpdatedAt: NullMicros(pUpdated),
-			},
+		d.LastSeen.PolicyUpdatedAt = NullMicros(policyUpdated)
+		d.LastSeen.Policy = &device.Profile{
+			ID: profileID.String, AccountID: d.AccountID, Name: pName.String,
+			Default: pDefault.Bool, DeletedAt: NullMicros(pDeleted),
+			CreatedAt: NullMicros(pCreated), UpdatedAt: NullMicros(pUpdated),
 		}
 	}
 	return &d, nil

@@ -82,7 +82,7 @@ func devicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
-	return row.DeviceSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
+	return row.DeviceListSelect(q) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
 }
 
 // countDevices returns the number of devices the filters match: from the account's

@@ -164,17 +164,25 @@ func testDevicesEverySort(t *testing.T, e *env) {
 			}
 		}
 	}
-	// Listed devices carry the same views as a read by id.
+	// Listed devices carry the same views as a read by id; the last seen
+	// registration's profile only when asked for.
 	byID := map[string]device.Device{}
 	for _, d := range rows {
 		byID[d.ID] = d
 	}
-	for _, d := range e.listAllDevices(t, w.acct.ID,
-		device.DeviceListQuery{Active: device.ActiveInclude, Limit: 4}) {
-		if diff := cmp.Diff(byID[d.ID], d); diff != "" {
-			t.Errorf("listed device %s differs from Device by id (-want +got):\n%s", d.ID, diff)
+	for _, withPolicy := range []bool{true, false} {
+		q := device.DeviceListQuery{Active: device.ActiveInclude, Limit: 4, WithPolicy: withPolicy}
+		for _, d := range e.listAllDevices(t, w.acct.ID, q) {
+			want := byID[d.ID]
+			if want.LastSeen != nil && !withPolicy {
+				want.LastSeen = &device.RegistrationSummary{ID: want.LastSeen.ID}
+			}
+			if diff := cmp.Diff(want, d); diff != "" {
+				t.Errorf("device %s listed with policy %t differs from Device by id "+
+					"(-want +got):\n%s", d.ID, withPolicy, diff)
+			}
+			checkUTC(t, "listed device "+d.ID, d)
 		}
-		checkUTC(t, "listed device "+d.ID, d)
 	}
 }
 
