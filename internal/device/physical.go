@@ -194,8 +194,8 @@ func (s *Service) DeleteDevice(ctx context.Context, accountID, id string) error 
 		})
 }
 
-// deviceBulk applies change to every registration of device id and logs a change of
-// kind for each row it modified. A deletion also deletes the device, after its
+// deviceBulk applies change to every live registration of device id and logs a
+// change of kind for each row it modified. A deletion also deletes the device, after its
 // registrations; any other change refuses a deleted device.
 func (s *Service) deviceBulk(ctx context.Context, accountID, id string, kind ChangeKind,
 	change func(r *Registration, now time.Time) bool,

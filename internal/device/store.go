@@ -42,8 +42,8 @@ type Reader interface {
 	// validates nothing: the service does.
 	ListDevices(ctx context.Context, accountID string, q DeviceListQuery) (DevicePage, error)
 
-	// DeviceRegistrations returns every registration of the account's device
-	// deviceID, tombstones included, ordered by id, with their read views.
+	// DeviceRegistrations returns the registrations of the account's device
+	// deviceID that are not deleted, ordered by id, with their read views.
 	DeviceRegistrations(ctx context.Context, accountID, deviceID string) ([]Registration, error)
 
 	APITokenByHash(ctx context.Context, hash []byte) (*APIToken, error)

@@ -127,7 +127,8 @@ func (r reader) DeviceRegistrations(
 	ctx context.Context, accountID, deviceID string,
 ) ([]device.Registration, error) {
 	rows, err := r.q.Query(ctx, row.RegistrationSelect+`
-		WHERE r.device_id = $1 AND r.account_id = $2 ORDER BY r.id`, deviceID, accountID)
+		WHERE r.device_id = $1 AND r.deleted_at IS NULL AND r.account_id = $2
+		ORDER BY r.id`, deviceID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read registrations of device: %w", err)
 	}

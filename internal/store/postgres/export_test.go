@@ -20,3 +20,6 @@ func DevicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any
 	query, a, err := devicePageQuery(accountID, q)
 	return query, a, err
 }
+
+// Migrations exposes the embedded migrations to the upgrade test.
+var Migrations = migrations

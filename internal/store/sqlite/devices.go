@@ -139,7 +139,8 @@ func (r reader) DeviceRegistrations(
 	ctx context.Context, accountID, deviceID string,
 ) ([]device.Registration, error) {
 	rows, err := r.query(ctx, row.RegistrationSelect+`
-		WHERE r.device_id = ? AND r.account_id = ? ORDER BY r.id`, deviceID, accountID)
+		WHERE r.device_id = ? AND r.deleted_at IS NULL AND r.account_id = ?
+		ORDER BY r.id`, deviceID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read registrations of device: %w", err)
 	}

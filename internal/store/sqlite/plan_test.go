@@ -94,7 +94,6 @@ func fakeLargeStats(t *testing.T, st *Store) {
 		"devices_account":             "200000 40000",
 		"devices_live_hardware_id":    "200000 40000 1",
 		"devices_live_serial":         "200000 40000 1",
-		"devices_last_seen_user":      "200000 2",
 		"devices_live_id":             "200000 40000 1",
 		"devices_live_name":           "200000 40000 2 1",
 		"devices_live_client_version": "200000 40000 2000 1",
@@ -112,7 +111,7 @@ func fakeLargeStats(t *testing.T, st *Store) {
 		}
 	}
 	_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
-		('registrations', 'registrations_device', '1000000 5')`)
+		('registrations', 'registrations_device_deleted', '20000 2')`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,18 @@ WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BE
     WHERE device_id = NEW.id AND deleted_at IS NULL;
 END;
 
+CREATE TRIGGER devices_last_seen_user AFTER UPDATE OF last_seen_registration_id ON devices
+WHEN OLD.last_seen_registration_id IS NOT NEW.last_seen_registration_id BEGIN
+    UPDATE devices SET
+        last_seen_user_id = (SELECT r.user_id FROM registrations r
+            WHERE r.id = NEW.last_seen_registration_id),
+        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
+            JOIN users u ON u.id = r.user_id WHERE r.id = NEW.last_seen_registration_id), ''),
+        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
+            JOIN users u ON u.id = r.user_id WHERE r.id = NEW.last_seen_registration_id), '')
+    WHERE id = NEW.id;
+END;
+
 CREATE TRIGGER devices_search_insert AFTER INSERT ON devices BEGIN
     UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
         model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
@@ -113,36 +125,24 @@ END;
 CREATE TRIGGER registrations_device_delete AFTER DELETE ON registrations BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = OLD.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = OLD.device_id;
 END;
 
 CREATE TRIGGER registrations_device_insert AFTER INSERT ON registrations BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = NEW.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = NEW.device_id;
 END;
 
@@ -150,40 +150,36 @@ CREATE TRIGGER registrations_device_seen AFTER UPDATE OF last_seen_at ON registr
 WHEN NEW.last_seen_at > OLD.last_seen_at
     AND NEW.id IS NOT (SELECT last_seen_registration_id FROM devices WHERE id = NEW.device_id)
 BEGIN
-    UPDATE devices SET
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = NEW.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+    UPDATE devices SET last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = NEW.device_id;
 END;
 
-CREATE TRIGGER registrations_device_update
-AFTER UPDATE OF device_id, user_id, revoked_at, deleted_at ON registrations
-WHEN OLD.device_id IS NOT NEW.device_id OR OLD.user_id IS NOT NEW.user_id
-    OR OLD.revoked_at IS NOT NEW.revoked_at OR OLD.deleted_at IS NOT NEW.deleted_at BEGIN
+CREATE TRIGGER registrations_device_state
+AFTER UPDATE OF device_id, revoked_at, deleted_at ON registrations
+WHEN OLD.device_id IS NOT NEW.device_id
+    OR (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    OR (OLD.deleted_at IS NULL) IS NOT (NEW.deleted_at IS NULL) BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id IN (NEW.device_id, OLD.device_id);
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
-    WHERE id IN (NEW.device_id, OLD.device_id);
+END;
+
+CREATE TRIGGER registrations_device_user AFTER UPDATE OF user_id ON registrations
+WHEN OLD.user_id IS NOT NEW.user_id BEGIN
+    UPDATE devices SET last_seen_user_id = NEW.user_id,
+        last_seen_user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
+        last_seen_user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), '')
+    WHERE id = NEW.device_id AND last_seen_registration_id = NEW.id;
 END;
 
 CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users
@@ -197,7 +193,8 @@ END;
 CREATE TRIGGER users_device_denormalize AFTER UPDATE OF name, email ON users
 WHEN OLD.name IS NOT NEW.name OR OLD.email IS NOT NEW.email BEGIN
     UPDATE devices SET last_seen_user_email = NEW.email, last_seen_user_name = NEW.name
-    WHERE last_seen_user_id = NEW.id;
+    WHERE id IN (SELECT device_id FROM registrations WHERE user_id = NEW.id)
+        AND last_seen_user_id = NEW.id;
 END;
 
 CREATE TABLE accounts (
@@ -321,8 +318,6 @@ CREATE TABLE users (
 
 CREATE INDEX devices_account ON devices (account_id);
 
-CREATE INDEX devices_last_seen_user ON devices (last_seen_user_id);
-
 CREATE INDEX devices_live_active ON devices (account_id, active_count, id)
     WHERE deleted_at IS NULL;
 
@@ -352,7 +347,8 @@ CREATE INDEX profiles_account ON profiles (account_id);
 
 CREATE INDEX registration_changes_at ON registration_changes (at);
 
-CREATE INDEX registrations_device ON registrations (device_id);
+CREATE INDEX registrations_device_deleted ON registrations (device_id)
+    WHERE deleted_at IS NOT NULL;
 
 CREATE INDEX registrations_live_created ON registrations (account_id, created_at, id)
     WHERE deleted_at IS NULL;

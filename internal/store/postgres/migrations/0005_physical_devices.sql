@@ -25,9 +25,11 @@ CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devic
     WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.client_version IS DISTINCT FROM NEW.client_version)
     EXECUTE FUNCTION warpreg_device_denormalize();
 
--- A device's registrations, tombstones included: what the triggers rank, and what
--- revoking or deleting a device walks.
-CREATE INDEX registrations_device ON registrations (device_id);
+-- A device's live registrations are found through registrations_live_seat; its
+-- tombstones, which the ranking needs once no live registration is left, through
+-- this index, which no enrolment or heartbeat writes.
+CREATE INDEX registrations_device_deleted ON registrations (device_id)
+    WHERE deleted_at IS NOT NULL;
 
 -- warpreg_refresh_device recomputes what a device shows of its registrations and
 -- writes the row only when something changed.
@@ -40,9 +42,15 @@ DECLARE
     u_name TEXT;
 BEGIN
     SELECT count(*) INTO active FROM registrations r
-    WHERE r.device_id = dev AND r.revoked_at IS NULL AND r.deleted_at IS NULL;
-    SELECT r.id, r.user_id INTO reg, uid FROM registrations r WHERE r.device_id = dev
-    ORDER BY (r.deleted_at IS NULL) DESC, r.last_seen_at DESC, r.id DESC LIMIT 1;
+    WHERE r.device_id = dev AND r.deleted_at IS NULL AND r.revoked_at IS NULL;
+    SELECT r.id, r.user_id INTO reg, uid FROM registrations r
+    WHERE r.device_id = dev AND r.deleted_at IS NULL
+    ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT r.id, r.user_id INTO reg, uid FROM registrations r
+        WHERE r.device_id = dev AND r.deleted_at IS NOT NULL
+        ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1;
+    END IF;
     IF uid IS NOT NULL THEN
         SELECT u.email, u.name INTO u_email, u_name FROM users u WHERE u.id = uid;
     END IF;
@@ -88,13 +96,13 @@ CREATE TRIGGER registrations_device_seen AFTER UPDATE OF last_seen_at ON registr
     FOR EACH ROW WHEN (NEW.last_seen_at > OLD.last_seen_at)
     EXECUTE FUNCTION warpreg_registration_device_seen();
 
--- Devices follow their last seen user's renames.
-CREATE INDEX devices_last_seen_user ON devices (last_seen_user_id);
-
+-- Devices follow their last seen user's renames, found through the user's
+-- registrations.
 CREATE FUNCTION warpreg_user_device_denormalize() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE devices SET last_seen_user_email = NEW.email, last_seen_user_name = NEW.name
-    WHERE last_seen_user_id = NEW.id;
+    WHERE id IN (SELECT r.device_id FROM registrations r WHERE r.user_id = NEW.id)
+        AND last_seen_user_id = NEW.id;
     RETURN NULL;
 END
 $$;
@@ -117,20 +125,10 @@ CREATE TRIGGER devices_search BEFORE INSERT OR UPDATE OF name, model, manufactur
     serial_number, hardware_id, mac_address, last_seen_user_email, last_seen_user_name
     ON devices FOR EACH ROW EXECUTE FUNCTION warpreg_device_search_text();
 
--- The backfill writes every device once; the search trigger fills search_text.
-UPDATE devices d SET active_count = s.active, last_seen_registration_id = s.reg,
-    last_seen_user_id = s.uid,
-    last_seen_user_email = coalesce((SELECT u.email FROM users u WHERE u.id = s.uid), ''),
-    last_seen_user_name = coalesce((SELECT u.name FROM users u WHERE u.id = s.uid), '')
-FROM (SELECT dd.id,
-        (SELECT count(*) FROM registrations r WHERE r.device_id = dd.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL) AS active,
-        l.id AS reg, l.user_id AS uid
-    FROM devices dd
-    LEFT JOIN LATERAL (SELECT r.id, r.user_id FROM registrations r WHERE r.device_id = dd.id
-        ORDER BY (r.deleted_at IS NULL) DESC, r.last_seen_at DESC, r.id DESC LIMIT 1) l ON true
-) s
-WHERE d.id = s.id;
+-- The backfill, through the function the triggers use. The search trigger fills
+-- search_text of every device written, and the second statement writes the rest.
+DO $$ BEGIN PERFORM warpreg_refresh_device(id) FROM devices; END $$;
+UPDATE devices SET name = name WHERE search_text = '';
 
 -- One index per sort key over live devices, as for registrations.
 CREATE INDEX devices_live_id ON devices (account_id, id) WHERE deleted_at IS NULL;

@@ -17,48 +17,40 @@ ALTER TABLE devices ADD COLUMN last_seen_user_name TEXT NOT NULL DEFAULT '';
 -- character that a search term cannot contain, so no match spans two fields.
 ALTER TABLE devices ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
 
--- A device's registrations, tombstones included: what the triggers rank, and what
--- revoking or deleting a device walks.
-CREATE INDEX registrations_device ON registrations (device_id);
+-- A device's live registrations are found through registrations_live_seat; its
+-- tombstones, which the ranking needs once no live registration is left, through
+-- this index, which no enrolment or heartbeat writes.
+CREATE INDEX registrations_device_deleted ON registrations (device_id)
+    WHERE deleted_at IS NOT NULL;
 
--- The recomputation every trigger below runs for one device, written out in each
--- since SQLite has no procedures. The second statement reads the first's result.
+-- The triggers on registrations recompute the device's active count and last seen
+-- registration, written out in each since SQLite has no procedures; a trigger on
+-- devices then follows the last seen registration to its user.
 CREATE TRIGGER registrations_device_insert AFTER INSERT ON registrations BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = NEW.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = NEW.device_id;
 END;
 
-CREATE TRIGGER registrations_device_update
-AFTER UPDATE OF device_id, user_id, revoked_at, deleted_at ON registrations
-WHEN OLD.device_id IS NOT NEW.device_id OR OLD.user_id IS NOT NEW.user_id
-    OR OLD.revoked_at IS NOT NEW.revoked_at OR OLD.deleted_at IS NOT NEW.deleted_at BEGIN
+CREATE TRIGGER registrations_device_state
+AFTER UPDATE OF device_id, revoked_at, deleted_at ON registrations
+WHEN OLD.device_id IS NOT NEW.device_id
+    OR (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    OR (OLD.deleted_at IS NULL) IS NOT (NEW.deleted_at IS NULL) BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id IN (NEW.device_id, OLD.device_id);
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id IN (NEW.device_id, OLD.device_id);
 END;
 
@@ -69,46 +61,54 @@ CREATE TRIGGER registrations_device_seen AFTER UPDATE OF last_seen_at ON registr
 WHEN NEW.last_seen_at > OLD.last_seen_at
     AND NEW.id IS NOT (SELECT last_seen_registration_id FROM devices WHERE id = NEW.device_id)
 BEGIN
-    UPDATE devices SET
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = NEW.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+    UPDATE devices SET last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = NEW.device_id;
 END;
 
 CREATE TRIGGER registrations_device_delete AFTER DELETE ON registrations BEGIN
     UPDATE devices SET
         active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-            AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-        last_seen_registration_id = (SELECT r.id FROM registrations r
-            WHERE r.device_id = devices.id
-            ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1)
-    WHERE id = OLD.device_id;
-    UPDATE devices SET
-        last_seen_user_id = (SELECT r.user_id FROM registrations r
-            WHERE r.id = devices.last_seen_registration_id),
-        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-            JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '')
+            AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+        last_seen_registration_id = coalesce(
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+            (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+                AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1))
     WHERE id = OLD.device_id;
 END;
 
--- Devices follow their last seen user's renames.
-CREATE INDEX devices_last_seen_user ON devices (last_seen_user_id);
+-- A re-enrolment by another user moves the seat's user.
+CREATE TRIGGER registrations_device_user AFTER UPDATE OF user_id ON registrations
+WHEN OLD.user_id IS NOT NEW.user_id BEGIN
+    UPDATE devices SET last_seen_user_id = NEW.user_id,
+        last_seen_user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
+        last_seen_user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), '')
+    WHERE id = NEW.device_id AND last_seen_registration_id = NEW.id;
+END;
 
+CREATE TRIGGER devices_last_seen_user AFTER UPDATE OF last_seen_registration_id ON devices
+WHEN OLD.last_seen_registration_id IS NOT NEW.last_seen_registration_id BEGIN
+    UPDATE devices SET
+        last_seen_user_id = (SELECT r.user_id FROM registrations r
+            WHERE r.id = NEW.last_seen_registration_id),
+        last_seen_user_email = coalesce((SELECT u.email FROM registrations r
+            JOIN users u ON u.id = r.user_id WHERE r.id = NEW.last_seen_registration_id), ''),
+        last_seen_user_name = coalesce((SELECT u.name FROM registrations r
+            JOIN users u ON u.id = r.user_id WHERE r.id = NEW.last_seen_registration_id), '')
+    WHERE id = NEW.id;
+END;
+
+-- Devices follow their last seen user's renames, found through the user's
+-- registrations.
 CREATE TRIGGER users_device_denormalize AFTER UPDATE OF name, email ON users
 WHEN OLD.name IS NOT NEW.name OR OLD.email IS NOT NEW.email BEGIN
     UPDATE devices SET last_seen_user_email = NEW.email, last_seen_user_name = NEW.name
-    WHERE last_seen_user_id = NEW.id;
+    WHERE id IN (SELECT device_id FROM registrations WHERE user_id = NEW.id)
+        AND last_seen_user_id = NEW.id;
 END;
 
 CREATE TRIGGER devices_search_insert AFTER INSERT ON devices BEGIN
@@ -133,19 +133,15 @@ WHEN OLD.name IS NOT NEW.name OR OLD.model IS NOT NEW.model
     WHERE id = NEW.id;
 END;
 
+-- The backfill; devices_last_seen_user fills in each device's user as it goes.
 UPDATE devices SET
     active_count = (SELECT count(*) FROM registrations r WHERE r.device_id = devices.id
-        AND r.revoked_at IS NULL AND r.deleted_at IS NULL),
-    last_seen_registration_id = (SELECT r.id FROM registrations r
-        WHERE r.device_id = devices.id
-        ORDER BY r.deleted_at IS NULL DESC, r.last_seen_at DESC, r.id DESC LIMIT 1);
-UPDATE devices SET
-    last_seen_user_id = (SELECT r.user_id FROM registrations r
-        WHERE r.id = devices.last_seen_registration_id),
-    last_seen_user_email = coalesce((SELECT u.email FROM registrations r
-        JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), ''),
-    last_seen_user_name = coalesce((SELECT u.name FROM registrations r
-        JOIN users u ON u.id = r.user_id WHERE r.id = devices.last_seen_registration_id), '');
+        AND r.deleted_at IS NULL AND r.revoked_at IS NULL),
+    last_seen_registration_id = coalesce(
+        (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+            AND r.deleted_at IS NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1),
+        (SELECT r.id FROM registrations r WHERE r.device_id = devices.id
+            AND r.deleted_at IS NOT NULL ORDER BY r.last_seen_at DESC, r.id DESC LIMIT 1));
 UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
     model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
     hardware_id || char(31) || mac_address || char(31) ||
