@@ -20,6 +20,62 @@ func deviceAdminTests() []behaviour {
 		{"a device of a single-user account deletes with its registration",
 			testDeleteDeviceSingleUser},
 		{"unknown, deleted and other accounts' devices look not found", testDeviceNotFound},
+		{"the account's device counts follow every change", testDeviceCounts},
+	}
+}
+
+// testDeviceCounts checks, after each of a series of changes, that the totals a
+// list takes from the account's counters equal those it counts row by row (a
+// filter that matches every device forces the count) and the devices listed.
+func testDeviceCounts(t *testing.T, e *env) {
+	a := e.newAccount(t, true)
+	secret := e.newEnrollKey(t, a.ID, true)
+	var regs []*device.Registration
+	enrol := func(hw, email string) func() error {
+		return func() error {
+			en, err := e.svc.Enroll(e.ctx, secret, enrollRequest(hw, email))
+			if err == nil {
+				regs = append(regs, en.Registration)
+			}
+			return err
+		}
+	}
+	id := func(i int) []string { return []string{regs[i].ID} }
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"enrol", enrol("hw-1", "ann@example.com")},
+		{"second seat", enrol("hw-1", "bob@example.com")},
+		{"another device", enrol("hw-2", "ann@example.com")},
+		{"revoke one seat", func() error { return e.svc.Revoke(e.ctx, a.ID, id(0)) }},
+		{"revoke the other", func() error { return e.svc.Revoke(e.ctx, a.ID, id(1)) }},
+		{"unrevoke", func() error { return e.svc.Unrevoke(e.ctx, a.ID, id(0)) }},
+		{"delete a registration", func() error { return e.svc.Delete(e.ctx, a.ID, id(2)) }},
+		{"re-enrol that device", enrol("hw-2", "cy@example.com")},
+		{"revoke a device", func() error { return e.svc.RevokeDevice(e.ctx, a.ID, regs[0].DeviceID) }},
+		{"delete a device", func() error { return e.svc.DeleteDevice(e.ctx, a.ID, regs[3].DeviceID) }},
+		{"import", func() error {
+			r := device.Registration{ID: device.NewID(), DeviceID: device.NewID(),
+				Key: newCurve25519Key(), CreatedAt: e.svc.Now(), UpdatedAt: e.svc.Now(),
+				LastSeenAt: e.svc.Now(), DeviceName: "Imported"}
+			_, err := e.svc.Import(e.ctx, a.ID, []device.Registration{r})
+			return err
+		}},
+	}
+	for _, st := range steps {
+		e.clock.Advance(time.Second)
+		must(t, st.name, st.do())
+		for _, act := range []device.ActiveFilter{device.ActiveOnly, device.ActiveInclude,
+			device.ActiveExclude} {
+			counted := device.DeviceListQuery{Active: act, SeenAfter: time.Unix(1, 0), Limit: 100}
+			fromCounters := e.listDevices(t, a.ID, device.DeviceListQuery{Active: act, Limit: 100})
+			byRows := e.listDevices(t, a.ID, counted)
+			if fromCounters.Total != byRows.Total || byRows.Total != len(byRows.Devices) {
+				t.Errorf("after %s, active %s: total %d from the counters, %d counted, %d listed",
+					st.name, act, fromCounters.Total, byRows.Total, len(byRows.Devices))
+			}
+		}
 	}
 }
 
