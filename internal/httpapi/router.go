@@ -27,6 +27,10 @@ type Service interface {
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
 	AuditLog(ctx context.Context, accountID string, q device.AuditQuery) ([]device.AuditEntry, error)
+	Device(ctx context.Context, accountID, id string) (*device.Device, error)
+	ListDevices(ctx context.Context, accountID string, q device.DeviceListQuery) (device.DevicePage, error)
+	RevokeDevice(ctx context.Context, accountID, id string) error
+	DeleteDevice(ctx context.Context, accountID, id string) error
 }
 
 // Options configure an API.
@@ -75,6 +79,11 @@ func (a *API) routes() {
 	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
 	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
+	const devices = "/client/v4/accounts/{account_id}/devices/physical-devices"
+	a.handle("GET "+devices, a.admin(false, a.listDevices))
+	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getDevice))
+	a.handle("DELETE "+devices+"/{device_id}", a.admin(true, a.deleteDevice))
+	a.handle("POST "+devices+"/{device_id}/revoke", a.admin(true, a.revokeDevice))
 	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
 	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))
 
