@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,8 @@ type API struct {
 	maxBody int64
 	mux     *http.ServeMux
 	limits  limiters
+
+	patterns []string // every route's pattern, in the order of registration
 
 	streams      context.Context // done when change streams must end
 	closeStreams context.CancelFunc
@@ -111,7 +114,15 @@ func registrationRoute(pattern string) bool {
 	return pattern == patchRegistration || pattern == postHeartbeat || pattern == postToken
 }
 
-func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+func (a *API) handle(pattern string, h http.Handler) {
+	a.mux.Handle(pattern, h)
+	a.patterns = append(a.patterns, pattern)
+}
+
+// Routes returns the pattern of every route, such as
+// "GET /client/v4/accounts/{account_id}/devices/registrations", in the order they
+// were registered. Tests walk it so that a new route cannot go untested.
+func (a *API) Routes() []string { return slices.Clone(a.patterns) }
 
 // CloseStreams ends every open change stream, as a server shutting down must: a
 // stream never finishes on its own. Clients reconnect elsewhere with Last-Event-ID.
