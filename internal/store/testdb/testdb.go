@@ -50,18 +50,32 @@ func DSN(t testing.TB) string {
 // Open opens a fresh store on the run's engine, closed when the test ends.
 func Open(t testing.TB, log *slog.Logger) device.Store {
 	t.Helper()
-	var st device.Store
+	return New(t, log).Store
+}
+
+// DB is a fresh database on the run's engine: the store over it, and the address
+// that Dump reads it through.
+type DB struct {
+	Store  device.Store
+	engine string
+	dsn    string // a PostgreSQL URL, or a SQLite file's path
+}
+
+// New opens a fresh store on the run's engine, closed when the test ends.
+func New(t testing.TB, log *slog.Logger) *DB {
+	t.Helper()
+	db := &DB{engine: Engine(), dsn: DSN(t)}
 	var err error
-	if Engine() == "postgres" {
-		st, err = postgres.Open(context.Background(), PostgresURL(t), log)
+	if db.engine == "postgres" {
+		db.Store, err = postgres.Open(context.Background(), db.dsn, log)
 	} else {
-		st, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "warpreg.db"), log)
+		db.Store, err = sqlite.Open(context.Background(), db.dsn, log)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	t.Cleanup(func() { db.Store.Close() })
+	return db
 }
 
 // PostgresURL creates an empty schema and returns a URL whose connections use it. It
