@@ -100,6 +100,12 @@ func (s *Service) AuditLog(
 	if q.Before < 0 {
 		return nil, Errorf(KindInvalid, "cursor is not valid")
 	}
+	if err := checkText("target_id", q.TargetID, maxFact); err != nil {
+		return nil, err
+	}
+	if err := checkText("target_type", q.TargetType, maxFact); err != nil {
+		return nil, err
+	}
 	if _, err := s.Account(ctx, accountID); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ func (p *Principal) Authorize(accountID string, write bool) error {
 func (s *Service) CreateAPIToken(
 	ctx context.Context, accountID, name string, readOnly bool,
 ) (*APIToken, string, error) {
+	if err := checkText("token name", name, maxName); err != nil {
+		return nil, "", err
+	}
 	if _, err := s.Account(ctx, accountID); err != nil {
 		return nil, "", err
 	}

@@ -51,6 +51,9 @@ func (s *Service) CreateAccount(
 	if name == "" {
 		return nil, Errorf(KindInvalid, "account name must not be empty")
 	}
+	if err := checkText("account name", name, maxName); err != nil {
+		return nil, err
+	}
 	now := s.Now()
 	a := &Account{ID: NewAccountID(), Name: name, MultiUser: multiUser, CreatedAt: now}
 	p := &Profile{Name: "Default", Default: true, CreatedAt: now, UpdatedAt: now}

@@ -38,7 +38,7 @@ type auditInfo struct {
 // listAudit pages an account's audit log, newest first. The cursor is signed and
 // bound to the account and filters, as the registration list's are.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request, accountID string) {
-	v, err := queryParams(r, "per_page", "cursor", "target_id", "target_type")
+	v, err := strictParams(r, "per_page", "cursor", "target_id", "target_type")
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -131,12 +131,17 @@ func strictParams(r *http.Request, names ...string) (url.Values, error) {
 	return singleValues(v, names...)
 }
 
-// onlyParams refuses a parameter of v that is not among names.
+// onlyParams refuses a parameter of v that is not among names, with a hint for the
+// PHP-style name[] spelling of a known one.
 func onlyParams(v url.Values, names ...string) error {
 	for _, n := range slices.Sorted(maps.Keys(v)) {
-		if !slices.Contains(names, n) {
-			return invalid("unknown query parameter %q", n)
+		if slices.Contains(names, n) {
+			continue
 		}
+		if base, ok := strings.CutSuffix(n, "[]"); ok && slices.Contains(names, base) {
+			return invalid("use %s=<value> once per value, not %s[]=", base, base)
+		}
+		return invalid("unknown query parameter %q", n)
 	}
 	return nil
 }

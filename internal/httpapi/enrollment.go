@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -225,28 +227,35 @@ func errMissingBearer(what string) error {
 }
 
 // decodeBody decodes one JSON object from the request body into v. Unknown fields,
-// trailing data and bodies over the limit are refused; an empty body is allowed
-// only when emptyOK.
+// trailing data, bodies that are not UTF-8 and bodies over the limit are refused;
+// an empty body is allowed only when emptyOK. The routes that take a body take no
+// query parameters, so a query string that holds any is refused too.
 func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
-	body := http.MaxBytesReader(w, r.Body, a.maxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	if _, err := strictParams(r); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.Is(err, io.EOF) && emptyOK:
-		return nil
-	case errors.Is(err, io.EOF):
-		return invalid("a JSON request body is required")
 	case errors.As(err, &tooLarge):
 		return err
 	case err != nil:
+		return invalid("request body could not be read")
+	case len(bytes.TrimSpace(data)) == 0 && emptyOK:
+		return nil
+	case len(bytes.TrimSpace(data)) == 0:
+		return invalid("a JSON request body is required")
+	case !utf8.Valid(data):
+		// The decoder would quietly turn each bad byte into U+FFFD and store that.
+		return invalid("request body is not valid UTF-8")
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return invalid("request body is not valid: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if errors.As(err, &tooLarge) {
-			return err
-		}
 		return invalid("request body must hold exactly one JSON object")
 	}
 	return nil

@@ -52,7 +52,7 @@ const (
 )
 
 func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID string) {
-	q, err := queryParams(r, "after", "limit")
+	q, err := strictParams(r, "after", "limit")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -89,7 +89,7 @@ func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID stri
 // sequence number as the event id, so that a client reconnecting with Last-Event-ID
 // (or ?after=) misses nothing and sees nothing twice.
 func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID string) {
-	q, err := queryParams(r, "after")
+	q, err := strictParams(r, "after")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -217,6 +217,10 @@ type keyLookupJSON struct {
 }
 
 func (a *API) registrationByKey(w http.ResponseWriter, r *http.Request, accountID string) {
+	if _, err := strictParams(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	reg, err := a.svc.RegistrationByKey(r.Context(), accountID, r.PathValue("key"))
 	if err != nil {
 		a.writeError(w, r, err)

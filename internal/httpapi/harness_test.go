@@ -49,6 +49,7 @@ type harness struct {
 	t         testing.TB
 	api       http.Handler
 	svc       *device.Service
+	db        *testdb.DB
 	acct      *device.Account
 	token     string
 	readToken string
@@ -58,11 +59,11 @@ type harness struct {
 func newHarness(t testing.TB, multiUser bool) *harness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	st := testdb.Open(t, log)
+	db := testdb.New(t, log)
 	var err error
 	clock := &fakeClock{t: time.Date(2025, 2, 14, 13, 17, 0, 0, time.UTC)}
-	svc := device.NewService(st, clock.now, log)
-	h := &harness{t: t, svc: svc}
+	svc := device.NewService(db.Store, clock.now, log)
+	h := &harness{t: t, svc: svc, db: db}
 	h.api = httpapi.New(svc, log, httpapi.Options{CursorKey: []byte("test cursor key")})
 	h.acct = h.account(multiUser)
 	_, h.token, err = svc.CreateAPIToken(t.Context(), h.acct.ID, "write", false)
@@ -146,12 +147,18 @@ type enrolled struct {
 // enroll enrols a WireGuard device through the enrolment API.
 func (h *harness) enroll(hardwareID, email, name string) enrolled {
 	h.t.Helper()
+	return h.enrollWith(h.enrollKey, hardwareID, email, name)
+}
+
+// enrollWith enrols a WireGuard device with the given enrolment key.
+func (h *harness) enrollWith(key, hardwareID, email, name string) enrolled {
+	h.t.Helper()
 	rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
 		"key": wgKey(), "key_type": "curve25519", "tunnel_type": "wireguard",
 		"device": map[string]string{"name": "dev " + hardwareID, "hardware_id": hardwareID,
 			"client_version": "2025.1.0"},
 		"user": map[string]any{"email": email, "name": name, "groups": []string{"eng"}},
-	}, "Authorization", "Bearer "+h.enrollKey)
+	}, "Authorization", "Bearer "+key)
 	if rec.Code != http.StatusCreated {
 		h.t.Fatalf("enrol %s: status %d: %s", hardwareID, rec.Code, rec.Body)
 	}

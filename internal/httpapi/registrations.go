@@ -18,7 +18,7 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID 
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
-	q, err := queryParams(r, "include")
+	q, err := strictParams(r, "include")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -75,6 +75,10 @@ func (a *API) deleteRegistration(w http.ResponseWriter, r *http.Request, account
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
+	if _, err := strictParams(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	a.bulk(w, r, accountID, []string{id}, a.svc.Delete)
 }
 
@@ -95,6 +99,10 @@ type bulkFunc func(ctx context.Context, accountID string, ids []string) error
 func (a *API) bulkFromQuery(w http.ResponseWriter, r *http.Request, accountID string, fn bulkFunc) {
 	v, err := parseQuery(r)
 	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := onlyParams(v, "id"); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -119,11 +127,17 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request, accountID string, ids
 	writeResult(w, http.StatusOK, nil, nil)
 }
 
-// listParams are the single-valued parameters of list registrations.
+// listParams are the single-valued parameters of list registrations; id and user.id
+// repeat. Like every route's, its query string is parsed strictly: an unknown
+// parameter is refused, since ignoring a misspelt filter would widen the selection,
+// and ignoring a misspelt id would shrink a bulk call's, without saying so.
 var listParams = []string{"cursor", "device.id", "include", "per_page", "search",
 	"seen_after", "seen_before", "sort_by", "sort_order", "status"}
 
 func parseListQuery(v url.Values) (q device.ListQuery, cursor string, withPolicy bool, err error) {
+	if err := onlyParams(v, append([]string{"id", "user.id"}, listParams...)...); err != nil {
+		return q, "", false, err
+	}
 	single, err := singleValues(v, listParams...)
 	if err != nil {
 		return q, "", false, err
@@ -179,16 +193,6 @@ func parseQuery(r *http.Request) (url.Values, error) {
 		return nil, invalid("the query string is malformed: %s", queryProblem(err))
 	}
 	return v, nil
-}
-
-// queryParams parses the query string strictly and returns its named single-valued
-// parameters.
-func queryParams(r *http.Request, names ...string) (url.Values, error) {
-	v, err := parseQuery(r)
-	if err != nil {
-		return nil, err
-	}
-	return singleValues(v, names...)
 }
 
 // queryProblem describes a query parsing error without echoing more than needed.

@@ -15,6 +15,10 @@ func (a *API) verifyToken(w http.ResponseWriter, r *http.Request) {
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
+	if _, err := strictParams(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	token, _, _, status, msg := parseAuthHeaders(r.Header)
 	if status != 0 {
 		writeErrors(w, status, msg)
