@@ -11,6 +11,26 @@ import (
 type Reader interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	Profile(ctx context.Context, accountID, id string) (*Profile, error)
+
+	// Profiles returns the account's profiles that are not deleted: the default
+	// first, then the custom ones by precedence (those without one last), then id.
+	Profiles(ctx context.Context, accountID string) ([]Profile, error)
+
+	// Rules returns the rule of each of the account's profiles that is not deleted,
+	// in the order of Profiles.
+	Rules(ctx context.Context, accountID string) ([]Rule, error)
+
+	// Candidates returns up to limit of the account's registrations that are not
+	// deleted, revoked ones included, with ids after after, in id order.
+	Candidates(ctx context.Context, accountID, after string, limit int) ([]Candidate, error)
+
+	// Reassignment returns how far the account's pending re-evaluation of profile
+	// assignments has got: every registration with an id up to after is done. It
+	// returns ErrNotFound when none is pending.
+	Reassignment(ctx context.Context, accountID string) (after string, err error)
+
+	// PendingReassignments returns the accounts that have a re-evaluation pending.
+	PendingReassignments(ctx context.Context) ([]string, error)
 	User(ctx context.Context, accountID, id string) (*User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (*User, error)
 	Device(ctx context.Context, accountID, id string) (*Device, error)
@@ -58,8 +78,19 @@ type Tx interface {
 	InsertAccount(ctx context.Context, a *Account) error
 	SetDefaultProfile(ctx context.Context, accountID, profileID string) error
 
-	// PutProfile inserts or replaces a profile by id.
+	// PutProfile inserts or replaces a profile by id. Two live profiles of an
+	// account never share a precedence (ErrConflict).
 	PutProfile(ctx context.Context, p *Profile) error
+
+	// AssignProfile moves the account's registrations with the given ids to the
+	// profile, stamping their PolicyUpdatedAt with at, and writes nothing else.
+	AssignProfile(ctx context.Context, accountID, profileID string, ids []string, at time.Time) error
+
+	// SetReassignment records that the account's re-evaluation of profile
+	// assignments is pending and done up to after; "" starts it from the first
+	// registration. ClearReassignment records that none is pending.
+	SetReassignment(ctx context.Context, accountID, after string) error
+	ClearReassignment(ctx context.Context, accountID string) error
 
 	// PutUser inserts or replaces a user by id.
 	PutUser(ctx context.Context, u *User) error

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,14 +58,48 @@ func (t *tx) SetDefaultProfile(ctx context.Context, accountID, profileID string)
 }
 
 func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
-	return t.put(ctx, "put profile", `INSERT INTO profiles
-		(id, account_id, name, is_default, deleted_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
-			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
-		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
-		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
+	values, err := row.ProfileValues(p)
+	if err != nil {
+		return fmt.Errorf("put profile: %w", err)
+	}
+	return t.put(ctx, "put profile", `INSERT INTO profiles (`+row.ProfileColumns+`)
+		VALUES (`+placeholders(len(values))+`)
+		ON CONFLICT (id) DO UPDATE SET `+row.ProfileUpdates+`
+		WHERE profiles.account_id = excluded.account_id`, values...)
+}
+
+func (t *tx) AssignProfile(
+	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
+) error {
+	_, err := t.exec(ctx, "assign profile", `UPDATE registrations
+		SET profile_id = $1, policy_updated_at = $2 WHERE account_id = $3 AND id = ANY($4)`,
+		profileID, at.UnixMicro(), accountID, ids)
+	return err
+}
+
+func (t *tx) SetReassignment(ctx context.Context, accountID, after string) error {
+	_, err := t.exec(ctx, "set reassignment", `INSERT INTO profile_reassignments
+		(account_id, after_id) VALUES ($1, $2)
+		ON CONFLICT (account_id) DO UPDATE SET after_id = excluded.after_id`, accountID, after)
+	return err
+}
+
+func (t *tx) ClearReassignment(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "clear reassignment",
+		`DELETE FROM profile_reassignments WHERE account_id = $1`, accountID)
+	return err
+}
+
+// placeholders returns "$1, $2, ..., $n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	return b.String()
 }
 
 func (t *tx) PutUser(ctx context.Context, u *device.User) error {

@@ -30,18 +30,106 @@ func (r reader) Account(ctx context.Context, id string) (*device.Account, error)
 }
 
 func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Profile, error) {
-	var p device.Profile
-	var deleted sql.NullInt64
-	var created, updated int64
-	err := r.queryRow(ctx, `SELECT id, account_id, name, is_default, deleted_at,
-		created_at, updated_at FROM profiles WHERE account_id = ? AND id = ?`, accountID, id).
-		Scan(&p.ID, &p.AccountID, &p.Name, &p.Default, &deleted, &created, &updated)
+	p, err := row.Profile(r.queryRow(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = ? AND id = ?`, accountID, id))
+	return p, mapError(err)
+}
+
+func (r reader) Profiles(ctx context.Context, accountID string) ([]device.Profile, error) {
+	rows, err := r.query(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = ? AND deleted_at IS NULL `+row.ProfileOrder, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("read profile: %w", mapError(err))
+		return nil, fmt.Errorf("list profiles: %w", err)
 	}
-	p.DeletedAt = row.NullMicros(deleted)
-	p.CreatedAt, p.UpdatedAt = row.FromMicros(created), row.FromMicros(updated)
-	return &p, nil
+	defer rows.Close()
+	var out []device.Profile
+	for rows.Next() {
+		p, err := row.Profile(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list profiles: %w", err)
+	}
+	return out, nil
+}
+
+func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, error) {
+	rows, err := r.query(ctx, `SELECT `+row.RuleColumns+` FROM profiles
+		WHERE account_id = ? AND deleted_at IS NULL `+row.ProfileOrder, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Rule
+	for rows.Next() {
+		rule, err := row.Rule(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rule)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	return out, nil
+}
+
+// Candidates pages through the registrations_live_id index.
+func (r reader) Candidates(
+	ctx context.Context, accountID, after string, limit int,
+) ([]device.Candidate, error) {
+	rows, err := r.query(ctx, row.CandidateSelect+`
+		WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
+		ORDER BY r.id LIMIT ?`, accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Candidate
+	for rows.Next() {
+		c, err := row.Candidate(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	return out, nil
+}
+
+func (r reader) Reassignment(ctx context.Context, accountID string) (string, error) {
+	var after string
+	err := r.queryRow(ctx, `SELECT after_id FROM profile_reassignments WHERE account_id = ?`,
+		accountID).Scan(&after)
+	if err != nil {
+		return "", fmt.Errorf("read reassignment: %w", mapError(err))
+	}
+	return after, nil
+}
+
+func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
+	rows, err := r.query(ctx, `SELECT account_id FROM profile_reassignments ORDER BY account_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list reassignments: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	return out, nil
 }
 
 func (r reader) User(ctx context.Context, accountID, id string) (*device.User, error) {

@@ -57,14 +57,44 @@ func (t *tx) SetDefaultProfile(ctx context.Context, accountID, profileID string)
 }
 
 func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
-	return t.put(ctx, "put profile", `INSERT INTO profiles
-		(id, account_id, name, is_default, deleted_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
-			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
-		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
-		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
+	values, err := row.ProfileValues(p)
+	if err != nil {
+		return fmt.Errorf("put profile: %w", err)
+	}
+	return t.put(ctx, "put profile", `INSERT INTO profiles (`+row.ProfileColumns+`)
+		VALUES (`+placeholders(len(values))+`)
+		ON CONFLICT (id) DO UPDATE SET `+row.ProfileUpdates+`
+		WHERE profiles.account_id = excluded.account_id`, values...)
+}
+
+func (t *tx) AssignProfile(
+	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
+) error {
+	for len(ids) > 0 {
+		n := min(len(ids), touchChunk)
+		args := append([]any{profileID, at.UnixMicro(), accountID}, anySlice(ids[:n])...)
+		_, err := t.exec(ctx, "assign profile", `UPDATE registrations
+			SET profile_id = ?, policy_updated_at = ?
+			WHERE account_id = ? AND id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func (t *tx) SetReassignment(ctx context.Context, accountID, after string) error {
+	_, err := t.exec(ctx, "set reassignment", `INSERT INTO profile_reassignments
+		(account_id, after_id) VALUES (?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET after_id = excluded.after_id`, accountID, after)
+	return err
+}
+
+func (t *tx) ClearReassignment(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "clear reassignment",
+		`DELETE FROM profile_reassignments WHERE account_id = ?`, accountID)
+	return err
 }
 
 func (t *tx) PutUser(ctx context.Context, u *device.User) error {
