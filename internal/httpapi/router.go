@@ -25,6 +25,15 @@ type Service interface {
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
+
+	Profiles(ctx context.Context, accountID string) ([]device.Profile, error)
+	DefaultProfile(ctx context.Context, accountID string) (*device.Profile, error)
+	CustomProfile(ctx context.Context, accountID, id string) (*device.Profile, error)
+	CreateProfile(ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	EditProfile(ctx context.Context, accountID, id string, e device.ProfileEdit) (*device.Profile, error)
+	EditDefaultProfile(
+		ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	DeleteProfile(ctx context.Context, accountID, id string) ([]device.Profile, error)
 }
 
 // Options configure an API.
@@ -69,6 +78,7 @@ func (a *API) routes() {
 	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
 	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
+	a.policyRoutes()
 	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
 	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))
 
