@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"list", listTests()},
 		{"list paging", pagingTests()},
 		{"import", importTests()},
+		{"profiles", profileTests()},
+		{"assignment", assignTests()},
 		{"change feed", feedTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
