@@ -1,5 +1,5 @@
 # Short on purpose: each target is what CI and the README run.
-.PHONY: build test test-postgres bench-smoke lint
+.PHONY: build test test-postgres bench-smoke fuzz lint
 
 build:
 	go build -o warpreg ./cmd/warpreg
@@ -22,6 +22,10 @@ test-postgres:
 # are asserted; BENCHMARKS.md says how to measure.
 bench-smoke:
 	scripts/bench-smoke
+
+# Every fuzz target in the main module, FUZZTIME each (default 10s).
+fuzz:
+	scripts/fuzz
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

@@ -127,6 +127,11 @@ func run(
 	}
 	e := &env{getenv: getenv, cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
 		log: newLogger(cfg, logOut, level)}
+	if !cmd.serves {
+		// Changes made from the command line are audited as the CLI's; a server's
+		// requests carry their own credential.
+		ctx = device.WithActor(ctx, device.Actor{Kind: device.ActorCLI, ID: "warpreg " + cmd.name})
+	}
 	err = action(ctx, e)
 	closeLog() // the logs come before the one-line error, if any
 	if err != nil {

@@ -65,6 +65,9 @@ type Reader interface {
 	// RegistrationByKey returns the live (not deleted) registration of the account
 	// that holds key, with its read views.
 	RegistrationByKey(ctx context.Context, accountID, key string) (*Registration, error)
+
+	// AuditLog returns the account's audit entries that q selects, newest first.
+	AuditLog(ctx context.Context, accountID string, q AuditQuery) ([]AuditEntry, error)
 }
 
 // Tx is a write transaction. Writes that would break a uniqueness rule return an
@@ -124,6 +127,10 @@ type Tx interface {
 	// AppendChange appends c to its account's change log, setting c.Seq to the next
 	// number of that account. The entry commits, or not, with the transaction.
 	AppendChange(ctx context.Context, c *Change) error
+
+	// AppendAudit appends e to its account's audit log, setting e.Seq to the next
+	// number of that account. The entry commits, or not, with the transaction.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
 }
 
 // Store is a storage engine. Update runs fn in one write transaction, committed if fn

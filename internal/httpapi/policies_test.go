@@ -54,7 +54,7 @@ func (h *harness) createPolicy(name, match string, precedence int) policy {
 	return resultOf[policy](h.t, rec)
 }
 
-func resultOf[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+func resultOf[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
 	t.Helper()
 	var env struct{ Result T }
 	decode(t, rec, &env)
@@ -230,7 +230,7 @@ func TestPolicyRefusals(t *testing.T) {
 	}
 }
 
-func checkInvalid(t *testing.T, rec *httptest.ResponseRecorder, want string) {
+func checkInvalid(t testing.TB, rec *httptest.ResponseRecorder, want string) {
 	t.Helper()
 	var env struct {
 		Errors []struct {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"profiles", profileTests()},
 		{"assignment", assignTests()},
 		{"change feed", feedTests()},
+		{"audit log", auditTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
 	}
