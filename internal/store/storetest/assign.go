@@ -19,6 +19,7 @@ func assignTests() []behaviour {
 		{"a settings-only edit moves nobody", testSettingsEditMovesNobody},
 		{"re-evaluation runs in batches and resumes where it stopped", testReassignResumes},
 		{"an imported profile without a rule keeps its registrations", testImportedProfileKeeps},
+		{"profile changes and the moves they cause are audited", testProfileAudit},
 	}
 }
 
@@ -377,5 +378,39 @@ func testImportedProfileKeeps(t *testing.T, e *env) {
 	if got := e.assignment(t, a.ID, ids.regs[1]).ProfileID; got != eng.ID {
 		t.Errorf("after the imported profile got a rule, its registration is on %s, want %s",
 			got, eng.ID)
+	}
+}
+
+func testProfileAudit(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	r := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-1", "ann@example.com"))
+	admin := device.WithActor(e.ctx, device.Actor{Kind: device.ActorAPIToken, ID: "tok-1"})
+	p, err := e.svc.CreateProfile(admin, a.ID, func(p *device.Profile) error {
+		p.Name, p.Match, p.Precedence = "Macs", `os.name == "mac"`, 3
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.EditProfile(admin, a.ID, p.ID, func(p *device.Profile) error {
+		p.Settings.SupportURL = "https://help.example.com"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := e.auditLog(t, a.ID, device.AuditQuery{})
+	got := auditActions(log, "")
+	want := []string{"profile.create", "registration.reassign", "profile.update"}
+	if len(got) < 3 || !slices.Equal(got[len(got)-3:], want) {
+		t.Fatalf("last audit actions = %v, want them to end with %v", got, want)
+	}
+	move, update := log[1], log[0]
+	if move.TargetID != r.Registration.ID || move.Actor.ID != "tok-1" ||
+		move.Before["profile_id"] != a.DefaultProfileID || move.After["profile_id"] != p.ID {
+		t.Errorf("reassignment entry = %+v", move)
+	}
+	if update.Before["support_url"] != "" || update.After["support_url"] != "https://help.example.com" {
+		t.Errorf("profile update entry = %+v; want support_url before and after", update)
 	}
 }
