@@ -86,6 +86,28 @@ func prune(ctx context.Context, e *env, svc *device.Service) {
 	}
 }
 
+// reassignEvery is how often serve looks for profile re-evaluations left pending,
+// by a process that died midway or one that gave up on a database error.
+const reassignEvery = time.Minute
+
+// finishReassignments completes pending profile re-evaluations at start and then
+// every reassignEvery until ctx is done. Every instance runs it; instances that
+// work on one account at once share its batches (see device.Service).
+func finishReassignments(ctx context.Context, e *env, svc *device.Service) {
+	t := time.NewTicker(reassignEvery)
+	defer t.Stop()
+	for {
+		if err := svc.ResumeReassignments(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("finish profile reassignments", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // serve serves the APIs on ln until ctx is done, then drains in-flight requests.
 // ready, if set, runs once the server accepts connections.
 func serve(
@@ -118,6 +140,7 @@ func serve(
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	defer stopPruning()
 	go prune(pruneCtx, e, svc)
+	go finishReassignments(pruneCtx, e, svc)
 	base := "http://" + ln.Addr().String()
 	e.log.Info("serving", "addr", ln.Addr().String(), "admin_api", base+"/client/v4",
 		"enrollment_api", base+"/enroll/v1")
