@@ -14,3 +14,6 @@ func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 	query, a, err := pageQuery(accountID, q)
 	return query, a, err
 }
+
+// CandidatesQuery is the query behind Store.Candidates, for the query-plan test.
+const CandidatesQuery = candidatesQuery

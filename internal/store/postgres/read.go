@@ -65,13 +65,15 @@ func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, err
 	return collect(rows, "read profile rules", row.Rule)
 }
 
-// Candidates pages through the registrations_live_id index.
+// candidatesQuery pages through the registrations_live_id index.
+const candidatesQuery = row.CandidateSelect + `
+	WHERE r.account_id = $1 AND r.deleted_at IS NULL AND r.id > $2
+	ORDER BY r.id LIMIT $3`
+
 func (r reader) Candidates(
 	ctx context.Context, accountID, after string, limit int,
 ) ([]device.Candidate, error) {
-	rows, err := r.q.Query(ctx, row.CandidateSelect+`
-		WHERE r.account_id = $1 AND r.deleted_at IS NULL AND r.id > $2
-		ORDER BY r.id LIMIT $3`, accountID, after, limit)
+	rows, err := r.q.Query(ctx, candidatesQuery, accountID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read candidates: %w", err)
 	}

@@ -77,13 +77,15 @@ func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, err
 	return out, nil
 }
 
-// Candidates pages through the registrations_live_id index.
+// candidatesQuery pages through the registrations_live_id index.
+const candidatesQuery = row.CandidateSelect + `
+	WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
+	ORDER BY r.id LIMIT ?`
+
 func (r reader) Candidates(
 	ctx context.Context, accountID, after string, limit int,
 ) ([]device.Candidate, error) {
-	rows, err := r.query(ctx, row.CandidateSelect+`
-		WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
-		ORDER BY r.id LIMIT ?`, accountID, after, limit)
+	rows, err := r.query(ctx, candidatesQuery, accountID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read candidates: %w", err)
 	}
