@@ -13,10 +13,10 @@ import (
 	"github.com/warpreg/warpreg/internal/match"
 )
 
-// assigner chooses profiles for registrations from one reading of an account's
+// Assigner chooses profiles for registrations from one reading of an account's
 // rules: the first enabled custom profile, in precedence order, whose match is true
-// for the registration, else the default profile.
-type assigner struct {
+// for the registration, else the default profile. It is safe for concurrent use.
+type Assigner struct {
 	defaultID string
 	rules     []compiledRule
 	keep      map[string]bool // live custom profiles without a rule; see Profile
@@ -27,31 +27,50 @@ type compiledRule struct {
 	expr      *match.Expr
 }
 
-// assigner reads the account's rules in tx, with their expressions parsed once per
-// process and text.
-func (s *Service) assigner(ctx context.Context, tx Reader, acct *Account) (*assigner, error) {
-	rules, err := tx.Rules(ctx, acct.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read profile rules: %w", err)
-	}
-	a := &assigner{defaultID: acct.DefaultProfileID, keep: map[string]bool{}}
+// NewAssigner returns an Assigner for an account's rules, in the order and form
+// Reader.Rules returns them, and its default profile. A rule whose match does not
+// parse matches nothing.
+func NewAssigner(defaultID string, rules []Rule) *Assigner {
+	return newAssigner(defaultID, rules, func(r Rule) *match.Expr {
+		e, _ := match.Parse(r.Match)
+		return e
+	})
+}
+
+func newAssigner(defaultID string, rules []Rule, compile func(Rule) *match.Expr) *Assigner {
+	a := &Assigner{defaultID: defaultID, keep: map[string]bool{}}
 	for _, r := range rules {
 		switch {
 		case r.Default:
 		case r.Match == "":
 			a.keep[r.ProfileID] = true
 		case r.Enabled:
-			if e := s.exprs.get(r, s.log); e != nil {
+			if e := compile(r); e != nil {
 				a.rules = append(a.rules, compiledRule{profileID: r.ProfileID, expr: e})
 			}
 		}
 	}
-	return a, nil
+	return a
 }
 
-// choose returns the profile for a registration now assigned to current ("" for a
-// new one) whose user and device are described by subj.
-func (a *assigner) choose(current string, subj match.Subject) string {
+// assigner reads the account's rules in tx, with their expressions parsed once per
+// process and text.
+func (s *Service) assigner(ctx context.Context, tx Reader, acct *Account) (*Assigner, error) {
+	rules, err := tx.Rules(ctx, acct.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	return newAssigner(acct.DefaultProfileID, rules,
+		func(r Rule) *match.Expr { return s.exprs.get(r, s.log) }), nil
+}
+
+// Choose returns the profile for a registration now assigned to current ("" for a
+// new one) whose user is u (nil for none) and whose device has the facts f.
+func (a *Assigner) Choose(current string, u *User, f *DeviceFacts) string {
+	return a.choose(current, subjectOf(u, f))
+}
+
+func (a *Assigner) choose(current string, subj match.Subject) string {
 	if a.keep[current] {
 		return current
 	}
@@ -156,7 +175,7 @@ func applyMoves(ctx context.Context, tx Tx, accountID string, moves []move, now 
 // selects (a user's, or a device's), except skip, after their user or device
 // changed.
 func (s *Service) reevaluate(
-	ctx context.Context, tx Tx, asg *assigner, accountID string, q ListQuery, skip string,
+	ctx context.Context, tx Tx, asg *Assigner, accountID string, q ListQuery, skip string,
 ) error {
 	q.Status, q.Sort, q.Limit = StatusAll, SortByID, MaxPerPage
 	users := map[string]*User{}

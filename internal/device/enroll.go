@@ -167,7 +167,7 @@ func (s *Service) enrollTx(
 
 // choose sets r's profile to the one asg chooses for subj, stamping the change
 // with now, and reports whether an existing assignment changed.
-func (s *Service) choose(asg *assigner, r *Registration, subj match.Subject, now time.Time) bool {
+func (s *Service) choose(asg *Assigner, r *Registration, subj match.Subject, now time.Time) bool {
 	to := asg.choose(r.ProfileID, subj)
 	if to == r.ProfileID {
 		return false
@@ -257,7 +257,7 @@ func (s *Service) UpdateClient(
 			}
 		}
 		r.UpdatedAt = now
-		var asg *assigner
+		var asg *Assigner
 		reassigned := false
 		if moved != nil {
 			if asg, reassigned, err = s.rechoose(ctx, tx, r, moved, now); err != nil {
@@ -327,7 +327,7 @@ func (s *Service) updateFacts(
 // account's assigner for the device's other registrations.
 func (s *Service) rechoose(
 	ctx context.Context, tx Tx, r *Registration, d *Device, now time.Time,
-) (*assigner, bool, error) {
+) (*Assigner, bool, error) {
 	acct, err := tx.Account(ctx, r.AccountID)
 	if err != nil {
 		return nil, false, fmt.Errorf("read account: %w", err)
