@@ -170,7 +170,7 @@ func checkSeededAssignments(t *testing.T, db string, accounts []credAccount) {
 	}
 	defer st.Close()
 	for _, a := range accounts {
-		err := st.Update(ctx, func(tx device.Tx) error { return tx.SetReassignment(ctx, a.ID, "") })
+		err := st.Update(ctx, func(tx device.Tx) error { return tx.StartReassignment(ctx, a.ID) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func TestServeFinishesPendingReassignment(t *testing.T) {
 		if err := tx.PutProfile(t.Context(), p); err != nil {
 			return err
 		}
-		return tx.SetReassignment(t.Context(), acct, "")
+		return tx.StartReassignment(t.Context(), acct)
 	})
 	st.Close()
 	if err != nil {

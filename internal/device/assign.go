@@ -233,68 +233,130 @@ func subjectFor(
 	return subjectOf(u, &d.Facts), nil
 }
 
-// reassignBatch is how many registrations one re-evaluation transaction reads:
-// few enough that SQLite's writer is held for milliseconds, enough that a million
-// registrations take two thousand transactions.
+// reassignBatch is how many registrations a re-evaluation reads at a time, and so
+// the most that one of its write transactions moves: few enough that SQLite's
+// writer is held for milliseconds, enough that a million registrations take two
+// thousand reads.
 const reassignBatch = 500
 
-// reassignAll runs the account's pending re-evaluation to its end, one batch per
-// transaction, and returns when none is pending. Each batch reads the progress
-// row and the rules afresh, so a profile change that restarts the run meanwhile is
-// followed, and so runs in several processes share the work instead of repeating it.
+// saveEvery is how many batches that move nobody a run reads before it records its
+// progress: a process that dies repeats at most that much reading.
+const saveEvery = 20
+
+// reassignAll runs the account's pending re-evaluation to its end and returns when
+// none is pending. A run that another process or a newer profile change overtook
+// (ErrConflict) reads the stored state again and goes on from there, so that
+// processes share the work and a restart follows the newest rules.
 func (s *Service) reassignAll(ctx context.Context, accountID string) error {
 	for {
-		done, err := s.reassignBatch(ctx, accountID)
+		ra, err := s.store.Reassignment(ctx, accountID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("reassign profiles of account %s: %w", accountID, err)
 		}
-		if done {
-			return nil
+		err = s.reassignPass(ctx, accountID, ra)
+		if err != nil && !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("reassign profiles of account %s: %w", accountID, err)
 		}
 	}
 }
 
-func (s *Service) reassignBatch(ctx context.Context, accountID string) (done bool, err error) {
-	err = s.store.Update(ctx, func(tx Tx) error {
-		done = false
-		after, err := tx.Reassignment(ctx, accountID)
-		if errors.Is(err, ErrNotFound) {
-			done = true
-			return nil
-		}
+// reassignPass continues the re-evaluation ra until it finishes. It reads and
+// chooses outside write transactions; a transaction writes only a batch that moves
+// registrations (choosing again for those, from what the transaction reads), the
+// progress every saveEvery batches, and the end.
+func (s *Service) reassignPass(ctx context.Context, accountID string, ra Reassignment) error {
+	after, unsaved := ra.After, 0
+	for {
+		ids, next, last, err := s.chooseBatch(ctx, accountID, after)
 		if err != nil {
 			return err
 		}
-		acct, err := tx.Account(ctx, accountID)
-		if err != nil {
-			return fmt.Errorf("read account: %w", err)
+		unsaved++
+		if len(ids) == 0 && !last && unsaved < saveEvery {
+			after = next
+			continue
 		}
-		asg, err := s.assigner(ctx, tx, acct)
-		if err != nil {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			return s.commitBatch(ctx, tx, accountID, ra, ids, next, last)
+		})
+		if err != nil || last {
 			return err
 		}
-		cands, err := tx.Candidates(ctx, accountID, after, reassignBatch)
-		if err != nil {
-			return err
+		ra.After, after, unsaved = next, next, 0
+	}
+}
+
+// chooseBatch reads the batch of registrations after after and returns the ids of
+// those that must move, the id of the batch's last registration, and whether the
+// batch was the last.
+func (s *Service) chooseBatch(
+	ctx context.Context, accountID, after string,
+) (ids []string, next string, last bool, err error) {
+	acct, err := s.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read account: %w", err)
+	}
+	asg, err := s.assigner(ctx, s.store, acct)
+	if err != nil {
+		return nil, "", false, err
+	}
+	cands, err := s.store.Candidates(ctx, accountID, after, reassignBatch)
+	if err != nil {
+		return nil, "", false, err
+	}
+	next = after
+	for i := range cands {
+		c := &cands[i]
+		r := &c.Registration
+		if asg.choose(r.ProfileID, subjectOf(&c.User, &c.Facts)) != r.ProfileID {
+			ids = append(ids, r.ID)
 		}
-		var moves []move
-		for i := range cands {
-			c := &cands[i]
-			r := &c.Registration
-			if to := asg.choose(r.ProfileID, subjectOf(&c.User, &c.Facts)); to != r.ProfileID {
-				moves = append(moves, move{r: r, to: to})
-			}
+		next = r.ID
+	}
+	return ids, next, len(cands) < reassignBatch, nil
+}
+
+// commitBatch records that the re-evaluation ra has got to next (or to its end),
+// and moves the registrations ids that must still move when chosen again from
+// what tx reads: one may have changed since it was read, and been assigned then.
+// It returns ErrConflict when ra is no longer the stored state.
+func (s *Service) commitBatch(
+	ctx context.Context, tx Tx, accountID string, ra Reassignment, ids []string, next string,
+	last bool,
+) error {
+	var err error
+	if last {
+		err = tx.FinishReassignment(ctx, accountID, ra)
+	} else {
+		err = tx.AdvanceReassignment(ctx, accountID, ra, next)
+	}
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	acct, err := tx.Account(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("read account: %w", err)
+	}
+	asg, err := s.assigner(ctx, tx, acct)
+	if err != nil {
+		return err
+	}
+	cands, err := tx.CandidatesByID(ctx, accountID, ids)
+	if err != nil {
+		return err
+	}
+	var moves []move
+	for i := range cands {
+		c := &cands[i]
+		r := &c.Registration
+		if to := asg.choose(r.ProfileID, subjectOf(&c.User, &c.Facts)); to != r.ProfileID {
+			moves = append(moves, move{r: r, to: to})
 		}
-		if err := applyMoves(ctx, tx, accountID, moves, s.Now()); err != nil {
-			return err
-		}
-		if len(cands) < reassignBatch {
-			done = true
-			return tx.ClearReassignment(ctx, accountID)
-		}
-		return tx.SetReassignment(ctx, accountID, cands[len(cands)-1].Registration.ID)
-	})
-	return done, err
+	}
+	return applyMoves(ctx, tx, accountID, moves, s.Now())
 }
 
 // runs makes one goroutine per account and process drive a re-evaluation, which

@@ -180,8 +180,8 @@ func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registr
 }
 
 // AssignProfile records each registration it moves. Re-evaluation progress
-// (SetReassignment, ClearReassignment) is bookkeeping, not a change, and passes
-// through unrecorded.
+// (StartReassignment, AdvanceReassignment, FinishReassignment) is bookkeeping, not a
+// change, and passes through unrecorded.
 func (t *auditTx) AssignProfile(
 	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
 ) error {

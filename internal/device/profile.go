@@ -173,3 +173,13 @@ type Candidate struct {
 	User         User        // Email, Name and Groups; empty without a user
 	Facts        DeviceFacts // DeviceType, OSVersion, Model and Manufacturer
 }
+
+// Reassignment is an account's pending re-evaluation of profile assignments, which
+// every change of a profile's rule starts afresh: each change takes a new
+// Generation, and every registration with an id up to After is done. Runners
+// compare it before they record progress, so that a run that a newer change
+// overtook, or another process got ahead of, starts again from what is stored.
+type Reassignment struct {
+	Generation int64
+	After      string
+}

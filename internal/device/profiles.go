@@ -172,7 +172,7 @@ func (s *Service) DeleteProfile(ctx context.Context, accountID, id string) ([]Pr
 		if err := tx.PutProfile(ctx, p); err != nil {
 			return fmt.Errorf("write profile: %w", err)
 		}
-		return tx.SetReassignment(ctx, accountID, "")
+		return tx.StartReassignment(ctx, accountID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete profile: %w", err)
@@ -215,7 +215,7 @@ func (s *Service) writeProfile(ctx context.Context, tx Tx, old, p *Profile) erro
 	if !ruleChanged(old, p) {
 		return nil
 	}
-	return tx.SetReassignment(ctx, p.AccountID, "")
+	return tx.StartReassignment(ctx, p.AccountID)
 }
 
 // ruleChanged reports whether going from old (nil for none) to p can change which

@@ -24,10 +24,13 @@ type Reader interface {
 	// deleted, revoked ones included, with ids after after, in id order.
 	Candidates(ctx context.Context, accountID, after string, limit int) ([]Candidate, error)
 
-	// Reassignment returns how far the account's pending re-evaluation of profile
-	// assignments has got: every registration with an id up to after is done. It
-	// returns ErrNotFound when none is pending.
-	Reassignment(ctx context.Context, accountID string) (after string, err error)
+	// CandidatesByID returns those of the given registrations of the account that
+	// are not deleted, in id order.
+	CandidatesByID(ctx context.Context, accountID string, ids []string) ([]Candidate, error)
+
+	// Reassignment returns the account's pending re-evaluation of profile
+	// assignments. It returns ErrNotFound when none is pending.
+	Reassignment(ctx context.Context, accountID string) (Reassignment, error)
 
 	// PendingReassignments returns the accounts that have a re-evaluation pending.
 	PendingReassignments(ctx context.Context) ([]string, error)
@@ -89,11 +92,17 @@ type Tx interface {
 	// profile, stamping their PolicyUpdatedAt with at, and writes nothing else.
 	AssignProfile(ctx context.Context, accountID, profileID string, ids []string, at time.Time) error
 
-	// SetReassignment records that the account's re-evaluation of profile
-	// assignments is pending and done up to after; "" starts it from the first
-	// registration. ClearReassignment records that none is pending.
-	SetReassignment(ctx context.Context, accountID, after string) error
-	ClearReassignment(ctx context.Context, accountID string) error
+	// StartReassignment starts a re-evaluation of the account's profile
+	// assignments from its first registration, under a generation greater than any
+	// before, whether or not one was pending.
+	StartReassignment(ctx context.Context, accountID string) error
+
+	// AdvanceReassignment records that the pending re-evaluation r has got to
+	// after; FinishReassignment that r is done. Both compare and set: they return
+	// ErrConflict, and change nothing, unless the account's pending re-evaluation is
+	// still exactly r (same generation, same progress).
+	AdvanceReassignment(ctx context.Context, accountID string, r Reassignment, after string) error
+	FinishReassignment(ctx context.Context, accountID string, r Reassignment) error
 
 	// PutUser inserts or replaces a user by id.
 	PutUser(ctx context.Context, u *User) error

@@ -80,19 +80,31 @@ func (r reader) Candidates(
 	return collect(rows, "read candidates", row.Candidate)
 }
 
-func (r reader) Reassignment(ctx context.Context, accountID string) (string, error) {
-	var after string
-	err := r.q.QueryRow(ctx, `SELECT after_id FROM profile_reassignments
-		WHERE account_id = $1`, accountID).Scan(&after)
+func (r reader) CandidatesByID(
+	ctx context.Context, accountID string, ids []string,
+) ([]device.Candidate, error) {
+	rows, err := r.q.Query(ctx, row.CandidateSelect+`
+		WHERE r.account_id = $1 AND r.deleted_at IS NULL AND r.id = ANY($2)
+		ORDER BY r.id`, accountID, ids)
 	if err != nil {
-		return "", fmt.Errorf("read reassignment: %w", mapError(err))
+		return nil, fmt.Errorf("read candidates: %w", err)
 	}
-	return after, nil
+	return collect(rows, "read candidates", row.Candidate)
+}
+
+func (r reader) Reassignment(ctx context.Context, accountID string) (device.Reassignment, error) {
+	var ra device.Reassignment
+	err := r.q.QueryRow(ctx, `SELECT generation, after_id FROM profile_reassignments
+		WHERE account_id = $1 AND after_id IS NOT NULL`, accountID).Scan(&ra.Generation, &ra.After)
+	if err != nil {
+		return ra, fmt.Errorf("read reassignment: %w", mapError(err))
+	}
+	return ra, nil
 }
 
 func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
 	rows, err := r.q.Query(ctx, `SELECT account_id FROM profile_reassignments
-		ORDER BY account_id`)
+		WHERE after_id IS NOT NULL ORDER BY account_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list reassignments: %w", err)
 	}

@@ -108,7 +108,8 @@ global_keys.id text collate C not null
 profile_reassignments FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 profile_reassignments PRIMARY KEY (account_id)
 profile_reassignments.account_id text collate C not null
-profile_reassignments.after_id text collate C not null
+profile_reassignments.after_id text collate C
+profile_reassignments.generation bigint not null
 profiles FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 profiles PRIMARY KEY (id)
 profiles.account_id text collate C not null

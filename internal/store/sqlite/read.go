@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/row"
@@ -104,18 +106,53 @@ func (r reader) Candidates(
 	return out, nil
 }
 
-func (r reader) Reassignment(ctx context.Context, accountID string) (string, error) {
-	var after string
-	err := r.queryRow(ctx, `SELECT after_id FROM profile_reassignments WHERE account_id = ?`,
-		accountID).Scan(&after)
-	if err != nil {
-		return "", fmt.Errorf("read reassignment: %w", mapError(err))
+func (r reader) CandidatesByID(
+	ctx context.Context, accountID string, ids []string,
+) ([]device.Candidate, error) {
+	var out []device.Candidate
+	for len(ids) > 0 {
+		n := min(len(ids), touchChunk)
+		args := append([]any{accountID}, anySlice(ids[:n])...)
+		rows, err := r.query(ctx, row.CandidateSelect+`
+			WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id IN (`+placeholders(n)+`)
+			ORDER BY r.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read candidates: %w", err)
+		}
+		for rows.Next() {
+			c, err := row.Candidate(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read candidates: %w", err)
+		}
+		ids = ids[n:]
 	}
-	return after, nil
+	slices.SortFunc(out, func(a, b device.Candidate) int {
+		return strings.Compare(a.Registration.ID, b.Registration.ID)
+	})
+	return out, nil
+}
+
+func (r reader) Reassignment(ctx context.Context, accountID string) (device.Reassignment, error) {
+	var ra device.Reassignment
+	err := r.queryRow(ctx, `SELECT generation, after_id FROM profile_reassignments
+		WHERE account_id = ? AND after_id IS NOT NULL`, accountID).Scan(&ra.Generation, &ra.After)
+	if err != nil {
+		return ra, fmt.Errorf("read reassignment: %w", mapError(err))
+	}
+	return ra, nil
 }
 
 func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
-	rows, err := r.query(ctx, `SELECT account_id FROM profile_reassignments ORDER BY account_id`)
+	rows, err := r.query(ctx, `SELECT account_id FROM profile_reassignments
+		WHERE after_id IS NOT NULL ORDER BY account_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list reassignments: %w", err)
 	}

@@ -139,8 +139,9 @@ CREATE TABLE global_keys (
 );
 
 CREATE TABLE profile_reassignments (
-    account_id TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    after_id   TEXT NOT NULL
+    account_id TEXT    PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL,
+    after_id   TEXT
 ) WITHOUT ROWID;
 
 CREATE TABLE profiles (

@@ -84,17 +84,38 @@ func (t *tx) AssignProfile(
 	return nil
 }
 
-func (t *tx) SetReassignment(ctx context.Context, accountID, after string) error {
-	_, err := t.exec(ctx, "set reassignment", `INSERT INTO profile_reassignments
-		(account_id, after_id) VALUES (?, ?)
-		ON CONFLICT (account_id) DO UPDATE SET after_id = excluded.after_id`, accountID, after)
+func (t *tx) StartReassignment(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "start reassignment", `INSERT INTO profile_reassignments
+		(account_id, generation, after_id) VALUES (?, 1, '')
+		ON CONFLICT (account_id) DO UPDATE
+		SET generation = profile_reassignments.generation + 1, after_id = ''`, accountID)
 	return err
 }
 
-func (t *tx) ClearReassignment(ctx context.Context, accountID string) error {
-	_, err := t.exec(ctx, "clear reassignment",
-		`DELETE FROM profile_reassignments WHERE account_id = ?`, accountID)
-	return err
+func (t *tx) AdvanceReassignment(
+	ctx context.Context, accountID string, r device.Reassignment, after string,
+) error {
+	return t.casReassignment(ctx, "advance reassignment", after, accountID, r)
+}
+
+func (t *tx) FinishReassignment(ctx context.Context, accountID string, r device.Reassignment) error {
+	return t.casReassignment(ctx, "finish reassignment", nil, accountID, r)
+}
+
+// casReassignment sets the progress of r to after, if r is still the stored state.
+func (t *tx) casReassignment(
+	ctx context.Context, what string, after any, accountID string, r device.Reassignment,
+) error {
+	res, err := t.exec(ctx, what, `UPDATE profile_reassignments SET after_id = ?
+		WHERE account_id = ? AND generation = ? AND after_id = ?`,
+		after, accountID, r.Generation, r.After)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("%s: overtaken: %w", what, device.ErrConflict)
+	}
+	return nil
 }
 
 func (t *tx) PutUser(ctx context.Context, u *device.User) error {

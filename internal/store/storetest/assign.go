@@ -324,7 +324,14 @@ func testReassignResumes(t *testing.T, e *env) {
 		if err := tx.PutProfile(e.ctx, p); err != nil {
 			return err
 		}
-		return tx.SetReassignment(e.ctx, a.ID, ids[599])
+		if err := tx.StartReassignment(e.ctx, a.ID); err != nil {
+			return err
+		}
+		ra, err := tx.Reassignment(e.ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		return tx.AdvanceReassignment(e.ctx, a.ID, ra, ids[599])
 	})
 	if err := e.svc.ResumeReassignments(e.ctx); err != nil {
 		t.Fatalf("ResumeReassignments: %v", err)

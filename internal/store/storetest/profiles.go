@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ func profileTests() []behaviour {
 		{"profiles list default first, then by precedence", testProfileOrder},
 		{"two live profiles of an account never share a precedence", testPrecedenceUnique},
 		{"AssignProfile moves only the named registrations of the account", testAssignProfile},
-		{"candidates page by id with their user and device facts", testCandidates},
+		{"candidates read by id or page, with their user and device facts", testCandidates},
 		{"reassignment progress is kept per account", testReassignmentProgress},
 	}
 }
@@ -172,6 +171,7 @@ func testCandidates(t *testing.T, e *env) {
 	a := e.seedAccount(t, true)
 	u := e.seedUser(t, a.ID, "ann@example.com")
 	var want []device.Candidate
+	var deleted string
 	for i, hw := range []string{"hw-1", "hw-2", "hw-3", "hw-4"} {
 		d := e.seedDevice(t, a.ID, hw)
 		var ru *device.User
@@ -187,6 +187,7 @@ func testCandidates(t *testing.T, e *env) {
 		}
 		e.update(t, func(tx device.Tx) error { return tx.PutRegistration(e.ctx, r) })
 		if i == 3 {
+			deleted = r.ID
 			continue
 		}
 		c := device.Candidate{
@@ -225,6 +226,13 @@ func testCandidates(t *testing.T, e *env) {
 	if got[0].User.Groups == nil {
 		t.Errorf("a candidate's groups read back nil, want non-nil")
 	}
+
+	b := e.seedAccount(t, false)
+	other := e.seedRegistration(t, b, e.seedDevice(t, b.ID, "hw-b"), nil)
+	ids := []string{want[2].Registration.ID, other.ID, device.NewID(), want[0].Registration.ID,
+		deleted}
+	byID, err := e.store.CandidatesByID(e.ctx, a.ID, ids)
+	check(t, "CandidatesByID", byID, []device.Candidate{want[0], want[2]}, err)
 }
 
 func testReassignmentProgress(t *testing.T, e *env) {
@@ -233,20 +241,42 @@ func testReassignmentProgress(t *testing.T, e *env) {
 	_, err := e.store.Reassignment(e.ctx, a.ID)
 	wantIs(t, "Reassignment before any", err, device.ErrNotFound)
 
-	e.update(t, func(tx device.Tx) error {
-		return errors.Join(tx.SetReassignment(e.ctx, a.ID, ""), tx.SetReassignment(e.ctx, b.ID, "x"))
-	})
-	e.update(t, func(tx device.Tx) error { return tx.SetReassignment(e.ctx, a.ID, "m") })
-	after, err := e.store.Reassignment(e.ctx, a.ID)
-	check(t, "Reassignment after two sets", after, "m", err)
+	start := func(id string) {
+		e.update(t, func(tx device.Tx) error { return tx.StartReassignment(e.ctx, id) })
+	}
+	start(a.ID)
+	start(b.ID)
+	start(a.ID)
+	ra, err := e.store.Reassignment(e.ctx, a.ID)
+	check(t, "Reassignment after two starts", ra, device.Reassignment{Generation: 2}, err)
+
+	e.update(t, func(tx device.Tx) error { return tx.AdvanceReassignment(e.ctx, a.ID, ra, "m") })
+	ra, err = e.store.Reassignment(e.ctx, a.ID)
+	check(t, "Reassignment after advancing", ra, device.Reassignment{Generation: 2, After: "m"}, err)
+	for name, stale := range map[string]device.Reassignment{
+		"old progress": {Generation: 2}, "old generation": {Generation: 1, After: "m"},
+	} {
+		e.wantConflict(t, "AdvanceReassignment from "+name, func(tx device.Tx) error {
+			return tx.AdvanceReassignment(e.ctx, a.ID, stale, "z")
+		})
+		e.wantConflict(t, "FinishReassignment from "+name, func(tx device.Tx) error {
+			return tx.FinishReassignment(e.ctx, a.ID, stale)
+		})
+	}
 	pending, err := e.store.PendingReassignments(e.ctx)
 	wantPending := []string{a.ID, b.ID}
 	slices.Sort(wantPending)
 	check(t, "PendingReassignments", pending, wantPending, err)
 
-	e.update(t, func(tx device.Tx) error { return tx.ClearReassignment(e.ctx, a.ID) })
+	e.update(t, func(tx device.Tx) error { return tx.FinishReassignment(e.ctx, a.ID, ra) })
 	_, err = e.store.Reassignment(e.ctx, a.ID)
-	wantIs(t, "Reassignment after clear", err, device.ErrNotFound)
-	after, err = e.store.Reassignment(e.ctx, b.ID)
-	check(t, "the other account's reassignment", after, "x", err)
+	wantIs(t, "Reassignment after finishing", err, device.ErrNotFound)
+	pending, err = e.store.PendingReassignments(e.ctx)
+	check(t, "PendingReassignments after finishing one", pending, []string{b.ID}, err)
+	start(a.ID)
+	ra, err = e.store.Reassignment(e.ctx, a.ID)
+	check(t, "a restart after the end takes a new generation", ra,
+		device.Reassignment{Generation: 3}, err)
+	ra, err = e.store.Reassignment(e.ctx, b.ID)
+	check(t, "the other account's reassignment", ra, device.Reassignment{Generation: 1}, err)
 }

@@ -33,9 +33,12 @@ ALTER TABLE profiles
 CREATE UNIQUE INDEX profiles_live_precedence ON profiles (account_id, precedence)
     WHERE deleted_at IS NULL AND precedence IS NOT NULL;
 
--- One row per account whose registrations are being re-evaluated after a profile
--- changed: those with ids up to after_id are done.
+-- The progress of each account's re-evaluation of profile assignments: each rule
+-- change takes the next generation and starts from the first registration; a NULL
+-- after_id means none is pending. Rows are never deleted, so that a generation is
+-- never used twice.
 CREATE TABLE profile_reassignments (
     account_id TEXT COLLATE "C" PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    after_id   TEXT COLLATE "C" NOT NULL
+    generation BIGINT NOT NULL,
+    after_id   TEXT COLLATE "C"
 );

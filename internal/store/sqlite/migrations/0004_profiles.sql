@@ -35,10 +35,13 @@ ALTER TABLE profiles ADD COLUMN fallback_domains TEXT; -- JSON array of domains
 CREATE UNIQUE INDEX profiles_live_precedence ON profiles (account_id, precedence)
     WHERE deleted_at IS NULL AND precedence IS NOT NULL;
 
--- One row per account whose registrations are being re-evaluated after a profile
--- changed: those with ids up to after_id are done. A run that a crash interrupted
--- resumes from here.
+-- The progress of each account's re-evaluation of profile assignments: every
+-- change of a profile's rule takes the next generation and starts again from the
+-- first registration; those with ids up to after_id are done, and a NULL after_id
+-- means none is pending. A run that a crash interrupted resumes from here. Rows are
+-- never deleted, so that a generation is never used twice.
 CREATE TABLE profile_reassignments (
-    account_id TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    after_id   TEXT NOT NULL
+    account_id TEXT    PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL,
+    after_id   TEXT
 ) WITHOUT ROWID;
