@@ -24,6 +24,10 @@ func (a *API) policyRoutes() {
 	a.handle("GET "+pol+"/{policy_id}", a.admin(false, a.getPolicy))
 	a.handle("PATCH "+pol+"/{policy_id}", a.admin(true, a.editPolicy))
 	a.handle("DELETE "+pol+"/{policy_id}", a.admin(true, a.deletePolicy))
+	for _, p := range []string{"POST " + pol, "PATCH " + pol + "/{policy_id}",
+		"DELETE " + pol + "/{policy_id}"} {
+		a.slow[p] = true // they wait for the re-evaluation of every registration
+	}
 	for _, list := range policyLists {
 		a.handle("GET "+pol+"/"+list, a.admin(false, a.getPolicyList(list)))
 		a.handle("PUT "+pol+"/"+list, a.admin(true, a.putPolicyList(list)))

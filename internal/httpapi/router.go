@@ -54,6 +54,7 @@ type API struct {
 	cursors cursorCodec
 	maxBody int64
 	mux     *http.ServeMux
+	slow    map[string]bool // patterns that get slowRequestTimeout
 
 	streams      context.Context // done when change streams must end
 	closeStreams context.CancelFunc
@@ -62,7 +63,7 @@ type API struct {
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
-		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux()}
+		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux(), slow: map[string]bool{}}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
 		a.maxBody = 1 << 20
@@ -102,6 +103,12 @@ func (a *API) CloseStreams() { a.closeStreams() }
 
 // requestTimeout bounds the database work of one request (change streams excepted).
 const requestTimeout = 30 * time.Second
+
+// slowRequestTimeout bounds the requests that change a profile's rule, which answer
+// only once every registration of the account has been re-evaluated: at a million
+// registrations that takes tens of seconds. Their write deadline is extended to
+// match, so that the answer still reaches the client.
+const slowRequestTimeout = 10 * time.Minute
 
 // probeMethods are tried to tell a wrong method (405) from a wrong path (404).
 var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -145,8 +152,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasSuffix(pattern, "/changes/stream") {
 		// Every query of an ordinary request runs under this deadline, so a stuck
 		// database call ends with the request instead of holding a connection.
+		timeout := requestTimeout
+		if a.slow[pattern] {
+			timeout = slowRequestTimeout
+			// Not every writer supports deadlines (test recorders do not).
+			deadline := time.Now().Add(timeout + time.Minute)
+			_ = http.NewResponseController(rec).SetWriteDeadline(deadline)
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
