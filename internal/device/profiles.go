@@ -94,7 +94,8 @@ func (s *Service) CreateProfile(
 	if err != nil {
 		return nil, fmt.Errorf("create profile: %w", err)
 	}
-	return out, s.awaitReassignment(ctx, accountID)
+	s.settle(ctx, accountID)
+	return out, nil
 }
 
 // EditProfile applies edit to one of the account's custom profiles. When its rule
@@ -123,7 +124,8 @@ func (s *Service) EditProfile(
 	if err != nil {
 		return nil, fmt.Errorf("edit profile: %w", err)
 	}
-	return out, s.awaitReassignment(ctx, accountID)
+	s.settle(ctx, accountID)
+	return out, nil
 }
 
 // EditDefaultProfile applies edit to the account's default profile. Its name and
@@ -177,10 +179,18 @@ func (s *Service) DeleteProfile(ctx context.Context, accountID, id string) ([]Pr
 	if err != nil {
 		return nil, fmt.Errorf("delete profile: %w", err)
 	}
-	if err := s.awaitReassignment(ctx, accountID); err != nil {
-		return nil, err
-	}
+	s.settle(ctx, accountID)
 	return s.Profiles(ctx, accountID)
+}
+
+// settle waits for the account's pending re-evaluation after a profile change has
+// committed. A run that fails is logged, not returned: the change stands, and the
+// run is resumed (see ResumeReassignments), so the caller must not retry it.
+func (s *Service) settle(ctx context.Context, accountID string) {
+	if err := s.awaitReassignment(ctx, accountID); err != nil {
+		s.log.ErrorContext(ctx, "profile reassignment failed; it will be resumed",
+			"account_id", accountID, "err", err)
+	}
 }
 
 // writeProfile validates p, the new state of old (nil for a new profile), stores
