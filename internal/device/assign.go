@@ -144,21 +144,21 @@ type move struct {
 
 // applyMoves assigns each registration its new profile, one statement per target
 // profile, and logs a profile_reassigned change for each, in registration id order.
-func applyMoves(ctx context.Context, tx Tx, accountID string, moves []move, now time.Time) error {
+func applyMoves(ctx context.Context, tx Tx, moves []move, now time.Time) error {
 	if len(moves) == 0 {
 		return nil
 	}
 	slices.SortFunc(moves, func(a, b move) int { return strings.Compare(a.r.ID, b.r.ID) })
-	byProfile := map[string][]string{}
+	byProfile := map[string][]*Registration{}
 	var targets []string
 	for _, m := range moves {
 		if byProfile[m.to] == nil {
 			targets = append(targets, m.to)
 		}
-		byProfile[m.to] = append(byProfile[m.to], m.r.ID)
+		byProfile[m.to] = append(byProfile[m.to], m.r)
 	}
 	for _, p := range targets {
-		if err := tx.AssignProfile(ctx, accountID, p, byProfile[p], now); err != nil {
+		if err := tx.AssignProfile(ctx, p, byProfile[p], now); err != nil {
 			return fmt.Errorf("assign profile: %w", err)
 		}
 	}
@@ -204,7 +204,7 @@ func (s *Service) reevaluate(
 		}
 		q.After = page.Next
 	}
-	return applyMoves(ctx, tx, accountID, moves, s.Now())
+	return applyMoves(ctx, tx, moves, s.Now())
 }
 
 // subjectFor reads r's user and device, through caches that one call shares.
@@ -233,14 +233,13 @@ func subjectFor(
 	return subjectOf(u, &d.Facts), nil
 }
 
-// reassignBatch is how many registrations a re-evaluation reads at a time, and so
-// the most that one of its write transactions moves: few enough that SQLite's
-// writer is held for milliseconds, enough that a million registrations take two
-// thousand reads.
+// reassignBatch is how many registrations a re-evaluation reads at a time, and the
+// most that one of its write transactions moves: few enough that SQLite's writer is
+// held for milliseconds, enough that a million registrations take two thousand reads.
 const reassignBatch = 500
 
-// saveEvery is how many batches that move nobody a run reads before it records its
-// progress: a process that dies repeats at most that much reading.
+// saveEvery is how many batches a run reads before it writes, moving nobody, to
+// record its progress: a process that dies repeats at most that much reading.
 const saveEvery = 20
 
 // reassignAll runs the account's pending re-evaluation to its end and returns when
@@ -264,19 +263,20 @@ func (s *Service) reassignAll(ctx context.Context, accountID string) error {
 }
 
 // reassignPass continues the re-evaluation ra until it finishes. It reads and
-// chooses outside write transactions; a transaction writes only a batch that moves
-// registrations (choosing again for those, from what the transaction reads), the
-// progress every saveEvery batches, and the end.
+// chooses outside write transactions, and gathers the registrations that must move
+// until it has a batch of them; then a transaction moves those (choosing again, from
+// what it reads) and records the progress. It also writes after saveEvery reads,
+// and at the end.
 func (s *Service) reassignPass(ctx context.Context, accountID string, ra Reassignment) error {
-	after, unsaved := ra.After, 0
+	after, reads := ra.After, 0
+	var ids []string
 	for {
-		ids, next, last, err := s.chooseBatch(ctx, accountID, after)
+		more, next, last, err := s.chooseBatch(ctx, accountID, after)
 		if err != nil {
 			return err
 		}
-		unsaved++
-		if len(ids) == 0 && !last && unsaved < saveEvery {
-			after = next
+		ids, after, reads = append(ids, more...), next, reads+1
+		if len(ids) < reassignBatch && !last && reads < saveEvery {
 			continue
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
@@ -285,7 +285,7 @@ func (s *Service) reassignPass(ctx context.Context, accountID string, ra Reassig
 		if err != nil || last {
 			return err
 		}
-		ra.After, after, unsaved = next, next, 0
+		ra.After, ids, reads = next, ids[:0], 0
 	}
 }
 
@@ -356,7 +356,7 @@ func (s *Service) commitBatch(
 			moves = append(moves, move{r: r, to: to})
 		}
 	}
-	return applyMoves(ctx, tx, accountID, moves, s.Now())
+	return applyMoves(ctx, tx, moves, s.Now())
 }
 
 // runs makes one goroutine per account and process drive a re-evaluation, which

@@ -179,27 +179,21 @@ func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registr
 		registrationSnapshot(before), registrationSnapshot(after))
 }
 
-// AssignProfile records each registration it moves. Re-evaluation progress
+// AssignProfile records each registration it moves, with the state its caller read
+// in the transaction as the state before (reading each again would double the cost
+// of re-evaluating a large account). Re-evaluation progress
 // (StartReassignment, AdvanceReassignment, FinishReassignment) is bookkeeping, not a
 // change, and passes through unrecorded.
 func (t *auditTx) AssignProfile(
-	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
+	ctx context.Context, profileID string, rs []*Registration, at time.Time,
 ) error {
-	before := make([]*Registration, len(ids))
-	for i, id := range ids {
-		r, err := t.Tx.Registration(ctx, accountID, id)
-		if err != nil {
-			return err
-		}
-		before[i] = r
-	}
-	if err := t.Tx.AssignProfile(ctx, accountID, profileID, ids, at); err != nil {
+	if err := t.Tx.AssignProfile(ctx, profileID, rs, at); err != nil {
 		return err
 	}
-	for _, b := range before {
-		after := *b
+	for _, before := range rs {
+		after := *before
 		after.ProfileID, after.PolicyUpdatedAt = profileID, at
-		if err := t.recordRegistration(ctx, b, &after); err != nil {
+		if err := t.recordRegistration(ctx, before, &after); err != nil {
 			return err
 		}
 	}

@@ -88,9 +88,11 @@ type Tx interface {
 	// account never share a precedence (ErrConflict).
 	PutProfile(ctx context.Context, p *Profile) error
 
-	// AssignProfile moves the account's registrations with the given ids to the
-	// profile, stamping their PolicyUpdatedAt with at, and writes nothing else.
-	AssignProfile(ctx context.Context, accountID, profileID string, ids []string, at time.Time) error
+	// AssignProfile moves the registrations rs of one account (named by their
+	// AccountID and ID) to the profile, stamping their PolicyUpdatedAt with at, and
+	// writes nothing else. Their other fields must be as read in this transaction:
+	// the audit log records them as the state before the move.
+	AssignProfile(ctx context.Context, profileID string, rs []*Registration, at time.Time) error
 
 	// StartReassignment starts a re-evaluation of the account's profile
 	// assignments from its first registration, under a generation greater than any

@@ -69,11 +69,18 @@ func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
 }
 
 func (t *tx) AssignProfile(
-	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
+	ctx context.Context, profileID string, rs []*device.Registration, at time.Time,
 ) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
 	_, err := t.exec(ctx, "assign profile", `UPDATE registrations
 		SET profile_id = $1, policy_updated_at = $2 WHERE account_id = $3 AND id = ANY($4)`,
-		profileID, at.UnixMicro(), accountID, ids)
+		profileID, at.UnixMicro(), rs[0].AccountID, ids)
 	return err
 }
 

@@ -68,18 +68,21 @@ func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
 }
 
 func (t *tx) AssignProfile(
-	ctx context.Context, accountID, profileID string, ids []string, at time.Time,
+	ctx context.Context, profileID string, rs []*device.Registration, at time.Time,
 ) error {
-	for len(ids) > 0 {
-		n := min(len(ids), touchChunk)
-		args := append([]any{profileID, at.UnixMicro(), accountID}, anySlice(ids[:n])...)
+	for len(rs) > 0 {
+		n := min(len(rs), touchChunk)
+		args := []any{profileID, at.UnixMicro(), rs[0].AccountID}
+		for _, r := range rs[:n] {
+			args = append(args, r.ID)
+		}
 		_, err := t.exec(ctx, "assign profile", `UPDATE registrations
 			SET profile_id = ?, policy_updated_at = ?
 			WHERE account_id = ? AND id IN (`+placeholders(n)+`)`, args...)
 		if err != nil {
 			return err
 		}
-		ids = ids[n:]
+		rs = rs[n:]
 	}
 	return nil
 }

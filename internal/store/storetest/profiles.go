@@ -148,9 +148,11 @@ func testAssignProfile(t *testing.T, e *env) {
 	}
 	other := e.seedRegistration(t, b, e.seedDevice(t, b.ID, "hw-b"), nil)
 
-	ids := []string{regs[0].ID, regs[2].ID, other.ID}
+	// The last names another account's registration as if it were a's: the account
+	// scopes the update, so it must not move.
+	rs := []*device.Registration{regs[0], regs[2], {ID: other.ID, AccountID: a.ID}}
 	e.update(t, func(tx device.Tx) error {
-		return tx.AssignProfile(e.ctx, a.ID, p.ID, ids, rowTime(40))
+		return tx.AssignProfile(e.ctx, p.ID, rs, rowTime(40))
 	})
 	for i, r := range regs {
 		want := storedFields(r)
