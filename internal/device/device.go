@@ -50,6 +50,9 @@ type DeviceFacts struct {
 
 // Device is one physical machine. It is recognised within its account by HardwareID,
 // else by SerialNumber.
+//
+// The read views below it are kept by the store as the device's registrations
+// change; they are filled when a device is read and ignored on writes.
 type Device struct {
 	ID         string
 	AccountID  string
@@ -58,6 +61,25 @@ type Device struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	DeletedAt  time.Time // zero while the device exists
+
+	// ActiveRegistrations counts the device's registrations that are neither
+	// revoked nor deleted.
+	ActiveRegistrations int
+
+	// LastSeen is the device's registration seen most recently, preferring one that
+	// is not deleted, ties broken by the greater id; nil when it has none. A revoked
+	// registration still counts: it was seen when it was. LastSeenUser is that
+	// registration's user, a summary like Registration.User; nil when it has none.
+	LastSeen     *RegistrationSummary
+	LastSeenUser *User
+}
+
+// RegistrationSummary is what a device shows of its last seen registration: the id
+// and the settings profile assigned to it, with when the assignment last changed.
+type RegistrationSummary struct {
+	ID              string
+	Policy          *Profile
+	PolicyUpdatedAt time.Time
 }
 
 // Registration is one WARP client's enrolment: a public key bound to a device and a
@@ -104,6 +126,18 @@ type Registration struct {
 func (r *Registration) Active() bool {
 	return r.RevokedAt.IsZero() && r.DeletedAt.IsZero()
 }
+
+// CredentialKind names a kind of stored credential: what a store must find, delete
+// or roll.
+type CredentialKind string
+
+// The kinds of stored credential. A registration's secret is not among them: it
+// lives on its registration and goes with it.
+const (
+	CredentialAPIToken      CredentialKind = "api token"
+	CredentialGlobalKey     CredentialKind = "global key"
+	CredentialEnrollmentKey CredentialKind = "enrollment key"
+)
 
 // APIToken is an admin credential for one account, sent as "Authorization: Bearer".
 type APIToken struct {

@@ -345,6 +345,31 @@ func (s *Service) rechoose(
 	return asg, s.choose(asg, r, subjectOf(u, &d.Facts), now), nil
 }
 
+// RollClientToken gives a registration a new secret, authenticated by the current
+// one, and returns it; only its hash is stored. The old secret is refused from the
+// moment this returns. Nothing else about the registration changes, and the change
+// feed does not record it: gateways never see client secrets.
+func (s *Service) RollClientToken(ctx context.Context, id, token string) (string, error) {
+	secret := NewSecret()
+	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := clientRegistration(ctx, tx, id, token)
+		if err != nil {
+			return err
+		}
+		r.SecretHash = HashSecret(secret)
+		if err := tx.PutRegistration(ctx, r); err != nil {
+			return fmt.Errorf("write registration: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	s.log.InfoContext(ctx, "registration token rolled", "registration_id", id)
+	return secret, nil
+}
+
 func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 	kt, tt := r.KeyType, r.TunnelType
 	if u.KeyType != nil {

@@ -36,6 +36,9 @@ type Reader interface {
 	PendingReassignments(ctx context.Context) ([]string, error)
 	User(ctx context.Context, accountID, id string) (*User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (*User, error)
+
+	// Device returns a device with its read views filled, a deleted one (a
+	// tombstone) included.
 	Device(ctx context.Context, accountID, id string) (*Device, error)
 
 	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
@@ -58,9 +61,23 @@ type Reader interface {
 	// ListRegistrations returns one page of q. It validates nothing: the service does.
 	ListRegistrations(ctx context.Context, accountID string, q ListQuery) (Page, error)
 
+	// ListDevices returns one page of q, devices with their read views. It
+	// validates nothing: the service does.
+	ListDevices(ctx context.Context, accountID string, q DeviceListQuery) (DevicePage, error)
+
+	// DeviceRegistrations returns the registrations of the account's device
+	// deviceID that are not deleted, ordered by id, with their read views.
+	DeviceRegistrations(ctx context.Context, accountID, deviceID string) ([]Registration, error)
+
 	APITokenByHash(ctx context.Context, hash []byte) (*APIToken, error)
 	GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*GlobalKey, error)
 	EnrollmentKeyByHash(ctx context.Context, hash []byte) (*EnrollmentKey, error)
+
+	// APITokens, GlobalKeys and EnrollmentKeys list an account's credentials, oldest
+	// first (by creation time, then id). An unknown account has none.
+	APITokens(ctx context.Context, accountID string) ([]APIToken, error)
+	GlobalKeys(ctx context.Context, accountID string) ([]GlobalKey, error)
+	EnrollmentKeys(ctx context.Context, accountID string) ([]EnrollmentKey, error)
 
 	// Setting returns a server-wide value stored under name.
 	Setting(ctx context.Context, name string) ([]byte, error)
@@ -109,7 +126,8 @@ type Tx interface {
 	// PutUser inserts or replaces a user by id.
 	PutUser(ctx context.Context, u *User) error
 
-	// PutDevice inserts or replaces a device by id.
+	// PutDevice inserts or replaces a device by id. Only the stored fields are
+	// written; the read views are ignored.
 	PutDevice(ctx context.Context, d *Device) error
 
 	// PutRegistration inserts or replaces a registration by id. Only the stored
@@ -127,6 +145,18 @@ type Tx interface {
 	InsertAPIToken(ctx context.Context, t *APIToken) error
 	InsertGlobalKey(ctx context.Context, k *GlobalKey) error
 	InsertEnrollmentKey(ctx context.Context, k *EnrollmentKey) error
+
+	// DeleteCredential deletes the credential of kind with id in accountID, so that
+	// its secret authenticates nothing from the moment the transaction commits. It
+	// returns ErrNotFound when the account holds no such credential.
+	DeleteCredential(ctx context.Context, kind CredentialKind, accountID, id string) error
+
+	// SetCredentialHash replaces the stored hash of the credential of kind with id in
+	// accountID: the old secret stops working and the new one starts, in one step. It
+	// returns ErrNotFound when the account holds no such credential.
+	SetCredentialHash(
+		ctx context.Context, kind CredentialKind, accountID, id string, hash []byte,
+	) error
 
 	// SpendEnrollmentKey marks a single-use key used at at. It returns ErrConflict when
 	// another enrolment spent it first.

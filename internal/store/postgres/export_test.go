@@ -15,5 +15,14 @@ func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 	return query, a, err
 }
 
+// DevicePageQuery exposes the device list query builder to the query-plan test.
+func DevicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any, error) {
+	query, a, err := devicePageQuery(accountID, q)
+	return query, a, err
+}
+
+// Migrations exposes the embedded migrations to the upgrade test.
+var Migrations = migrations
+
 // CandidatesQuery is the query behind Store.Candidates, for the query-plan test.
 const CandidatesQuery = candidatesQuery

@@ -42,47 +42,64 @@ func TestListPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
-// with, a thousand times over a million registrations.
-func TestCandidatePlanUsesIndex(t *testing.T) {
-	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	plan := explain(t, st, postgres.CandidatesQuery, strings.Repeat("a", 32), "", 500)
-	for _, line := range plan {
-		if badStep(line) {
-			t.Errorf("candidates plan:\n%s", strings.Join(plan, "\n"))
-			return
-		}
-	}
-}
-
-func badStep(line string) bool {
-	return strings.Contains(line, "Seq Scan on registrations") ||
-		strings.HasPrefix(line, "->  Sort") || strings.HasPrefix(line, "Sort")
-}
-
 func checkPlan(t *testing.T, st *postgres.Store, q *device.ListQuery) {
 	t.Helper()
 	query, args, err := postgres.PageQuery(strings.Repeat("a", 32), q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := explain(t, st, query, args...)
-	for _, line := range plan {
-		if badStep(line) {
-			t.Errorf("sort %s desc=%v status=%s: plan:\n%s", q.Sort, q.Desc, q.Status,
-				strings.Join(plan, "\n"))
-			return
+	if plan, bad := badPlan(t, st, query, args); bad {
+		t.Errorf("sort %s desc=%v status=%s: plan:\n%s", q.Sort, q.Desc, q.Status,
+			strings.Join(plan, "\n"))
+	}
+}
+
+// TestDeviceListPlansUseIndexes is TestListPlansUseIndexes for the physical device
+// lists.
+func TestDeviceListPlansUseIndexes(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	after := &device.Position{Value: "1", ID: "00000000-0000-4000-8000-000000000000"}
+	actives := []device.ActiveFilter{device.ActiveOnly, device.ActiveInclude, device.ActiveExclude}
+	for _, sort := range device.DeviceSortFields {
+		for _, desc := range []bool{false, true} {
+			for _, active := range actives {
+				for _, pos := range []*device.Position{nil, after} {
+					q := device.DeviceListQuery{Sort: sort, Desc: desc, Active: active,
+						Limit: 50, After: pos, WithPolicy: pos == nil}
+					checkDevicePlan(t, st, &q)
+				}
+			}
+		}
+		for _, filtered := range []device.DeviceListQuery{
+			{SeenAfter: time.Unix(1, 0)},
+			{Search: "ada", After: after},
+			{LastSeenUserEmail: "ada@example.com"},
+		} {
+			filtered.Sort, filtered.Active, filtered.Limit = sort, device.ActiveOnly, 50
+			checkDevicePlan(t, st, &filtered)
 		}
 	}
 }
 
-// explain returns query's plan with sequential scans and explicit sorts priced out
-// of reach.
-func explain(t *testing.T, st *postgres.Store, query string, args ...any) []string {
+func checkDevicePlan(t *testing.T, st *postgres.Store, q *device.DeviceListQuery) {
+	t.Helper()
+	query, args, err := postgres.DevicePageQuery(strings.Repeat("a", 32), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, bad := badPlan(t, st, query, args); bad {
+		t.Errorf("sort %s desc=%v active=%s filters=%+v: plan:\n%s", q.Sort, q.Desc, q.Active,
+			q, strings.Join(plan, "\n"))
+	}
+}
+
+// badPlan returns query's plan with sequential scans and explicit sorts priced out
+// of reach, and whether it still scans registrations or devices, or sorts.
+func badPlan(t *testing.T, st *postgres.Store, query string, args []any) ([]string, bool) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := st.Pool().Begin(ctx)
@@ -108,5 +125,26 @@ func explain(t *testing.T, st *postgres.Store, query string, args ...any) []stri
 		}
 		plan = append(plan, strings.TrimSpace(line))
 	}
-	return plan
+	for _, line := range plan {
+		if strings.Contains(line, "Seq Scan on registrations") ||
+			strings.Contains(line, "Seq Scan on devices") || strings.HasPrefix(line, "->  Sort") ||
+			strings.HasPrefix(line, "Sort") {
+			return plan, true
+		}
+	}
+	return plan, false
+}
+
+// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
+// with, two thousand times over a million registrations.
+func TestCandidatePlanUsesIndex(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	args := []any{strings.Repeat("a", 32), "", 500}
+	if plan, bad := badPlan(t, st, postgres.CandidatesQuery, args); bad {
+		t.Errorf("candidates plan:\n%s", strings.Join(plan, "\n"))
+	}
 }

@@ -14,19 +14,7 @@ import (
 // when one would scan the registrations table or sort in a temporary B-tree: at a
 // million rows either costs hundreds of milliseconds a page.
 func TestListPlansUseIndexes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeLargeStats(t, st)
-	st.Close()
-	// Reopened, every connection loads the statistics.
-	st, err = Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openWithLargeStats(t)
 	after := &device.Position{Value: "0", ID: "00000000-0000-4000-8000-000000000000"}
 	for _, sort := range device.SortFields {
 		for _, desc := range []bool{false, true} {
@@ -58,32 +46,23 @@ func TestListPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
-// with, a thousand times over a million registrations: it must seek in
-// registrations_live_id, not scan or sort.
-func TestCandidatePlanUsesIndex(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+// openWithLargeStats opens a fresh store whose planner statistics describe a
+// million registrations on 200,000 devices in five accounts, with up to three per
+// device and per user, so that the planner chooses as it would on a large
+// database. The statistics are written after Open, whose PRAGMA optimize would
+// replace them with the empty tables' own, and before any read connection opens,
+// so that each loads them.
+func openWithLargeStats(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	fakeLargeStats(t, st)
-	st.Close()
-	st, err = Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	plan := explainPlan(t, st, candidatesQuery, strings.Repeat("a", 32), "", 500)
-	joined := strings.Join(plan, "; ")
-	if !strings.Contains(joined, "registrations_live_id") || strings.Contains(joined, "TEMP B-TREE") {
-		t.Errorf("candidates plan %q, want a search of registrations_live_id and no sort", joined)
-	}
+	return st
 }
 
-// fakeLargeStats writes planner statistics that describe a million registrations
-// in five accounts, with up to three per device and per user, so that the planner
-// chooses as it would on a large database.
 func fakeLargeStats(t *testing.T, st *Store) {
 	t.Helper()
 	stats := map[string]string{
@@ -101,12 +80,40 @@ func fakeLargeStats(t *testing.T, st *Store) {
 	if _, err := st.write.Exec(`ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.write.Exec(`DELETE FROM sqlite_stat1`); err != nil {
+		t.Fatal(err)
+	}
 	for idx, stat := range stats {
 		_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
 			('registrations', ?, ?)`, idx, stat)
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	deviceStats := map[string]string{
+		"devices_account":             "200000 40000",
+		"devices_live_hardware_id":    "200000 40000 1",
+		"devices_live_serial":         "200000 40000 1",
+		"devices_live_id":             "200000 40000 1",
+		"devices_live_name":           "200000 40000 2 1",
+		"devices_live_client_version": "200000 40000 2000 1",
+		"devices_live_user_email":     "200000 40000 2 1",
+		"devices_live_seen":           "200000 40000 1 1",
+		"devices_live_active":         "200000 40000 20000 1",
+		"devices_live_created":        "200000 40000 1 1",
+		"sqlite_autoindex_devices_1":  "200000 1",
+	}
+	for idx, stat := range deviceStats {
+		_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+			('devices', ?, ?)`, idx, stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+		('registrations', 'registrations_device_deleted', '20000 2')`)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -116,19 +123,15 @@ func checkPlan(t *testing.T, st *Store, q *device.ListQuery, mayTempSort bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := explainPlan(t, st, query, args...)
-	for _, step := range plan {
-		scan := step == "SCAN r" || strings.HasPrefix(step, "SCAN r ") && !strings.Contains(step, "INDEX")
-		if scan || strings.Contains(step, "TEMP B-TREE") && !mayTempSort {
-			t.Errorf("sort %s desc=%v status=%s filters=%+v: plan %q", q.Sort, q.Desc, q.Status,
-				q, strings.Join(plan, "; "))
-			return
-		}
+	if plan, bad := badPlan(t, st, query, args, mayTempSort); bad {
+		t.Errorf("sort %s desc=%v status=%s filters=%+v: plan %q", q.Sort, q.Desc, q.Status,
+			q, strings.Join(plan, "; "))
 	}
 }
 
-// explainPlan returns the steps of SQLite's plan for query.
-func explainPlan(t *testing.T, st *Store, query string, args ...any) []string {
+// badPlan returns query's plan, and whether it scans the registrations (r) or
+// devices (d) table or, unless mayTempSort, sorts in a temporary B-tree.
+func badPlan(t *testing.T, st *Store, query string, args []any, mayTempSort bool) ([]string, bool) {
 	t.Helper()
 	rows, err := st.read.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
@@ -144,5 +147,73 @@ func explainPlan(t *testing.T, st *Store, query string, args ...any) []string {
 		}
 		plan = append(plan, detail)
 	}
-	return plan
+	for _, step := range plan {
+		scan := false
+		for _, alias := range []string{"r", "d"} {
+			scan = scan || step == "SCAN "+alias ||
+				strings.HasPrefix(step, "SCAN "+alias+" ") && !strings.Contains(step, "INDEX")
+		}
+		if scan || strings.Contains(step, "TEMP B-TREE") && !mayTempSort {
+			return plan, true
+		}
+	}
+	return plan, false
+}
+
+// TestDeviceListPlansUseIndexes is TestListPlansUseIndexes for the physical device
+// lists, on statistics that describe 200,000 devices in five accounts.
+func TestDeviceListPlansUseIndexes(t *testing.T) {
+	st := openWithLargeStats(t)
+	after := &device.Position{Value: "1", ID: "00000000-0000-4000-8000-000000000000"}
+	actives := []device.ActiveFilter{device.ActiveOnly, device.ActiveInclude, device.ActiveExclude}
+	for _, sort := range device.DeviceSortFields {
+		for _, desc := range []bool{false, true} {
+			for _, active := range actives {
+				for _, pos := range []*device.Position{nil, after} {
+					q := device.DeviceListQuery{Sort: sort, Desc: desc, Active: active,
+						Limit: 50, After: pos, WithPolicy: pos == nil}
+					checkDevicePlan(t, st, &q, false)
+				}
+			}
+		}
+		for _, filtered := range []device.DeviceListQuery{
+			{SeenAfter: time.Unix(1, 0)},
+			{SeenBefore: time.Unix(1, 0), After: after},
+			{Search: "ada"},
+		} {
+			filtered.Sort, filtered.Active, filtered.Limit = sort, device.ActiveOnly, 50
+			checkDevicePlan(t, st, &filtered, false)
+		}
+		for _, selective := range []device.DeviceListQuery{
+			{LastSeenUserEmail: "ada@example.com"},
+			{IDs: []string{after.ID, after.ID}},
+		} {
+			selective.Sort, selective.Active, selective.Limit = sort, device.ActiveInclude, 50
+			checkDevicePlan(t, st, &selective, true)
+		}
+	}
+}
+
+func checkDevicePlan(t *testing.T, st *Store, q *device.DeviceListQuery, mayTempSort bool) {
+	t.Helper()
+	query, args, err := devicePageQuery(strings.Repeat("a", 32), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, bad := badPlan(t, st, query, args, mayTempSort); bad {
+		t.Errorf("sort %s desc=%v active=%s filters=%+v: plan %q", q.Sort, q.Desc, q.Active,
+			q, strings.Join(plan, "; "))
+	}
+}
+
+// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
+// with, two thousand times over a million registrations: it must seek in
+// registrations_live_id, not scan or sort.
+func TestCandidatePlanUsesIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{strings.Repeat("a", 32), "", 500}
+	plan, bad := badPlan(t, st, candidatesQuery, args, false)
+	if joined := strings.Join(plan, "; "); bad || !strings.Contains(joined, "registrations_live_id") {
+		t.Errorf("candidates plan %q, want a search of registrations_live_id and no sort", joined)
+	}
 }
