@@ -26,7 +26,8 @@ func TestServeFinishesPendingReassignment(t *testing.T) {
 	for i := range 3 {
 		en, err := svc.Enroll(t.Context(), ek, device.EnrollRequest{
 			Key: wgKeyFor(i), KeyType: device.KeyCurve25519,
-			Device:    device.DeviceFacts{Name: "mac", HardwareID: fmt.Sprint("hw-", i), DeviceType: "mac"},
+			Device: device.DeviceFacts{Name: "mac", HardwareID: fmt.Sprint("hw-", i),
+				DeviceType: "mac"},
 			UserEmail: fmt.Sprintf("u%d@example.com", i),
 		})
 		if err != nil {

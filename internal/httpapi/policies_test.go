@@ -94,7 +94,8 @@ func TestPolicyCustomLifecycle(t *testing.T) {
 		got.Name != "A" || *got.Match != `os.name == "linux"` {
 		t.Errorf("PATCH: status %d, %+v; want only support_url and enabled changed", rec.Code, got)
 	}
-	if again := resultOf[policy](t, h.admin("GET", h.policyPath("/"+a.PolicyID))); !cmp.Equal(again, got) {
+	again := resultOf[policy](t, h.admin("GET", h.policyPath("/"+a.PolicyID)))
+	if !cmp.Equal(again, got) {
 		t.Errorf("GET after PATCH differs:\n%s", cmp.Diff(got, again))
 	}
 
@@ -111,9 +112,7 @@ func TestPolicyCustomLifecycle(t *testing.T) {
 	}
 	for _, m := range []string{"GET", "PATCH", "DELETE"} {
 		rec := h.send(m, h.policyPath("/"+a.PolicyID), map[string]any{})
-		if codes := errorCodes(t, rec); rec.Code != http.StatusNotFound || !cmp.Equal(codes, []int{1001}) {
-			t.Errorf("%s of a deleted profile: status %d codes %v, want 404 [1001]", m, rec.Code, codes)
-		}
+		wantNotFound(t, m+" of a deleted profile", rec)
 	}
 }
 
@@ -127,19 +126,18 @@ func TestPolicyNotFoundAndAccess(t *testing.T) {
 	mine := h.createPolicy("Mine", `os.name == "linux"`, 1)
 	def := resultOf[policy](t, h.admin("GET", h.policyPath("")))
 
-	otherPath := "/client/v4/accounts/" + other.ID + "/devices/policy/"
+	otherPath := "/client/v4/accounts/" + other.ID + "/devices/policy/" + mine.PolicyID
+	asOther := []string{"Authorization", "Bearer " + otherToken}
 	unknown := "00000000-0000-4000-8000-000000000000"
 	for name, rec := range map[string]*httptest.ResponseRecorder{
 		"unknown id":             h.admin("GET", h.policyPath("/"+unknown)),
 		"the default by id":      h.admin("GET", h.policyPath("/"+def.PolicyID)),
-		"another account's id":   h.do("GET", otherPath+mine.PolicyID, nil, "Authorization", "Bearer "+otherToken),
+		"another account's id":   h.do("GET", otherPath, nil, asOther...),
 		"unknown id's include":   h.admin("GET", h.policyPath("/"+unknown+"/include")),
 		"delete the default":     h.send("DELETE", h.policyPath("/"+def.PolicyID), nil),
-		"another account's list": h.do("PUT", otherPath+mine.PolicyID+"/exclude", "[]", "Authorization", "Bearer "+otherToken),
+		"another account's list": h.do("PUT", otherPath+"/exclude", "[]", asOther...),
 	} {
-		if codes := errorCodes(t, rec); rec.Code != http.StatusNotFound || !cmp.Equal(codes, []int{1001}) {
-			t.Errorf("%s: status %d codes %v, want 404 [1001]", name, rec.Code, codes)
-		}
+		wantNotFound(t, name, rec)
 	}
 	if rec := h.admin("GET", h.policyPath("/not-a-uuid")); rec.Code != http.StatusBadRequest {
 		t.Errorf("malformed policy id: status %d, want 400", rec.Code)
@@ -179,14 +177,16 @@ func TestPolicyRefusals(t *testing.T) {
 	}{
 		{"no name", "name is required", map[string]any{"match": `os.name == "x"`, "precedence": 3}},
 		{"no match", "match is required", map[string]any{"name": "n", "precedence": 3}},
-		{"no precedence", "precedence is required", map[string]any{"name": "n", "match": `os.name == "x"`}},
+		{"no precedence", "precedence is required",
+			map[string]any{"name": "n", "match": `os.name == "x"`}},
 		{"malformed match", "at offset", with("match", `os.name === `)},
 		{"fractional precedence", "whole number", with("precedence", 2.5)},
 		{"precedence zero", "precedence", with("precedence", 0)},
 		{"negative auto_connect", "auto_connect", with("auto_connect", -1)},
 		{"lan subnet too wide", "lan_allow_subnet_size", with("lan_allow_subnet_size", 4)},
 		{"unknown mode", "service_mode_v2.mode", with("service_mode_v2", map[string]any{"mode": "vpn"})},
-		{"proxy without port", "port is required", with("service_mode_v2", map[string]any{"mode": "proxy"})},
+		{"proxy without port", "port is required",
+			with("service_mode_v2", map[string]any{"mode": "proxy"})},
 		{"unknown tunnel protocol", "tunnel_protocol", with("tunnel_protocol", "ipsec")},
 		{"support url scheme", "support_url", with("support_url", "javascript:alert(1)")},
 		{"both lists", "cannot both", func() map[string]any {
@@ -194,13 +194,17 @@ func TestPolicyRefusals(t *testing.T) {
 			b["include"], b["exclude"] = []any{}, []any{}
 			return b
 		}()},
-		{"route with both", "not both", with("exclude", []any{map[string]any{"address": "10.0.0.0/8", "host": "a.b"}})},
-		{"route with neither", "address or a host", with("exclude", []any{map[string]any{"description": "x"}})},
+		{"route with both", "not both",
+			with("exclude", []any{map[string]any{"address": "10.0.0.0/8", "host": "a.b"}})},
+		{"route with neither", "address or a host",
+			with("exclude", []any{map[string]any{"description": "x"}})},
 		{"bad address", "CIDR", with("exclude", []any{map[string]any{"address": "10.0.0.0/33"}})},
 		{"bad host", "domain name", with("include", []any{map[string]any{"host": "a b"}})},
-		{"repeated route", "repeats", with("include", []any{map[string]any{"host": "a.b"}, map[string]any{"host": "A.b"}})},
+		{"repeated route", "repeats",
+			with("include", []any{map[string]any{"host": "a.b"}, map[string]any{"host": "A.b"}})},
 		{"unknown field", "unknown field", with("colour", "blue")},
-		{"unknown route field", "unknown field", with("include", []any{map[string]any{"host": "a.b", "port": 1}})},
+		{"unknown route field", "unknown field",
+			with("include", []any{map[string]any{"host": "a.b", "port": 1}})},
 		{"wrong type", "must be a JSON boolean", with("enabled", "yes")},
 		{"wrong lan type", "must be a JSON number", with("lan_allow_minutes", "30")},
 		{"name with a newline", "control characters", with("name", "a\nb")},
@@ -227,6 +231,14 @@ func TestPolicyRefusals(t *testing.T) {
 	list := resultOf[[]policy](t, h.admin("GET", "/client/v4/accounts/"+h.acct.ID+"/devices/policies"))
 	if len(list) != 2 {
 		t.Errorf("refused creates stored profiles: %d profiles", len(list))
+	}
+}
+
+// wantNotFound checks a 404 with code 1001.
+func wantNotFound(t *testing.T, what string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if codes := errorCodes(t, rec); rec.Code != http.StatusNotFound || !cmp.Equal(codes, []int{1001}) {
+		t.Errorf("%s: status %d codes %v, want 404 [1001]", what, rec.Code, codes)
 	}
 }
 
@@ -263,8 +275,9 @@ func TestPolicyLists(t *testing.T) {
 			t.Errorf("%s after PUT include: exclude %v include %v; want include mode", base,
 				p.Exclude, p.Include)
 		}
-		if got := resultOf[[]map[string]any](t, h.admin("GET", h.policyPath(base+"/exclude"))); len(got) != 16 {
-			t.Errorf("%s/exclude lost its list when include took over: %v", base, got)
+		kept := resultOf[[]map[string]any](t, h.admin("GET", h.policyPath(base+"/exclude")))
+		if len(kept) != 16 {
+			t.Errorf("%s/exclude lost its list when include took over: %v", base, kept)
 		}
 		h.send("PUT", h.policyPath(base+"/exclude"), `[]`)
 		p = resultOf[policy](t, h.admin("GET", h.policyPath(base)))

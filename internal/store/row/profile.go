@@ -154,7 +154,8 @@ func Profile(s Scanner) (*device.Profile, error) {
 	if st.Exclude, err = decodeRoutes(exclude, device.DefaultExclude); err != nil {
 		return nil, fmt.Errorf("read profile %s: exclude: %w", p.ID, err)
 	}
-	if st.Include, err = decodeRoutes(include, func() []device.Route { return []device.Route{} }); err != nil {
+	noRoutes := func() []device.Route { return []device.Route{} }
+	if st.Include, err = decodeRoutes(include, noRoutes); err != nil {
 		return nil, fmt.Errorf("read profile %s: include: %w", p.ID, err)
 	}
 	if st.FallbackDomains, err = decodeDomains(fallback); err != nil {

@@ -277,7 +277,8 @@ func testSettingsEditMovesNobody(t *testing.T, e *env) {
 	e.clock.Advance(time.Minute)
 	e.editProfile(t, a.ID, p.ID, func(p *device.Profile) error {
 		p.Description, p.Settings.SwitchLocked = "locked down", true
-		p.Settings.Include, p.Settings.SplitMode = []device.Route{{Host: "a.example"}}, device.SplitInclude
+		p.Settings.Include = []device.Route{{Host: "a.example"}}
+		p.Settings.SplitMode = device.SplitInclude
 		return nil
 	})
 	if _, err := e.svc.EditDefaultProfile(e.ctx, a.ID, func(p *device.Profile) error {
