@@ -219,7 +219,13 @@ func (s *Service) writeProfile(ctx context.Context, tx Tx, old, p *Profile) erro
 		return Errorf(KindInvalid, "an account may have at most %d custom profiles",
 			MaxCustomProfiles)
 	}
-	if err := tx.PutProfile(ctx, p); err != nil {
+	err = tx.PutProfile(ctx, p)
+	if errors.Is(err, ErrConflict) {
+		// A concurrent write took the precedence after the check above.
+		return &Error{Kind: KindConflict, Err: err,
+			Message: fmt.Sprintf("precedence %d is already used by another policy", p.Precedence)}
+	}
+	if err != nil {
 		return fmt.Errorf("write profile: %w", err)
 	}
 	if !ruleChanged(old, p) {
