@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,8 @@ func assignTests() []behaviour {
 		{"re-evaluation runs in batches and resumes where it stopped", testReassignResumes},
 		{"an imported profile without a rule keeps its registrations", testImportedProfileKeeps},
 		{"profile changes and the moves they cause are audited", testProfileAudit},
+		{"concurrent profile changes leave every registration where the rules put it",
+			testConcurrentProfileChanges},
 	}
 }
 
@@ -421,4 +425,77 @@ func testProfileAudit(t *testing.T, e *env) {
 	if update.Before["support_url"] != "" || update.After["support_url"] != "https://help.example.com" {
 		t.Errorf("profile update entry = %+v; want support_url before and after", update)
 	}
+}
+
+func testConcurrentProfileChanges(t *testing.T, e *env) {
+	a := e.newAccount(t, true)
+	key := e.newEnrollKey(t, a.ID, true)
+	types := []string{"mac", "windows", "linux"}
+	for i := range 30 {
+		req := enrollRequest(fmt.Sprintf("hw-%d", i%10), fmt.Sprintf("u%d@example.com", i/10))
+		req.Device.DeviceType = types[i%3]
+		e.enroll(t, key, req)
+	}
+	matches := []string{`os.name == "mac"`, `os.name != "linux"`,
+		`identity.email == "u1@example.com"`, `os.name in {"linux" "mac"}`}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(matches))
+	for w, m := range matches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- e.churnProfile(a.ID, w, m)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rules, err := e.store.Rules(e.ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asg := device.NewAssigner(a.DefaultProfileID, rules)
+	cands, err := e.store.Candidates(e.ctx, a.ID, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cands {
+		r := c.Registration
+		if want := asg.Choose(r.ProfileID, &c.User, &c.Facts); want != r.ProfileID {
+			t.Errorf("registration %s is on %s; the final rules choose %s", r.ID, r.ProfileID, want)
+		}
+	}
+	if _, err := e.store.Reassignment(e.ctx, a.ID); !isNotFound(err) {
+		t.Errorf("a re-evaluation is still pending after every call returned: %v", err)
+	}
+}
+
+// churnProfile creates a profile, moves and toggles it, and leaves it enabled or
+// deleted, as worker w of a concurrent test.
+func (e *env) churnProfile(accountID string, w int, match string) error {
+	p, err := e.svc.CreateProfile(e.ctx, accountID, func(p *device.Profile) error {
+		p.Name, p.Match, p.Precedence = fmt.Sprint("w", w), match, 10+w
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, edit := range []device.ProfileEdit{
+		func(p *device.Profile) error { p.Precedence = 100 + w; return nil },
+		func(p *device.Profile) error { p.Enabled = false; return nil },
+		func(p *device.Profile) error { p.Enabled = true; p.Precedence = 50 - w; return nil },
+	} {
+		if _, err := e.svc.EditProfile(e.ctx, accountID, p.ID, edit); err != nil {
+			return fmt.Errorf("worker %d, edit %d: %w", w, i, err)
+		}
+	}
+	if w%2 == 1 {
+		_, err = e.svc.DeleteProfile(e.ctx, accountID, p.ID)
+	}
+	return err
 }
