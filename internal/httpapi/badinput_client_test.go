@@ -22,7 +22,7 @@ func bodyMistakes(path, field string, required bool) []badCase {
 		{name: "a string", path: path, body: `"x"`, status: 400, code: 1002,
 			msg: "it must be a JSON object"},
 		{name: "two objects", path: path, body: `{} {}`, status: 400, code: 1002,
-			msg: "request body must hold exactly one JSON object"},
+			msg: "request body must hold exactly one JSON value"},
 		{name: "unknown field", path: path, body: `{"bogus":1}`, status: 400, code: 1002,
 			msg: `unknown field "bogus"`},
 		{name: "field in the wrong case", path: path, body: `{"Bogus":1}`, status: 400,

@@ -226,10 +226,11 @@ func errMissingBearer(what string) error {
 		"an Authorization: Bearer header with %s is required", what)
 }
 
-// decodeBody decodes one JSON object from the request body into v. Unknown fields,
-// trailing data, bodies that are not UTF-8 and bodies over the limit are refused;
-// an empty body is allowed only when emptyOK. The routes that take a body take no
-// query parameters, so a query string that holds any is refused too.
+// decodeBody decodes one JSON value (an object, or an array for list bodies) from
+// the request body into v. Unknown fields, trailing data, bodies that are not UTF-8
+// and bodies over the limit are refused; an empty body is allowed only when emptyOK.
+// The routes that take a body take no query parameters, so a query string that
+// holds any is refused too.
 func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 	if _, err := strictParams(r); err != nil {
 		return err
@@ -256,7 +257,7 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK 
 		return invalid("request body is not valid: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("request body must hold exactly one JSON object")
+		return invalid("request body must hold exactly one JSON value")
 	}
 	return nil
 }
@@ -283,7 +284,7 @@ func jsonProblem(err error) string {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return "it must be a JSON object"
+		return "it must be a JSON " + jsonKind(typeErr.Type.Kind())
 	case errors.As(err, &typeErr):
 		return fmt.Sprintf("field %s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind()))
 	case errors.As(err, &syntaxErr):

@@ -27,6 +27,15 @@ type Service interface {
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
+
+	Profiles(ctx context.Context, accountID string) ([]device.Profile, error)
+	DefaultProfile(ctx context.Context, accountID string) (*device.Profile, error)
+	CustomProfile(ctx context.Context, accountID, id string) (*device.Profile, error)
+	CreateProfile(ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	EditProfile(ctx context.Context, accountID, id string, e device.ProfileEdit) (*device.Profile, error)
+	EditDefaultProfile(
+		ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	DeleteProfile(ctx context.Context, accountID, id string) ([]device.Profile, error)
 	AuditLog(ctx context.Context, accountID string, q device.AuditQuery) ([]device.AuditEntry, error)
 	Device(ctx context.Context, accountID, id string) (*device.Device, error)
 	ListDevices(ctx context.Context, accountID string, q device.DeviceListQuery) (device.DevicePage, error)
@@ -54,6 +63,7 @@ type API struct {
 	cursors cursorCodec
 	maxBody int64
 	mux     *http.ServeMux
+	slow    map[string]bool // patterns that get slowRequestTimeout
 	limits  limiters
 
 	patterns []string // every route's pattern, in the order of registration
@@ -65,7 +75,8 @@ type API struct {
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
-		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux(), limits: newLimiters(opts.RateLimits)}
+		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux(), slow: map[string]bool{},
+		limits: newLimiters(opts.RateLimits)}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
 		a.maxBody = 1 << 20
@@ -82,6 +93,7 @@ func (a *API) routes() {
 	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
 	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
+	a.policyRoutes()
 	const devices = "/client/v4/accounts/{account_id}/devices/physical-devices"
 	a.handle("GET "+devices, a.admin(false, a.listDevices))
 	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getDevice))
@@ -131,6 +143,12 @@ func (a *API) CloseStreams() { a.closeStreams() }
 // requestTimeout bounds the database work of one request (change streams excepted).
 const requestTimeout = 30 * time.Second
 
+// slowRequestTimeout bounds the requests that change a profile's rule, which answer
+// only once every registration of the account has been re-evaluated: at a million
+// registrations that takes tens of seconds. Their write deadline is extended to
+// match, so that the answer still reaches the client.
+const slowRequestTimeout = 10 * time.Minute
+
 // probeMethods are tried to tell a wrong method (405) from a wrong path (404).
 var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
@@ -176,8 +194,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasSuffix(pattern, "/changes/stream") {
 		// Every query of an ordinary request runs under this deadline, so a stuck
 		// database call ends with the request instead of holding a connection.
+		timeout := requestTimeout
+		if a.slow[pattern] {
+			timeout = slowRequestTimeout
+			// Not every writer supports deadlines (test recorders do not).
+			deadline := time.Now().Add(timeout + time.Minute)
+			_ = http.NewResponseController(rec).SetWriteDeadline(deadline)
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}

@@ -205,3 +205,15 @@ func checkDevicePlan(t *testing.T, st *Store, q *device.DeviceListQuery, mayTemp
 			q, strings.Join(plan, "; "))
 	}
 }
+
+// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
+// with, two thousand times over a million registrations: it must seek in
+// registrations_live_id, not scan or sort.
+func TestCandidatePlanUsesIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{strings.Repeat("a", 32), "", 500}
+	plan, bad := badPlan(t, st, candidatesQuery, args, false)
+	if joined := strings.Join(plan, "; "); bad || !strings.Contains(joined, "registrations_live_id") {
+		t.Errorf("candidates plan %q, want a search of registrations_live_id and no sort", joined)
+	}
+}
