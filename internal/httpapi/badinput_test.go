@@ -52,6 +52,9 @@ type badFixture struct {
 	otherCursor string // the same query, on the other account
 	devCursor   string // GET physical-devices?per_page=1
 	auditCursor string // GET audit?per_page=1
+
+	firstPolicy, secondPolicy string // custom profiles, of precedence 10 and 20
+	theirPolicy               string // a custom profile of the other account
 }
 
 func newBadFixture(t *testing.T) *badFixture {
@@ -60,6 +63,7 @@ func newBadFixture(t *testing.T) *badFixture {
 		b: h.enroll("hw-b", "b@example.com", "B"), other: h.tenant(false)}
 	f.theirs = h.enrollWith(f.other.enrollKey, "hw-theirs", "t@example.com", "T")
 	f.aKey, f.bKey = f.publicKey(f.a.ID), f.publicKey(f.b.ID)
+	f.firstPolicy, f.secondPolicy, f.theirPolicy = f.policyFixture()
 	h.enrollWith(f.other.enrollKey, "hw-theirs-2", "u@example.com", "U")
 
 	f.regCursor = f.cursor(h.regsPath("?per_page=1"), h.token)
@@ -202,7 +206,7 @@ func (f *badFixture) caseGroups() []map[string][]badCase {
 	return []map[string][]badCase{
 		f.registrationListCases(), f.bulkCases(), f.registrationCases(),
 		f.deviceCases(), f.ownCases(), f.enrollCases(), f.clientCases(),
-		f.verifyCases(),
+		f.verifyCases(), f.policyCases(),
 	}
 }
 

@@ -278,6 +278,20 @@ func jsonKind(k reflect.Kind) string {
 	}
 }
 
+// jsonPath returns the JSON name of a field that a decoding error reports. The
+// decoder's path names embedded structs by their Go type; those names are not the
+// client's to see. Every JSON name of the API is lower case, and every embedded
+// type's name has a capital, so the segments with one are dropped.
+func jsonPath(field string) string {
+	var out []string
+	for _, seg := range strings.Split(field, ".") {
+		if strings.ToLower(seg) == seg {
+			out = append(out, seg)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
 // jsonProblem describes a JSON decoding error without echoing the body back.
 func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
@@ -286,7 +300,8 @@ func jsonProblem(err error) string {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return "it must be a JSON " + jsonKind(typeErr.Type.Kind())
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind()))
+		return fmt.Sprintf("field %s must be a JSON %s", jsonPath(typeErr.Field),
+			jsonKind(typeErr.Type.Kind()))
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
