@@ -1,14 +1,12 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -154,15 +152,7 @@ func (f *badFixture) run(t *testing.T, finder routeFinder, c *badCase) {
 		headers = f.credential(c.route)
 	}
 
-	req := httptest.NewRequest(method, c.path, requestBody(t, c.body))
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	// A change stream that wrongly accepts a request never ends on its own.
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	rec := httptest.NewRecorder()
-	f.h.api.ServeHTTP(rec, req.WithContext(ctx))
+	rec := f.h.serve(t, method, c.path, c.body, headers...)
 	checkRefusal(t, rec, c.status, c.code, c.msg)
 }
 

@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -60,6 +62,23 @@ func newRouteFinder(routes []string) routeFinder {
 func (f routeFinder) route(method, target string) string {
 	_, pattern := f.mux.Handler(httptest.NewRequest(method, target, nil))
 	return pattern
+}
+
+// serve is do with a deadline: a change stream that wrongly accepts a request
+// never ends on its own.
+func (h *harness) serve(
+	t *testing.T, method, path string, body any, headers ...string,
+) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, requestBody(t, body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.api.ServeHTTP(rec, req.WithContext(ctx))
+	return rec
 }
 
 // tenant is an account of a harness with its own credentials.
