@@ -22,10 +22,12 @@ type EnrollRequest struct {
 }
 
 // Enrollment is the result of a successful enrolment. Token is the registration's
-// own secret; only its hash is stored.
+// own secret; only its hash is stored. OverrideSecret is what the client checks
+// admin override codes with (package override); every enrolment replaces it.
 type Enrollment struct {
-	Registration *Registration
-	Token        string
+	Registration   *Registration
+	Token          string
+	OverrideSecret []byte
 }
 
 // ClientUpdate is a client's change to its own registration: a key rotation and
@@ -50,7 +52,7 @@ func (s *Service) Enroll(
 	if err := normalizeEnroll(&req); err != nil {
 		return nil, err
 	}
-	token := NewSecret()
+	token, override := NewSecret(), newOverrideSecret()
 	var out *Registration
 	err := s.store.Update(ctx, func(tx Tx) error {
 		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
@@ -65,7 +67,7 @@ func (s *Service) Enroll(
 		if err != nil {
 			return fmt.Errorf("read account: %w", err)
 		}
-		out, err = s.enrollTx(ctx, tx, acct, &req, token)
+		out, err = s.enrollTx(ctx, tx, acct, &req, token, override)
 		if err != nil {
 			return err
 		}
@@ -84,11 +86,11 @@ func (s *Service) Enroll(
 	}
 	s.log.InfoContext(ctx, "device enrolled", "registration_id", out.ID,
 		"account_id", out.AccountID, "key_fingerprint", Fingerprint(out.Key))
-	return &Enrollment{Registration: out, Token: token}, nil
+	return &Enrollment{Registration: out, Token: token, OverrideSecret: override}, nil
 }
 
 func (s *Service) enrollTx(
-	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string,
+	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string, override []byte,
 ) (*Registration, error) {
 	now := s.Now()
 	user, err := s.upsertUser(ctx, tx, acct.ID, req)
@@ -129,6 +131,10 @@ func (s *Service) enrollTx(
 	r.UpdatedAt, r.LastSeenAt = now, now
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return nil, fmt.Errorf("write registration: %w", err)
+	}
+	sec := &OverrideSecret{RegistrationID: r.ID, Secret: override, CreatedAt: now, UpdatedAt: now}
+	if err := tx.PutOverrideSecret(ctx, sec); err != nil {
+		return nil, fmt.Errorf("write override secret: %w", err)
 	}
 	c := changeFor(kind, r, now)
 	c.PreviousKey = previous

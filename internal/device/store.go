@@ -45,6 +45,17 @@ type Reader interface {
 	// RegistrationByKey returns the live (not deleted) registration of the account
 	// that holds key, with its read views.
 	RegistrationByKey(ctx context.Context, accountID, key string) (*Registration, error)
+
+	// DeviceView returns a registration of the account with its device's facts,
+	// including a deleted one.
+	DeviceView(ctx context.Context, accountID, id string) (*DeviceView, error)
+
+	// DeviceViews returns up to limit live (not deleted) registrations of the account
+	// with an id greater than after, in id order, each with its device's facts.
+	DeviceViews(ctx context.Context, accountID, after string, limit int) ([]DeviceView, error)
+
+	// OverrideSecret returns the override secret of a registration.
+	OverrideSecret(ctx context.Context, registrationID string) (*OverrideSecret, error)
 }
 
 // Tx is a write transaction. Writes that would break a uniqueness rule return an
@@ -93,6 +104,10 @@ type Tx interface {
 	// AppendChange appends c to its account's change log, setting c.Seq to the next
 	// number of that account. The entry commits, or not, with the transaction.
 	AppendChange(ctx context.Context, c *Change) error
+
+	// PutOverrideSecret inserts or replaces a registration's override secret. The
+	// registration must exist.
+	PutOverrideSecret(ctx context.Context, s *OverrideSecret) error
 }
 
 // Store is a storage engine. Update runs fn in one write transaction, committed if fn

@@ -14,3 +14,7 @@ func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 	query, a, err := pageQuery(accountID, q)
 	return query, a, err
 }
+
+// DeviceViewsQuery exposes the deprecated device list's page query to the
+// query-plan test.
+const DeviceViewsQuery = deviceViewsQuery

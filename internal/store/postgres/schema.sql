@@ -20,6 +20,7 @@ CREATE UNIQUE INDEX enrollment_keys_pkey ON SCHEMA.enrollment_keys USING btree (
 CREATE UNIQUE INDEX global_keys_account_id_email_key ON SCHEMA.global_keys USING btree (account_id, email)
 CREATE UNIQUE INDEX global_keys_hash_key ON SCHEMA.global_keys USING btree (hash)
 CREATE UNIQUE INDEX global_keys_pkey ON SCHEMA.global_keys USING btree (id)
+CREATE UNIQUE INDEX override_secrets_pkey ON SCHEMA.override_secrets USING btree (registration_id)
 CREATE UNIQUE INDEX profiles_pkey ON SCHEMA.profiles USING btree (id)
 CREATE UNIQUE INDEX registration_changes_pkey ON SCHEMA.registration_changes USING btree (account_id, seq)
 CREATE UNIQUE INDEX registrations_live_key ON SCHEMA.registrations USING btree (account_id, key) WHERE (deleted_at IS NULL)
@@ -86,6 +87,13 @@ global_keys.created_at bigint not null
 global_keys.email text collate C not null
 global_keys.hash bytea not null
 global_keys.id text collate C not null
+override_secrets FOREIGN KEY (registration_id) REFERENCES registrations(id) ON DELETE CASCADE
+override_secrets PRIMARY KEY (registration_id)
+override_secrets.counter bigint not null
+override_secrets.created_at bigint not null
+override_secrets.registration_id text collate C not null
+override_secrets.secret bytea not null
+override_secrets.updated_at bigint not null
 profiles FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 profiles PRIMARY KEY (id)
 profiles.account_id text collate C not null

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"list paging", pagingTests()},
 		{"import", importTests()},
 		{"change feed", feedTests()},
+		{"legacy devices", legacyTests()},
+		{"override codes", overrideTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
 	}
