@@ -1,0 +1,46 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestRoutesUnderDevices checks that every path under /devices reaches its own
+// route: literal segments (registrations, revoke...) win over the deprecated API's
+// {device_id}, and the deprecated override-code route catches nothing else.
+func TestRoutesUnderDevices(t *testing.T) {
+	a := New(nil, slog.New(slog.DiscardHandler), Options{})
+	const (
+		acct = "/client/v4/accounts/0123456789abcdef0123456789abcdef/devices"
+		id   = "/6b9fd5b4-8d1a-4a43-9a1e-6f5d2b1c0e7a"
+		regs = devices + "/registrations"
+	)
+	tests := []struct{ method, path, want string }{
+		{"GET", acct, legacyList},
+		{"GET", acct + id, "GET " + devices + "/{device_id}"},
+		{"GET", acct + id + "/override_codes", legacySub},
+		{"POST", acct + "/revoke", "POST " + devices + "/revoke"},
+		{"POST", acct + "/unrevoke", "POST " + devices + "/unrevoke"},
+		{"GET", acct + "/registrations", "GET " + regs},
+		{"DELETE", acct + "/registrations", "DELETE " + regs},
+		{"POST", acct + "/registrations/revoke", "POST " + regs + "/revoke"},
+		{"POST", acct + "/registrations/unrevoke", "POST " + regs + "/unrevoke"},
+		{"GET", acct + "/registrations" + id, "GET " + regs + "/{registration_id}"},
+		{"DELETE", acct + "/registrations" + id, "DELETE " + regs + "/{registration_id}"},
+		{"GET", acct + "/registrations" + id + "/override_codes",
+			"GET " + regs + "/{registration_id}/override_codes"},
+		{"GET", acct + "/registrations/override_codes", "GET " + regs + "/{registration_id}"},
+		{"GET", acct + "/revoke", "GET " + devices + "/{device_id}"},
+		{"DELETE", acct + id, ""},
+		{"POST", acct, ""},
+		{"GET", acct + id + "/override_codes/x", ""},
+		{"GET", acct + "/", ""},
+	}
+	for _, tt := range tests {
+		_, got := a.mux.Handler(httptest.NewRequest(tt.method, tt.path, nil))
+		if got != tt.want {
+			t.Errorf("%s %s reaches %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}
