@@ -16,6 +16,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/httpapi"
+	"github.com/warpreg/warpreg/internal/override"
 )
 
 func (h *harness) devicesPath(suffix string) string {
@@ -267,6 +268,71 @@ func TestOverrideCodesRefusals(t *testing.T) {
 					tt.codes, tt.message)
 			}
 		})
+	}
+}
+
+// TestOverrideCodesIssued issues codes through both endpoints and checks them as a
+// client would, offline, with override.Verify and the secret enrolment handed out.
+func TestOverrideCodesIssued(t *testing.T) {
+	h := newHarness(t, false)
+	e := h.enroll("hw-a", "a@example.com", "A")
+	h.allowModeSwitch()
+	secret, err := base64.RawURLEncoding.DecodeString(e.OverrideSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(path string) map[string]string {
+		t.Helper()
+		rec := h.admin("GET", path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: status %d: %s", path, rec.Code, rec.Body)
+		}
+		var env struct {
+			Result struct {
+				DisableForTime map[string]string `json:"disable_for_time"`
+			}
+		}
+		decode(t, rec, &env)
+		return env.Result.DisableForTime
+	}
+	var last uint64
+	var spent []string
+	paths := []string{h.regsPath("/" + e.ID + "/override_codes"),
+		h.regsPath("/" + e.ID + "/override_codes"), h.devicesPath("/" + e.ID + "/override_codes")}
+	for i, path := range paths {
+		codes := issue(path)
+		if len(codes) != len(override.Durations()) {
+			t.Errorf("issue %d: %d codes, want one per duration: %v", i+1, len(codes), codes)
+		}
+		for key, code := range codes {
+			hours, counter, ok := override.Verify(secret, code, last)
+			if !ok || fmt.Sprint(hours) != key || counter != uint64(i+1) {
+				t.Errorf("issue %d: code %s for %s hours verifies as %d hours at %d, ok %v",
+					i+1, code, key, hours, counter, ok)
+			}
+		}
+		for _, old := range spent {
+			if _, _, ok := override.Verify(secret, old, uint64(i+1)); ok {
+				t.Errorf("a code of an earlier issue, %s, verifies after issue %d", old, i+1)
+			}
+		}
+		last = uint64(i + 1)
+		spent = append(spent, codes["24"])
+	}
+}
+
+// allowModeSwitch turns on allow_mode_switch in the default device settings
+// profile, and skips the test when the API has no route for that yet.
+func (h *harness) allowModeSwitch() {
+	h.t.Helper()
+	rec := h.do("PATCH", h.devicesPath("/policy"), map[string]any{"allow_mode_switch": true},
+		"Authorization", "Bearer "+h.token)
+	if rec.Code == http.StatusMethodNotAllowed || rec.Code == http.StatusBadRequest &&
+		slices.Contains(errorCodes(h.t, rec), 7003) {
+		h.t.Skip("device settings profiles are not served, so allow_mode_switch cannot be set")
+	}
+	if rec.Code != http.StatusOK {
+		h.t.Fatalf("turn on allow_mode_switch: status %d: %s", rec.Code, rec.Body)
 	}
 }
 
