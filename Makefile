@@ -1,5 +1,5 @@
 # Short on purpose: each target is what CI and the README run.
-.PHONY: build test test-postgres bench-smoke lint
+.PHONY: build test test-postgres bench-smoke overload fuzz lint
 
 build:
 	go build -o warpreg ./cmd/warpreg
@@ -22,6 +22,15 @@ test-postgres:
 # are asserted; BENCHMARKS.md says how to measure.
 bench-smoke:
 	scripts/bench-smoke
+
+# Zero failed requests and bounded memory at 8 times the connections the README's
+# figures use (scripts/overload says how to run it longer).
+overload:
+	scripts/overload
+
+# Every fuzz target in the main module, FUZZTIME each (default 10s).
+fuzz:
+	scripts/fuzz
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

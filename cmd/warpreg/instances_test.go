@@ -22,6 +22,7 @@ import (
 type instance struct {
 	base string
 	cmd  *exec.Cmd
+	logs *syncBuffer
 }
 
 // startInstance runs warpreg serve in a child process on db and waits until it
@@ -32,8 +33,8 @@ func startInstance(t *testing.T, db string) *instance {
 	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--database", db,
 		"--log-format", "json")
 	cmd.Env = append(os.Environ(), reexecEnv+"=1")
-	var logs syncBuffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func startInstance(t *testing.T, db string) *instance {
 			t.Logf("instance %s logs:\n%s", addr, logs.String())
 		}
 	})
-	in := &instance{base: "http://" + addr, cmd: cmd}
+	in := &instance{base: "http://" + addr, cmd: cmd, logs: logs}
 	waitReady(t, in.base)
 	return in
 }

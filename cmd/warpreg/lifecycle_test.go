@@ -42,7 +42,7 @@ func TestShutdownEndsChangeStreams(t *testing.T) {
 			t.Errorf("serve exited %d", code)
 		}
 		t.Logf("drained and stopped in %v with a stream open", time.Since(start))
-	case <-time.After(drainTimeout / 2):
+	case <-time.After(limits.drain / 2):
 		t.Fatal("serve is still draining: an open change stream holds shutdown")
 	}
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 )
 
@@ -14,10 +11,7 @@ const reexecEnv = "WARPREG_TEST_REEXEC"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(reexecEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+		os.Exit(runMain())
 	}
 	os.Exit(m.Run())
 }

@@ -38,6 +38,7 @@ Commands:
   enrollment-key create    create a key that devices present to enrol
   import                   load registrations saved from Cloudflare's API
   watch                    follow an account's change feed and print each change
+  backup                   write a consistent copy of a SQLite database, online
 
 Every command takes --database (env WARPREG_DATABASE; default warpreg.db; a
 postgres:// URL selects PostgreSQL), --log-format text|json, --json and --help, after
@@ -76,6 +77,8 @@ var commands = []command{
 		enrollKeyCommand},
 	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
 	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
+	{"backup", "write a consistent, verified copy of a SQLite database while it serves", false,
+		false, backupCommand},
 }
 
 // run executes the command line args and returns the exit status. Errors are one
@@ -127,6 +130,11 @@ func run(
 	}
 	e := &env{getenv: getenv, cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
 		log: newLogger(cfg, logOut, level)}
+	if !cmd.serves {
+		// Changes made from the command line are audited as the CLI's; a server's
+		// requests carry their own credential.
+		ctx = device.WithActor(ctx, device.Actor{Kind: device.ActorCLI, ID: "warpreg " + cmd.name})
+	}
 	err = action(ctx, e)
 	closeLog() // the logs come before the one-line error, if any
 	if err != nil {

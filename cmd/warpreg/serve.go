@@ -15,15 +15,31 @@ import (
 	"github.com/warpreg/warpreg/internal/httpapi"
 )
 
-// Server timeouts: a slow or stalled client cannot hold a connection for ever.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 60 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-	drainTimeout      = 30 * time.Second
-)
+// serverLimits bound what one client can hold: a stalled or slow client cannot keep
+// a connection, a goroutine or a buffer for ever.
+type serverLimits struct {
+	readHeader time.Duration // request line and headers: what slowloris dribbles
+	read       time.Duration // the whole request, body included
+	write      time.Duration // from the end of the headers to the end of the response
+	idle       time.Duration // a keep-alive connection between requests
+	drain      time.Duration // in-flight requests at shutdown
+
+	// headerBytes caps the request line and headers. The longest legitimate one is a
+	// bulk call's query (200 ids of 36 characters, about 8 KiB) with a credential;
+	// 64 KiB leaves eight times that, where Go's default of 1 MiB lets each of many
+	// connections pin a megabyte. A request over it gets a 431.
+	headerBytes int
+}
+
+// limits are serve's; a variable, not constants, so that tests can shorten them.
+var limits = serverLimits{
+	readHeader:  10 * time.Second,
+	read:        30 * time.Second,
+	write:       60 * time.Second,
+	idle:        120 * time.Second,
+	drain:       30 * time.Second,
+	headerBytes: 64 << 10,
+}
 
 func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env) error {
 	c.RegisterServe(fs)
@@ -54,7 +70,7 @@ func servePprof(e *env) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: limits.readHeader}
 	go srv.Serve(ln)
 	e.log.Info("profiler listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
@@ -99,11 +115,11 @@ func serve(
 	api := httpapi.New(svc, e.log, httpapi.Options{CursorKey: key})
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.headerBytes,
 	}
 	if e.cfg.Pprof != "" {
 		stopPprof, err := servePprof(e)
@@ -130,13 +146,35 @@ func serve(
 		return err
 	case <-ctx.Done():
 	}
-	e.log.Info("shutting down; draining in-flight requests")
-	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	return drain(ctx, e, srv, api, done)
+}
+
+// drain stops srv after ctx ended: it refuses new connections and waits for the
+// requests in flight, up to limits.drain. A second interrupt stops the wait: the
+// open connections are closed at once and serve fails, so that the exit status
+// tells an operator that requests were cut off.
+func drain(
+	ctx context.Context, e *env, srv *http.Server, api *httpapi.API, done <-chan error,
+) error {
+	e.log.Info("shutting down; draining in-flight requests; interrupt again to stop at once",
+		"cause", context.Cause(ctx).Error())
+	drainCtx, cancel := context.WithTimeout(context.Background(), limits.drain)
 	defer cancel()
 	// Change streams never finish on their own: end them so that the drain can.
 	srv.RegisterOnShutdown(api.CloseStreams)
-	if err := srv.Shutdown(drainCtx); err != nil {
-		return fmt.Errorf("drain: %w", err)
+	drained := make(chan error, 1)
+	go func() { drained <- srv.Shutdown(drainCtx) }()
+
+	select {
+	case err := <-drained:
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+	case sig := <-interruptedAgain(ctx):
+		e.log.Warn("interrupted again; closing in-flight requests without draining",
+			"signal", sig.String())
+		srv.Close()
+		return fmt.Errorf("stopped by a second signal (%v) before in-flight requests finished", sig)
 	}
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -12,8 +12,13 @@ import (
 // Principal is an authenticated admin credential: what it may touch and how.
 type Principal struct {
 	AccountID    string
+	Kind         ActorKind // ActorAPIToken or ActorGlobalKey
 	CredentialID string
 	CanWrite     bool
+
+	// Email is the global key's user, who is the actor of its changes; empty for
+	// tokens, whose id names them.
+	Email string
 }
 
 // Authorize checks that p may act on accountID, writing if write is set. A
@@ -109,7 +114,8 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*Princi
 	if err != nil {
 		return nil, fmt.Errorf("look up api token: %w", err)
 	}
-	return &Principal{AccountID: t.AccountID, CredentialID: t.ID, CanWrite: !t.ReadOnly}, nil
+	return &Principal{AccountID: t.AccountID, Kind: ActorAPIToken, CredentialID: t.ID,
+		CanWrite: !t.ReadOnly}, nil
 }
 
 // AuthenticateGlobalKey resolves an X-Auth-Email and X-Auth-Key pair.
@@ -124,7 +130,8 @@ func (s *Service) AuthenticateGlobalKey(
 	if err != nil {
 		return nil, fmt.Errorf("look up global key: %w", err)
 	}
-	return &Principal{AccountID: k.AccountID, CredentialID: k.ID, CanWrite: true}, nil
+	return &Principal{AccountID: k.AccountID, Kind: ActorGlobalKey, CredentialID: k.ID,
+		CanWrite: true, Email: k.Email}, nil
 }
 
 func normalizeEmail(email string) (string, error) {

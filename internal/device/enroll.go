@@ -63,6 +63,7 @@ func (s *Service) Enroll(
 		if err != nil {
 			return fmt.Errorf("look up enrollment key: %w", err)
 		}
+		actingAs(tx, ActorEnrollmentKey, ek.ID)
 		acct, err := tx.Account(ctx, ek.AccountID)
 		if err != nil {
 			return fmt.Errorf("read account: %w", err)
@@ -199,6 +200,7 @@ func (s *Service) UpdateClient(
 	ctx context.Context, id, token string, u ClientUpdate,
 ) (*Registration, error) {
 	var out *Registration
+	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := clientRegistration(ctx, tx, id, token)
 		if err != nil {
@@ -291,6 +293,7 @@ func (s *Service) Heartbeat(
 	}
 	now := s.Now()
 	if clientVersion != "" && clientVersion != r.ClientVersion {
+		ctx = actAs(ctx, ActorRegistration, r.ID)
 		err = s.store.Update(ctx, func(tx Tx) error {
 			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
 			if err != nil {

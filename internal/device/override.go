@@ -1,10 +1,12 @@
 package device
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -104,4 +106,30 @@ func modeSwitchAllowed(ctx context.Context, tx Tx, r *Registration) error {
 			p.Name, r.ID)
 	}
 	return nil
+}
+
+// PutOverrideSecret audits an issue of override codes, the counter moving on under
+// the same secret, as "registration.issue_override_codes" with the counter before
+// and after. The secret written at enrolment is part of that enrolment's entry, and
+// neither the secret nor a code is ever recorded.
+func (t *auditTx) PutOverrideSecret(ctx context.Context, s *OverrideSecret) error {
+	before, err := t.Tx.OverrideSecret(ctx, s.RegistrationID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := t.Tx.PutOverrideSecret(ctx, s); err != nil {
+		return err
+	}
+	if before == nil || !bytes.Equal(before.Secret, s.Secret) {
+		return nil
+	}
+	r, err := t.Tx.RegistrationByID(ctx, s.RegistrationID)
+	if err != nil {
+		return err
+	}
+	issued := func(n int64) Snapshot {
+		return Snapshot{"override_codes_issued": strconv.FormatInt(n, 10)}
+	}
+	return t.record(ctx, r.AccountID, "registration", r.ID, "issue_override_codes",
+		issued(before.Counter), issued(s.Counter))
 }

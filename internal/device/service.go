@@ -32,7 +32,9 @@ func NewService(store Store, clock Clock, log *slog.Logger) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Service{store: store, now: clock, log: log, touches: &toucher{store: store}}
+	s := &Service{now: clock, log: log, touches: &toucher{store: store}}
+	s.store = auditStore{Store: store, now: s.Now}
+	return s
 }
 
 // Now returns the service clock's time in UTC, truncated to microseconds: the

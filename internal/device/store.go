@@ -56,6 +56,9 @@ type Reader interface {
 
 	// OverrideSecret returns the override secret of a registration.
 	OverrideSecret(ctx context.Context, registrationID string) (*OverrideSecret, error)
+
+	// AuditLog returns the account's audit entries that q selects, newest first.
+	AuditLog(ctx context.Context, accountID string, q AuditQuery) ([]AuditEntry, error)
 }
 
 // Tx is a write transaction. Writes that would break a uniqueness rule return an
@@ -108,6 +111,10 @@ type Tx interface {
 	// PutOverrideSecret inserts or replaces a registration's override secret. The
 	// registration must exist.
 	PutOverrideSecret(ctx context.Context, s *OverrideSecret) error
+
+	// AppendAudit appends e to its account's audit log, setting e.Seq to the next
+	// number of that account. The entry commits, or not, with the transaction.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
 }
 
 // Store is a storage engine. Update runs fn in one write transaction, committed if fn

@@ -44,7 +44,12 @@ func (a *API) admin(write bool, h adminHandler) http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		h(w, r, accountID)
+		actor := device.ActorFrom(r.Context())
+		actor.Kind, actor.ID = p.Kind, p.CredentialID
+		if p.Email != "" {
+			actor.ID = p.Email
+		}
+		h(w, r.WithContext(device.WithActor(r.Context(), actor)), accountID)
 	})
 }
 

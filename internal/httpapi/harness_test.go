@@ -46,7 +46,7 @@ func (c *fakeClock) now() time.Time {
 // harness is the real handler over a real SQLite store, with one account, a write
 // token, a read token and a reusable enrolment key.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	api       http.Handler
 	svc       *device.Service
 	acct      *device.Account
@@ -55,7 +55,7 @@ type harness struct {
 	enrollKey string
 }
 
-func newHarness(t *testing.T, multiUser bool) *harness {
+func newHarness(t testing.TB, multiUser bool) *harness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	st := testdb.Open(t, log)
@@ -86,6 +86,14 @@ func (h *harness) account(multiUser bool) *device.Account {
 		h.t.Fatal(err)
 	}
 	return a
+}
+
+// on returns h reporting to t, for fuzz targets, whose per-input t differs from
+// the f that built the harness.
+func (h *harness) on(t testing.TB) *harness {
+	c := *h
+	c.t = t
+	return &c
 }
 
 // do sends a request to the handler. body may be nil, a string (sent as is) or a
@@ -153,7 +161,7 @@ func wgKey() string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-func decode(t *testing.T, rec *httptest.ResponseRecorder, v any) {
+func decode(t testing.TB, rec *httptest.ResponseRecorder, v any) {
 	t.Helper()
 	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
 		t.Fatalf("response is not JSON: %v\n%s", err, rec.Body)

@@ -328,7 +328,7 @@ func (h *harness) allowModeSwitch() {
 	rec := h.do("PATCH", h.devicesPath("/policy"), map[string]any{"allow_mode_switch": true},
 		"Authorization", "Bearer "+h.token)
 	if rec.Code == http.StatusMethodNotAllowed || rec.Code == http.StatusBadRequest &&
-		slices.Contains(errorCodes(h.t, rec), 7003) {
+		strings.Contains(rec.Body.String(), `"code":7003`) {
 		h.t.Skip("device settings profiles are not served, so allow_mode_switch cannot be set")
 	}
 	if rec.Code != http.StatusOK {

@@ -31,6 +31,7 @@ type Service interface {
 	LegacyRevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyUnrevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyIssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
+	AuditLog(ctx context.Context, accountID string, q device.AuditQuery) ([]device.AuditEntry, error)
 }
 
 // Options configure an API.
@@ -106,6 +107,7 @@ func (a *API) routes() {
 	a.handle("GET "+own+"/changes", a.admin(false, a.listChanges))
 	a.handle("GET "+own+"/changes/stream", a.admin(false, a.streamChanges))
 	a.handle("GET "+own+"/by-key/{key}", a.admin(false, a.registrationByKey))
+	a.handle("GET /api/v1/accounts/{account_id}/audit", a.admin(false, a.listAudit))
 
 	a.handle("POST /enroll/v1/registrations", http.HandlerFunc(a.enroll))
 	a.handle("PATCH /enroll/v1/registrations/{id}", http.HandlerFunc(a.updateClient))
@@ -130,6 +132,9 @@ var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	ctx := withRequestID(r.Context(), r.Header.Get("X-Request-Id"))
+	// Every write is audited with the address it came from; who is calling is added
+	// once a credential has been checked.
+	ctx = device.WithActor(ctx, device.Actor{Addr: r.RemoteAddr})
 	r = r.WithContext(ctx)
 	rec.Header().Set("X-Request-Id", requestID(ctx))
 	start := nowFunc()

@@ -74,7 +74,7 @@ CREATE TABLE accounts (
     multi_user         INTEGER NOT NULL,
     default_profile_id TEXT    REFERENCES profiles (id) DEFERRABLE INITIALLY DEFERRED,
     created_at         INTEGER NOT NULL
-, change_seq INTEGER NOT NULL DEFAULT 0, pruned_seq INTEGER NOT NULL DEFAULT 0, live_count INTEGER NOT NULL DEFAULT 0, revoked_count INTEGER NOT NULL DEFAULT 0);
+, change_seq INTEGER NOT NULL DEFAULT 0, pruned_seq INTEGER NOT NULL DEFAULT 0, live_count INTEGER NOT NULL DEFAULT 0, revoked_count INTEGER NOT NULL DEFAULT 0, audit_seq INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE api_tokens (
     id         TEXT    PRIMARY KEY,
@@ -84,6 +84,21 @@ CREATE TABLE api_tokens (
     hash       BLOB    NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
 );
+
+CREATE TABLE audit_log (
+    account_id  TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    actor_kind  TEXT    NOT NULL,
+    actor_id    TEXT    NOT NULL,
+    actor_addr  TEXT    NOT NULL,
+    action      TEXT    NOT NULL,
+    target_type TEXT    NOT NULL,
+    target_id   TEXT    NOT NULL,
+    before      TEXT,
+    after       TEXT,
+    PRIMARY KEY (account_id, seq)
+) WITHOUT ROWID;
 
 CREATE TABLE devices (
     id               TEXT    PRIMARY KEY,
@@ -194,6 +209,10 @@ CREATE TABLE users (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+
+CREATE INDEX audit_log_target ON audit_log (account_id, target_id, seq);
+
+CREATE INDEX audit_log_type ON audit_log (account_id, target_type, seq);
 
 CREATE INDEX devices_account ON devices (account_id);
 

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"change feed", feedTests()},
 		{"legacy devices", legacyTests()},
 		{"override codes", overrideTests()},
+		{"audit log", auditTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
 	}

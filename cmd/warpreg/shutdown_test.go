@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// heldEnrolment is an enrolment whose body the client has only half sent: its
+// request is in flight on the server until the client sends the rest.
+type heldEnrolment struct {
+	conn net.Conn
+	rest string
+}
+
+func holdEnrolment(t *testing.T, base, enrollKey string) *heldEnrolment {
+	t.Helper()
+	body := fmt.Sprintf(`{"key":%q,"key_type":"curve25519","device":{"name":"held",`+
+		`"hardware_id":"hw-held"},"user":{"email":"held@example.com"}}`, wgKeyValue())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	half := len(body) / 2
+	fmt.Fprintf(conn, "POST /enroll/v1/registrations HTTP/1.1\r\nHost: warpreg\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\n\r\n%s", enrollKey, len(body), body[:half])
+	return &heldEnrolment{conn: conn, rest: body[half:]}
+}
+
+// finish sends the rest of the body and returns the response's status.
+func (h *heldEnrolment) finish(t *testing.T) int {
+	t.Helper()
+	if _, err := io.WriteString(h.conn, h.rest); err != nil {
+		t.Fatalf("send the rest of the held request: %v", err)
+	}
+	h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(h.conn), nil)
+	if err != nil {
+		t.Fatalf("read the held request's response: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitRefusing waits until the server at base stops accepting connections, as it
+// does once it has begun to drain.
+func waitRefusing(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
+		if err != nil {
+			return
+		}
+		conn.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the server still accepts connections 5s after SIGTERM")
+}
+
+// exitWithin waits for the process to exit and returns its status, failing the
+// test if it takes longer than d.
+func exitWithin(t *testing.T, in *instance, d time.Duration) int {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- in.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("wait for the server: %v", err)
+		}
+		return 0
+	case <-time.After(d):
+		t.Fatalf("the server has not exited %v after the signal; logs:\n%s", d, in.logs.String())
+		return -1
+	}
+}
+
+// TestSIGTERMDrainsInFlightRequests sends SIGTERM to a server process while an
+// enrolment is in flight: the server stops accepting connections, lets the
+// enrolment finish, and exits 0 with the registration stored.
+func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "drain")["id"].(string)
+	ek := c.json("enrollment-key", "create", "--account", acct)["value"].(string)
+	in := startInstance(t, c.db)
+	held := holdEnrolment(t, in.base, ek)
+	time.Sleep(50 * time.Millisecond) // let the server read the headers
+
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	waitRefusing(t, in.base)
+	if status := held.finish(t); status != http.StatusCreated {
+		t.Errorf("enrolment in flight at SIGTERM: status %d, want 201", status)
+	}
+	if code := exitWithin(t, in, 10*time.Second); code != 0 {
+		t.Errorf("exit status %d after draining, want 0; logs:\n%s", code, in.logs.String())
+	}
+	if !strings.Contains(in.logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped line in the logs:\n%s", in.logs.String())
+	}
+	tok := c.json("token", "create", "--account", acct, "--read-only")["value"].(string)
+	base := c.serve()
+	_, env := call(t, "GET", base+"/client/v4/accounts/"+acct+"/devices/registrations",
+		nil, "Authorization", "Bearer "+tok)
+	if n := len(env["result"].([]any)); n != 1 {
+		t.Errorf("%d registrations after the drained enrolment, want 1", n)
+	}
+}
+
+// TestSecondSignalStopsAtOnce sends SIGTERM twice to a server process whose drain
+// waits on a request that never finishes: the second signal ends it at once with
+// a non-zero status and a log line saying why, instead of waiting out the drain.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "stop")["id"].(string)
+	ek := c.json("enrollment-key", "create", "--account", acct)["value"].(string)
+	in := startInstance(t, c.db)
+	held := holdEnrolment(t, in.base, ek)
+	time.Sleep(50 * time.Millisecond)
+
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	waitRefusing(t, in.base)
+	time.Sleep(100 * time.Millisecond) // still draining: the request is held
+	start := time.Now()
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, in, 3*time.Second)
+	t.Logf("exited %v after the second signal, status %d", time.Since(start), code)
+	if code == 0 {
+		t.Errorf("exit status 0 after a forced stop, want non-zero")
+	}
+	logs := in.logs.String()
+	if !strings.Contains(logs, "interrupted again") ||
+		!strings.Contains(logs, "stopped by a second signal (terminated)") {
+		t.Errorf("the logs do not say that a second signal cut the drain short:\n%s", logs)
+	}
+	held.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := held.conn.Read(make([]byte, 1)); err == nil {
+		t.Error("the held request's connection is still open after the forced stop")
+	}
+}

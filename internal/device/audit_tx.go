@@ -1,0 +1,277 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// auditStore records an audit entry for every change made through its transactions,
+// in the same transaction, so that an entry commits exactly when its change does.
+// It sits under the Service rather than in each rule, so that no write path can
+// forget it: every Put, Insert and state change of the Tx contract passes through
+// auditTx, which reads the object's state before the write.
+//
+// A single-use enrolment key's spending shows as the registration it created, whose
+// entry names the key as its actor.
+//
+// Heartbeats (TouchRegistrations) are not audited: they change only last-seen times,
+// thousands of times a second, and are not changes an administrator made.
+type auditStore struct {
+	Store
+	now func() time.Time
+}
+
+func (s auditStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+	actor := ActorFrom(ctx)
+	return s.Store.Update(ctx, func(tx Tx) error {
+		return fn(&auditTx{Tx: tx, actor: actor, now: s.now})
+	})
+}
+
+// auditTx is a Tx that appends an audit entry for each write.
+type auditTx struct {
+	Tx
+	actor Actor
+	now   func() time.Time
+	at    time.Time // read from now at the first entry, shared by the rest
+}
+
+// record appends an entry for a change of one object from before to after, unless
+// nothing audited changed.
+func (t *auditTx) record(
+	ctx context.Context, accountID, target, id, verb string, before, after Snapshot,
+) error {
+	if before != nil && after != nil && equalSnapshots(before, after) {
+		return nil
+	}
+	if t.at.IsZero() {
+		t.at = t.now()
+	}
+	return t.Tx.AppendAudit(ctx, &AuditEntry{
+		AccountID: accountID, At: t.at, Actor: t.actor, Action: target + "." + verb,
+		TargetType: target, TargetID: id, Before: before, After: after,
+	})
+}
+
+func (t *auditTx) InsertAccount(ctx context.Context, a *Account) error {
+	if err := t.Tx.InsertAccount(ctx, a); err != nil {
+		return err
+	}
+	return t.record(ctx, a.ID, "account", a.ID, "create", nil, accountSnapshot(a))
+}
+
+func (t *auditTx) SetDefaultProfile(ctx context.Context, accountID, profileID string) error {
+	before, err := t.Tx.Account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := t.Tx.SetDefaultProfile(ctx, accountID, profileID); err != nil {
+		return err
+	}
+	after := *before
+	after.DefaultProfileID = profileID
+	return t.record(ctx, accountID, "account", accountID, "update",
+		accountSnapshot(before), accountSnapshot(&after))
+}
+
+func (t *auditTx) PutProfile(ctx context.Context, p *Profile) error {
+	before, err := t.Tx.Profile(ctx, p.AccountID, p.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := t.Tx.PutProfile(ctx, p); err != nil {
+		return err
+	}
+	var b Snapshot
+	verb := "create"
+	if before != nil {
+		b, verb = profileSnapshot(before), "update"
+		if before.DeletedAt.IsZero() && !p.DeletedAt.IsZero() {
+			verb = "delete"
+		}
+	}
+	return t.record(ctx, p.AccountID, "profile", p.ID, verb, b, profileSnapshot(p))
+}
+
+func (t *auditTx) PutUser(ctx context.Context, u *User) error {
+	before, err := t.Tx.User(ctx, u.AccountID, u.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := t.Tx.PutUser(ctx, u); err != nil {
+		return err
+	}
+	var b Snapshot
+	verb := "create"
+	if before != nil {
+		b, verb = userSnapshot(before), "update"
+	}
+	return t.record(ctx, u.AccountID, "user", u.ID, verb, b, userSnapshot(u))
+}
+
+func (t *auditTx) PutDevice(ctx context.Context, d *Device) error {
+	before, err := t.Tx.Device(ctx, d.AccountID, d.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := t.Tx.PutDevice(ctx, d); err != nil {
+		return err
+	}
+	var b Snapshot
+	verb := "create"
+	if before != nil {
+		b, verb = deviceSnapshot(before), "update"
+		if before.DeletedAt.IsZero() && !d.DeletedAt.IsZero() {
+			verb = "delete"
+		}
+	}
+	return t.record(ctx, d.AccountID, "device", d.ID, verb, b, deviceSnapshot(d))
+}
+
+func (t *auditTx) PutRegistration(ctx context.Context, r *Registration) error {
+	before, err := t.Tx.Registration(ctx, r.AccountID, r.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := t.Tx.PutRegistration(ctx, r); err != nil {
+		return err
+	}
+	return t.recordRegistration(ctx, before, r)
+}
+
+func (t *auditTx) SetRegistrationState(ctx context.Context, r *Registration) error {
+	before, err := t.Tx.Registration(ctx, r.AccountID, r.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.Tx.SetRegistrationState(ctx, r); err != nil {
+		return err
+	}
+	after := *before
+	after.RevokedAt, after.DeletedAt, after.UpdatedAt = r.RevokedAt, r.DeletedAt, r.UpdatedAt
+	return t.recordRegistration(ctx, before, &after)
+}
+
+// recordRegistration names a registration's change by what moved: its lifecycle
+// first (delete, revoke, unrevoke), then its key, then its profile.
+func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registration) error {
+	if before == nil {
+		return t.record(ctx, after.AccountID, "registration", after.ID, "create", nil,
+			registrationSnapshot(after))
+	}
+	verb := "update"
+	switch {
+	case before.DeletedAt.IsZero() && !after.DeletedAt.IsZero():
+		verb = "delete"
+	case before.RevokedAt.IsZero() && !after.RevokedAt.IsZero():
+		verb = "revoke"
+	case !before.RevokedAt.IsZero() && after.RevokedAt.IsZero():
+		verb = "unrevoke"
+	case before.Key != after.Key:
+		verb = "rotate_key"
+	case before.ProfileID != after.ProfileID:
+		verb = "reassign"
+	}
+	return t.record(ctx, after.AccountID, "registration", after.ID, verb,
+		registrationSnapshot(before), registrationSnapshot(after))
+}
+
+func (t *auditTx) InsertAPIToken(ctx context.Context, k *APIToken) error {
+	if err := t.Tx.InsertAPIToken(ctx, k); err != nil {
+		return err
+	}
+	return t.record(ctx, k.AccountID, "api_token", k.ID, "create", nil, Snapshot{
+		"name": k.Name, "read_only": strconv.FormatBool(k.ReadOnly),
+		"created_at": auditTime(k.CreatedAt),
+	})
+}
+
+func (t *auditTx) InsertGlobalKey(ctx context.Context, k *GlobalKey) error {
+	if err := t.Tx.InsertGlobalKey(ctx, k); err != nil {
+		return err
+	}
+	return t.record(ctx, k.AccountID, "global_key", k.ID, "create", nil, Snapshot{
+		"email": k.Email, "created_at": auditTime(k.CreatedAt),
+	})
+}
+
+func (t *auditTx) InsertEnrollmentKey(ctx context.Context, k *EnrollmentKey) error {
+	if err := t.Tx.InsertEnrollmentKey(ctx, k); err != nil {
+		return err
+	}
+	return t.record(ctx, k.AccountID, "enrollment_key", k.ID, "create", nil,
+		enrollmentKeySnapshot(k))
+}
+
+func equalSnapshots(a, b Snapshot) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// auditTime spells a time as the API does, and a zero time as the empty string.
+func auditTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func accountSnapshot(a *Account) Snapshot {
+	return Snapshot{
+		"name": a.Name, "multi_user": strconv.FormatBool(a.MultiUser),
+		"default_profile_id": a.DefaultProfileID,
+	}
+}
+
+func profileSnapshot(p *Profile) Snapshot {
+	return Snapshot{
+		"name": p.Name, "default": strconv.FormatBool(p.Default),
+		"deleted_at": auditTime(p.DeletedAt),
+	}
+}
+
+func userSnapshot(u *User) Snapshot {
+	groups := ""
+	for i, g := range u.Groups {
+		if i > 0 {
+			groups += ","
+		}
+		groups += strconv.Quote(g)
+	}
+	return Snapshot{"email": u.Email, "name": u.Name, "groups": "[" + groups + "]"}
+}
+
+func deviceSnapshot(d *Device) Snapshot {
+	f := d.Facts
+	return Snapshot{
+		"name": f.Name, "model": f.Model, "manufacturer": f.Manufacturer,
+		"device_type": f.DeviceType, "os_version": f.OSVersion,
+		"os_version_extra": f.OSVersionExtra, "serial_number": f.SerialNumber,
+		"hardware_id": f.HardwareID, "mac_address": f.MACAddress,
+		"client_version": f.ClientVersion, "deleted_at": auditTime(d.DeletedAt),
+	}
+}
+
+func registrationSnapshot(r *Registration) Snapshot {
+	return Snapshot{
+		"device_id": r.DeviceID, "user_id": r.UserID, "profile_id": r.ProfileID,
+		"key": r.Key, "key_type": string(r.KeyType), "tunnel_type": string(r.TunnelType),
+		"revoked_at": auditTime(r.RevokedAt), "deleted_at": auditTime(r.DeletedAt),
+	}
+}
+
+func enrollmentKeySnapshot(k *EnrollmentKey) Snapshot {
+	return Snapshot{
+		"reusable": strconv.FormatBool(k.Reusable), "expires_at": auditTime(k.ExpiresAt),
+		"used_at": auditTime(k.UsedAt),
+	}
+}
