@@ -205,7 +205,8 @@ func TestLegacyRevokeUnrevoke(t *testing.T) {
 	})
 
 	t.Run("a read-only token may list but not revoke", func(t *testing.T) {
-		ro := legacy{c: newClient(t, tn.srv, option.WithAPIToken(tn.readOnly.Value)), acc: tn.accountID}
+		roClient := newClient(t, tn.srv, option.WithAPIToken(tn.readOnly.Value))
+		ro := legacy{c: roClient, acc: tn.accountID}
 		_, err := ro.list(t)
 		mustSucceed(t, err, "list with a read-only token")
 		wantAPIError(t, ro.unrevoke(t, ids[1]), http.StatusForbidden)
@@ -287,7 +288,8 @@ func TestOverrideCodes(t *testing.T) {
 	wantAPIError(t, err, http.StatusForbidden)
 	_, err = l.registrationOverrideCodes(t, f.members[2].reg.ID)
 	wantAPIError(t, err, http.StatusNotFound)
-	ro := legacy{c: newClient(t, tn.srv, option.WithAPIToken(tn.readOnly.Value)), acc: tn.accountID}
+	roClient := newClient(t, tn.srv, option.WithAPIToken(tn.readOnly.Value))
+	ro := legacy{c: roClient, acc: tn.accountID}
 	_, err = ro.registrationOverrideCodes(t, m.reg.ID)
 	wantAPIError(t, err, http.StatusForbidden)
 }

@@ -26,8 +26,10 @@ type Service interface {
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
 	IssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
-	LegacyDevices(ctx context.Context, accountID, after string, limit int) ([]device.DeviceView, error)
-	LegacyDevice(ctx context.Context, accountID, id string) (*device.DeviceView, *device.Account, error)
+	LegacyDevices(ctx context.Context, accountID, after string, limit int,
+	) ([]device.DeviceView, error)
+	LegacyDevice(ctx context.Context, accountID, id string,
+	) (*device.DeviceView, *device.Account, error)
 	LegacyRevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyUnrevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyIssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)

@@ -36,7 +36,8 @@ func DeviceView(s Scanner) (*device.DeviceView, error) {
 	}
 	g.UserID, g.KeyType, g.TunnelType = userID.String, device.KeyType(keyType.String),
 		device.TunnelType(tunnelType.String)
-	g.CreatedAt, g.UpdatedAt, g.LastSeenAt = FromMicros(created), FromMicros(updated), FromMicros(seen)
+	g.CreatedAt, g.UpdatedAt = FromMicros(created), FromMicros(updated)
+	g.LastSeenAt = FromMicros(seen)
 	g.RevokedAt, g.DeletedAt = NullMicros(revoked), NullMicros(deleted)
 	if userID.Valid {
 		g.User = &device.User{ID: userID.String, AccountID: g.AccountID, Email: uEmail, Name: uName}
