@@ -415,3 +415,26 @@ func TestLegacyListFailingMidStreamCutsTheConnection(t *testing.T) {
 		t.Errorf("a failed list ended as valid JSON: %s", body)
 	}
 }
+
+// FuzzLegacyBulkBody sends arbitrary bodies to the deprecated revoke and unrevoke,
+// whose body is a bare JSON array rather than an object.
+func FuzzLegacyBulkBody(f *testing.F) {
+	h := newHarness(f, false)
+	r := h.enroll("a", "a@example.com", "A")
+	for _, b := range []string{
+		`["` + r.ID + `"]`, `[]`, `null`, `{}`, `""`, `[1]`, `[null]`, `[["x"]]`,
+		`["` + r.ID + `","` + r.ID + `"]`, `["` + r.ID + `"] x`, "\xff", ``, `[`,
+		`["00000000-0000-4000-8000-000000000000"]`,
+	} {
+		f.Add(false, b)
+		f.Add(true, b)
+	}
+	f.Fuzz(func(t *testing.T, unrevoke bool, body string) {
+		path := h.devicesPath("/revoke")
+		if unrevoke {
+			path = h.devicesPath("/unrevoke")
+		}
+		rec := h.on(t).do("POST", path, body, "Authorization", "Bearer "+h.token)
+		checkAnswer(t, body, rec)
+	})
+}
