@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -175,4 +176,35 @@ func TestGlobalKey(t *testing.T) {
 			wantAPIError(t, err, unknownCredential...)
 		})
 	}
+}
+
+// TestRateLimited spends a token's budget on a server limited to two requests per
+// five minutes per credential: the SDK gets Cloudflare's 429, code 971, with
+// Retry-After, and another token is not affected.
+func TestRateLimited(t *testing.T) {
+	t.Parallel()
+	db := newDatabase(t)
+	acct := createAccount(t, db, "Limited", false)
+	spent, other := createToken(t, db, acct, true), createToken(t, db, acct, true)
+	srv := startServer(t, db, "--rate-limit", "2")
+
+	c := newClient(t, srv, option.WithAPIToken(spent.Value))
+	for i := range 2 {
+		_, err := c.User.Tokens.Verify(testContext(t))
+		mustSucceed(t, err, fmt.Sprintf("verify %d within the limit", i+1))
+	}
+	_, err := c.User.Tokens.Verify(testContext(t))
+	if apiErr := wantAPIError(t, err, http.StatusTooManyRequests); apiErr != nil {
+		if apiErr.Errors[0].Code != 971 {
+			t.Errorf("429 error code %d, want Cloudflare's 971", apiErr.Errors[0].Code)
+		}
+		if apiErr.Response.Header.Get("Retry-After") == "" ||
+			apiErr.Response.Header.Get("Ratelimit-Policy") != `"default";q=2;w=300` {
+			t.Errorf("429 headers %v, want Retry-After and the default policy",
+				apiErr.Response.Header)
+		}
+	}
+
+	_, err = newClient(t, srv, option.WithAPIToken(other.Value)).User.Tokens.Verify(testContext(t))
+	mustSucceed(t, err, "verify with another token")
 }

@@ -50,16 +50,17 @@ func newDatabase(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "warpreg.db")
 }
 
-// startServer runs "warpreg serve" on db and returns once its port answers. The
-// server is stopped with SIGTERM when the test ends; a server that does not then
-// exit cleanly fails the test, since the contract says it drains and exits.
-func startServer(t *testing.T, db string) *server {
+// startServer runs "warpreg serve" on db, with extra flags, and returns once its
+// port answers. The server is stopped with SIGTERM when the test ends; a server that
+// does not then exit cleanly fails the test, since the contract says it drains and
+// exits.
+func startServer(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
 	var errs []error
 	// A free port can be taken by a parallel test between our probe and the
 	// server's bind, so a server that exits at once is tried again on another port.
 	for range startTries {
-		s, err := tryStart(db)
+		s, err := tryStart(db, extra)
 		if err == nil {
 			t.Cleanup(func() { s.stop(t) })
 			return s
@@ -70,13 +71,14 @@ func startServer(t *testing.T, db string) *server {
 	return nil
 }
 
-func tryStart(db string) (*server, error) {
+func tryStart(db string, extra []string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{addr: addr, logs: &lockedBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(warpregBin, "serve", "--addr", addr, "--database", db)
+	s.cmd = exec.Command(warpregBin, append([]string{"serve", "--addr", addr, "--database", db},
+		extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run warpreg serve: %w", err)

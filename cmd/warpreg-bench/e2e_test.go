@@ -50,7 +50,7 @@ func startWarpreg(t *testing.T, db string) (*child, string) {
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	c, err := startChild(t.Context(), exec.Command(exe, "serve", "--database", db, "--addr",
-		strings.TrimPrefix(base, "http://")), base)
+		strings.TrimPrefix(base, "http://"), "--rate-limit", "0"), base)
 	if err != nil {
 		t.Fatal(err)
 	}

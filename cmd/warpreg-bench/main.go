@@ -11,7 +11,7 @@
 //	    --save seed.json
 //	go run ./cmd/warpreg-bench startup --exec /tmp/warpreg --database /tmp/bench.db \
 //	    --save startup.json
-//	/tmp/warpreg serve --database /tmp/bench.db --addr 127.0.0.1:8787 &
+//	/tmp/warpreg serve --database /tmp/bench.db --addr 127.0.0.1:8787 --rate-limit 0 &
 //	go run ./cmd/warpreg-bench run --url http://127.0.0.1:8787 \
 //	    --creds /tmp/bench.db.bench.json --workload get --connections 64 \
 //	    --duration 15s --baseline --save get-64.json

@@ -123,6 +123,9 @@ func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "%s on %s (%s), %d connections, %.1f s\n", r.label(), r.Engine, r.URL,
 		r.Connections, r.Seconds)
 	fmt.Fprintf(w, "  requests  %d, %.0f/s; errors: %s\n", r.Requests, r.RPS, errorText(r.Errors))
+	if r.Errors["429"] > 0 {
+		fmt.Fprintf(w, "  note      the server rate-limited this run: serve it with --rate-limit 0\n")
+	}
 	fmt.Fprintf(w, "  latency   %s\n", latencyText(r.Latency))
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "  server    pid %d, peak RSS %.1f MB (RSS now %.1f MB), "+

@@ -16,7 +16,8 @@ const runAbout = `Sends the workload's requests back to back on --connections ke
 connections for --duration, then reports requests per second, latency percentiles
 (p50, p99, p99.9, from a log-linear histogram), errors by HTTP status, and the
 server's peak RSS and CPU time, read from /proc (the pid of --pid, or of the process
-listening on the URL's port).
+listening on the URL's port). Serve the target with --rate-limit 0: every workload
+goes far past the default rate limits, on purpose.
 
 Workloads:
   get        GET a sampled registration by id, half of them with ?include=policy

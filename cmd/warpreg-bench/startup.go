@@ -14,11 +14,11 @@ import (
 	"github.com/warpreg/warpreg/internal/config"
 )
 
-const startupAbout = `Starts EXEC serve --database DATABASE --addr 127.0.0.1:PORT on a free loopback
-port, measures the time from starting the process to its first HTTP answer, stops
-it with SIGTERM, and repeats --runs times. Build the binary first (go build -o
-/tmp/warpreg ./cmd/warpreg) so that compiling is not counted. A server that has
-migrations to apply applies them in this time.
+const startupAbout = `Starts EXEC serve --database DATABASE --addr 127.0.0.1:PORT --rate-limit 0
+on a free loopback port, measures the time from starting the process to its first
+HTTP answer, stops it with SIGTERM, and repeats --runs times. Build the binary first
+(go build -o /tmp/warpreg ./cmd/warpreg) so that compiling is not counted. A server
+that has migrations to apply applies them in this time.
 `
 
 // startupResult is what startup prints.
@@ -74,7 +74,7 @@ func timeStart(
 		return 0, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(exe, "serve", "--database", database, "--addr", addr)
+	cmd := exec.Command(exe, "serve", "--database", database, "--addr", addr, "--rate-limit", "0")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

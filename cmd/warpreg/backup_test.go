@@ -35,7 +35,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	f.token = c.json("token", "create", "--account", f.acct)["value"].(string)
 	f.enrollKey = c.json("enrollment-key", "create", "--account", f.acct,
 		"--reusable")["value"].(string)
-	in := startInstance(t, c.db)
+	in := startInstance(t, c.db, "--rate-limit", "0")
 
 	type ack struct {
 		id string
@@ -91,7 +91,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	}
 
 	restored := &cliRun{t: t, db: out}
-	base := restored.serve()
+	base, _ := restored.serveLogged("--rate-limit", "0")
 	for _, id := range before {
 		status, env := call(t, "GET", base+"/client/v4/accounts/"+f.acct+
 			"/devices/registrations/"+id, nil, "Authorization", "Bearer "+f.token)

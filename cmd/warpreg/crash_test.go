@@ -60,9 +60,9 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	x := newCrashTest(t, seed)
 	start := time.Now()
 	for round := range kills {
-		in := startInstance(t, x.cli.db)
+		in := startInstance(t, x.cli.db, "--rate-limit", "0")
 		x.loadAndKill(t, in, round)
-		in = startInstance(t, x.cli.db)
+		in = startInstance(t, x.cli.db, "--rate-limit", "0")
 		x.verify(t, in.base)
 		if t.Failed() {
 			return

@@ -34,8 +34,13 @@ Commands:
   demo                     serve a fresh demo account with ~50 enrolled devices
   account create           create an account
   token create             create an API token for an account
+  token list|revoke|roll   list an account's API tokens, revoke one, or give one a new secret
   global-key create        create a user's global API key for an account
+  global-key list|revoke|roll
+                           likewise for global API keys (named by --email)
   enrollment-key create    create a key that devices present to enrol
+  enrollment-key list|revoke|roll
+                           likewise for enrolment keys
   import                   load registrations saved from Cloudflare's API
   watch                    follow an account's change feed and print each change
   backup                   write a consistent copy of a SQLite database, online
@@ -72,9 +77,26 @@ var commands = []command{
 	{"demo", "serve a fresh demo account with about 50 enrolled devices", true, false, demoCommand},
 	{"account create", "create an account", false, false, accountCreateCommand},
 	{"token create", "create an API token for an account", false, false, tokenCreateCommand},
+	{"token list", "list an account's API tokens (never their secrets)", false, false,
+		tokenListCommand},
+	{"token revoke", "revoke an API token at once", false, false, tokenRevokeCommand},
+	{"token roll", "give an API token a new secret, shown once; the old one stops working",
+		false, false, tokenRollCommand},
 	{"global-key create", "create a user's global API key", false, false, globalKeyCreateCommand},
+	{"global-key list", "list an account's global API keys (never their secrets)", false, false,
+		globalKeyListCommand},
+	{"global-key revoke", "revoke a user's global API key at once", false, false,
+		globalKeyRevokeCommand},
+	{"global-key roll", "give a global API key a new secret, shown once; the old one stops " +
+		"working", false, false, globalKeyRollCommand},
 	{"enrollment-key create", "create a key that devices present to enrol", false, false,
 		enrollKeyCommand},
+	{"enrollment-key list", "list an account's enrolment keys (never their secrets)", false,
+		false, enrollKeyListCommand},
+	{"enrollment-key revoke", "revoke an enrolment key at once", false, false,
+		enrollKeyRevokeCommand},
+	{"enrollment-key roll", "give an enrolment key a new secret, shown once; the old one " +
+		"stops working", false, false, enrollKeyRollCommand},
 	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
 	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
 	{"backup", "write a consistent, verified copy of a SQLite database while it serves", false,

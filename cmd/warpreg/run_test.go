@@ -60,13 +60,20 @@ func (c *cliRun) json(args ...string) map[string]any {
 // must exit 0, when the test ends.
 func (c *cliRun) serve() string {
 	c.t.Helper()
+	base, _ := c.serveLogged()
+	return base
+}
+
+// serveLogged is serve with extra flags, and returns what the server logs too.
+func (c *cliRun) serveLogged(extra ...string) (string, *syncBuffer) {
+	c.t.Helper()
 	addr := freeAddr(c.t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var errb syncBuffer
+	errb := &syncBuffer{}
+	args := append([]string{"serve", "--addr", addr, "--database", c.db}, extra...)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--database", c.db},
-			func(string) string { return "" }, io.Discard, &errb)
+		done <- run(ctx, args, func(string) string { return "" }, io.Discard, errb)
 	}()
 	c.t.Cleanup(func() {
 		cancel()
@@ -76,7 +83,7 @@ func (c *cliRun) serve() string {
 	})
 	base := "http://" + addr
 	waitReady(c.t, base)
-	return base
+	return base, errb
 }
 
 func freeAddr(t *testing.T) string {

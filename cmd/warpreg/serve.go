@@ -102,6 +102,16 @@ func prune(ctx context.Context, e *env, svc *device.Service) {
 	}
 }
 
+// rateLimits turns the configuration into the HTTP layer's limits: --rate-limit 0
+// turns them all off.
+func rateLimits(c config.Config) httpapi.RateLimits {
+	if c.RateLimit == 0 {
+		return httpapi.RateLimits{}
+	}
+	return httpapi.RateLimits{PerCredential: c.RateLimit, PerAddress: c.RateLimitAddress,
+		AuthFailures: c.RateLimitFailures}
+}
+
 // serve serves the APIs on ln until ctx is done, then drains in-flight requests.
 // ready, if set, runs once the server accepts connections.
 func serve(
@@ -112,7 +122,7 @@ func serve(
 		ln.Close()
 		return err
 	}
-	api := httpapi.New(svc, e.log, httpapi.Options{CursorKey: key})
+	api := httpapi.New(svc, e.log, httpapi.Options{CursorKey: key, RateLimits: rateLimits(e.cfg)})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: limits.readHeader,

@@ -97,7 +97,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	c := newCLI(t)
 	acct := c.json("account", "create", "--name", "drain")["id"].(string)
 	ek := c.json("enrollment-key", "create", "--account", acct)["value"].(string)
-	in := startInstance(t, c.db)
+	in := startInstance(t, c.db, "--rate-limit", "0")
 	held := holdEnrolment(t, in.base, ek)
 	time.Sleep(50 * time.Millisecond) // let the server read the headers
 
@@ -128,7 +128,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	c := newCLI(t)
 	acct := c.json("account", "create", "--name", "stop")["id"].(string)
 	ek := c.json("enrollment-key", "create", "--account", acct)["value"].(string)
-	in := startInstance(t, c.db)
+	in := startInstance(t, c.db, "--rate-limit", "0")
 	held := holdEnrolment(t, in.base, ek)
 	time.Sleep(50 * time.Millisecond)
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,10 +21,18 @@ const (
 	FlagRetention = "change-retention"
 	FlagPprof     = "pprof"
 
+	FlagRateLimit         = "rate-limit"
+	FlagRateLimitAddress  = "rate-limit-address"
+	FlagRateLimitFailures = "rate-limit-auth-failures"
+
 	EnvDatabase  = "WARPREG_DATABASE"
 	EnvAddr      = "WARPREG_ADDR"
 	EnvLogFormat = "WARPREG_LOG_FORMAT"
 	EnvRetention = "WARPREG_CHANGE_RETENTION"
+
+	EnvRateLimit         = "WARPREG_RATE_LIMIT"
+	EnvRateLimitAddress  = "WARPREG_RATE_LIMIT_ADDRESS"
+	EnvRateLimitFailures = "WARPREG_RATE_LIMIT_AUTH_FAILURES"
 )
 
 // Defaults.
@@ -34,6 +43,18 @@ const (
 	// DefaultRetention keeps a week of change history: a gateway that is down for
 	// longer must resync from a full list.
 	DefaultRetention = 7 * 24 * time.Hour
+
+	// DefaultRateLimit is Cloudflare's documented API limit: 1,200 requests per five
+	// minutes per credential.
+	DefaultRateLimit = 1200
+
+	// DefaultRateLimitAddress is Cloudflare's documented limit per client IP: 200
+	// requests per second.
+	DefaultRateLimitAddress = 200
+
+	// DefaultRateLimitFailures allows a client address 60 failed authentications per
+	// five minutes: plenty for a mistyped secret, nothing for a guesser.
+	DefaultRateLimitFailures = 60
 )
 
 // Engine is a storage engine.
@@ -58,13 +79,26 @@ type Config struct {
 	// Pprof is a loopback HOST:PORT to serve net/http/pprof on; empty disables it.
 	Pprof string
 
+	// RateLimit is requests per five minutes per credential; zero turns every rate
+	// limit off, the two below included.
+	RateLimit int
+
+	// RateLimitAddress is requests per second per client address (registration
+	// calls excepted); zero turns this limit off.
+	RateLimitAddress int
+
+	// RateLimitFailures is failed authentications per five minutes per client
+	// address; zero turns this limit off.
+	RateLimitFailures int
+
 	errs []error // problems found while loading, reported by Validate
 }
 
 // Load returns the defaults overlaid with env, which maps variable names to values.
 func Load(env func(string) string) Config {
 	c := Config{Database: DefaultDatabase, Addr: DefaultAddr, LogFormat: "text",
-		Retention: DefaultRetention}
+		Retention: DefaultRetention, RateLimit: DefaultRateLimit,
+		RateLimitAddress: DefaultRateLimitAddress, RateLimitFailures: DefaultRateLimitFailures}
 	if v := env(EnvDatabase); v != "" {
 		c.Database = v
 	}
@@ -81,7 +115,23 @@ func Load(env func(string) string) Config {
 		}
 		c.Retention = d
 	}
+	c.loadInt(env, EnvRateLimit, &c.RateLimit)
+	c.loadInt(env, EnvRateLimitAddress, &c.RateLimitAddress)
+	c.loadInt(env, EnvRateLimitFailures, &c.RateLimitFailures)
 	return c
+}
+
+func (c *Config) loadInt(env func(string) string, name string, dst *int) {
+	v := env(name)
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s=%q is not a whole number", name, v))
+		return
+	}
+	*dst = n
 }
 
 // RegisterCommon adds the flags that every command takes to fs, defaulting to c's
@@ -102,6 +152,14 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 		"how long the change feed keeps entries; 0 keeps them all (env "+EnvRetention+")")
 	fs.StringVar(&c.Pprof, FlagPprof, "", "serve Go's profiler on this loopback HOST:PORT, "+
 		"e.g. 127.0.0.1:6060 (default: off)")
+	fs.IntVar(&c.RateLimit, FlagRateLimit, c.RateLimit, "requests per five minutes per "+
+		"credential; 0 turns every rate limit off (env "+EnvRateLimit+")")
+	fs.IntVar(&c.RateLimitAddress, FlagRateLimitAddress, c.RateLimitAddress,
+		"requests per second per client address, registration calls excepted; 0 turns it "+
+			"off (env "+EnvRateLimitAddress+")")
+	fs.IntVar(&c.RateLimitFailures, FlagRateLimitFailures, c.RateLimitFailures,
+		"failed authentications per five minutes per client address; 0 turns it off (env "+
+			EnvRateLimitFailures+")")
 }
 
 // Validate reports every problem with c at once.
@@ -109,6 +167,18 @@ func (c *Config) Validate() error {
 	errs := append([]error(nil), c.errs...)
 	if c.Retention < 0 {
 		errs = append(errs, fmt.Errorf("--%s must not be negative", FlagRetention))
+	}
+	limits := []struct {
+		flag string
+		n    int
+	}{
+		{FlagRateLimit, c.RateLimit}, {FlagRateLimitAddress, c.RateLimitAddress},
+		{FlagRateLimitFailures, c.RateLimitFailures},
+	}
+	for _, l := range limits {
+		if l.n < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", l.flag))
+		}
 	}
 	if _, _, err := ParseDatabase(c.Database); err != nil {
 		errs = append(errs, err)

@@ -76,3 +76,33 @@ func TestPprofOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimits(t *testing.T) {
+	c := Load(func(string) string { return "" })
+	if c.RateLimit != 1200 || c.RateLimitAddress != 200 || c.RateLimitFailures != 60 {
+		t.Errorf("defaults = %d, %d, %d; want 1200, 200, 60",
+			c.RateLimit, c.RateLimitAddress, c.RateLimitFailures)
+	}
+
+	env := map[string]string{EnvRateLimit: "0", EnvRateLimitAddress: "50"}
+	c = Load(func(k string) string { return env[k] })
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterServe(fs)
+	if err := fs.Parse([]string{"--rate-limit-auth-failures", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit != 0 || c.RateLimitAddress != 50 || c.RateLimitFailures != 5 {
+		t.Errorf("from env and flags = %d, %d, %d; want 0, 50, 5",
+			c.RateLimit, c.RateLimitAddress, c.RateLimitFailures)
+	}
+
+	env = map[string]string{EnvRateLimit: "lots"}
+	c = Load(func(k string) string { return env[k] })
+	c.RateLimitAddress = -1
+	err := c.Validate()
+	for _, want := range []string{EnvRateLimit, "--" + FlagRateLimitAddress} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to mention %s", err, want)
+		}
+	}
+}

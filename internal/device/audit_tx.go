@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -161,6 +162,11 @@ func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registr
 		return t.record(ctx, after.AccountID, "registration", after.ID, "create", nil,
 			registrationSnapshot(after))
 	}
+	b, a := registrationSnapshot(before), registrationSnapshot(after)
+	secretRolled := !bytes.Equal(before.SecretHash, after.SecretHash)
+	if secretRolled {
+		b["secret"], a["secret"] = "previous", "new"
+	}
 	verb := "update"
 	switch {
 	case before.DeletedAt.IsZero() && !after.DeletedAt.IsZero():
@@ -173,9 +179,10 @@ func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registr
 		verb = "rotate_key"
 	case before.ProfileID != after.ProfileID:
 		verb = "reassign"
+	case secretRolled:
+		verb = "roll_token"
 	}
-	return t.record(ctx, after.AccountID, "registration", after.ID, verb,
-		registrationSnapshot(before), registrationSnapshot(after))
+	return t.record(ctx, after.AccountID, "registration", after.ID, verb, b, a)
 }
 
 func (t *auditTx) InsertAPIToken(ctx context.Context, k *APIToken) error {
@@ -203,6 +210,41 @@ func (t *auditTx) InsertEnrollmentKey(ctx context.Context, k *EnrollmentKey) err
 	}
 	return t.record(ctx, k.AccountID, "enrollment_key", k.ID, "create", nil,
 		enrollmentKeySnapshot(k))
+}
+
+// credentialTarget is the audit target type of a credential kind, spelt as the
+// create entries spell it.
+func credentialTarget(kind CredentialKind) string {
+	switch kind {
+	case CredentialAPIToken:
+		return "api_token"
+	case CredentialGlobalKey:
+		return "global_key"
+	default:
+		return "enrollment_key"
+	}
+}
+
+func (t *auditTx) DeleteCredential(
+	ctx context.Context, kind CredentialKind, accountID, id string,
+) error {
+	if err := t.Tx.DeleteCredential(ctx, kind, accountID, id); err != nil {
+		return err
+	}
+	return t.record(ctx, accountID, credentialTarget(kind), id, "revoke",
+		Snapshot{"revoked": "false"}, Snapshot{"revoked": "true"})
+}
+
+// SetCredentialHash is a roll: the entry says that the secret changed, never what
+// it was or became.
+func (t *auditTx) SetCredentialHash(
+	ctx context.Context, kind CredentialKind, accountID, id string, hash []byte,
+) error {
+	if err := t.Tx.SetCredentialHash(ctx, kind, accountID, id, hash); err != nil {
+		return err
+	}
+	return t.record(ctx, accountID, credentialTarget(kind), id, "roll",
+		Snapshot{"secret": "previous"}, Snapshot{"secret": "new"})
 }
 
 func equalSnapshots(a, b Snapshot) bool {

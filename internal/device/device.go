@@ -116,6 +116,18 @@ func (r *Registration) Active() bool {
 	return r.RevokedAt.IsZero() && r.DeletedAt.IsZero()
 }
 
+// CredentialKind names a kind of stored credential: what a store must find, delete
+// or roll.
+type CredentialKind string
+
+// The kinds of stored credential. A registration's secret is not among them: it
+// lives on its registration and goes with it.
+const (
+	CredentialAPIToken      CredentialKind = "api token"
+	CredentialGlobalKey     CredentialKind = "global key"
+	CredentialEnrollmentKey CredentialKind = "enrollment key"
+)
+
 // APIToken is an admin credential for one account, sent as "Authorization: Bearer".
 type APIToken struct {
 	ID        string

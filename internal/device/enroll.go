@@ -250,6 +250,42 @@ func (s *Service) UpdateClient(
 	return out, nil
 }
 
+// RollClientToken gives a registration a new secret, authenticated by the current
+// one, and returns it; only its hash is stored. The old secret is refused from the
+// moment this returns. The override secret is rolled with it, since a client whose
+// token leaked lost both, and returned too: this is also how a registration enrolled
+// before override codes existed gets one without enrolling again. Nothing else about
+// the registration changes, and the change feed does not record it: gateways never
+// see client secrets.
+func (s *Service) RollClientToken(
+	ctx context.Context, id, token string,
+) (newToken string, overrideSecret []byte, err error) {
+	secret, override := NewSecret(), newOverrideSecret()
+	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
+	err = s.store.Update(ctx, func(tx Tx) error {
+		r, err := clientRegistration(ctx, tx, id, token)
+		if err != nil {
+			return err
+		}
+		r.SecretHash = HashSecret(secret)
+		if err := tx.PutRegistration(ctx, r); err != nil {
+			return fmt.Errorf("write registration: %w", err)
+		}
+		now := s.Now()
+		sec := &OverrideSecret{RegistrationID: r.ID, Secret: override, CreatedAt: now,
+			UpdatedAt: now}
+		if err := tx.PutOverrideSecret(ctx, sec); err != nil {
+			return fmt.Errorf("write override secret: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	s.log.InfoContext(ctx, "registration token rolled", "registration_id", id)
+	return secret, override, nil
+}
+
 func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 	kt, tt := r.KeyType, r.TunnelType
 	if u.KeyType != nil {

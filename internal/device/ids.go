@@ -59,6 +59,13 @@ func NewGlobalKeyValue() string {
 
 // HashSecret hashes a credential for storage. The secrets carry at least 128 random
 // bits, so a fast hash is enough; a slow password hash would cost every request.
+//
+// Admin credentials and enrolment keys are found by this hash through a unique
+// index, so what the database compares is a digest, never the secret: timing can
+// tell an attacker at most how many leading bytes of SHA-256 a guess shares with a
+// stored digest, which gives no hold on any secret. Where Go compares (a
+// registration's secret, read by the registration's id), SecretMatches does it in
+// constant time.
 func HashSecret(secret string) []byte {
 	sum := sha256.Sum256([]byte(secret))
 	return sum[:]

@@ -78,6 +78,45 @@ func TestNewGlobalKeyValue(t *testing.T) {
 	}
 }
 
+// TestSecretsCarryAtLeast128RandomBits checks that every character of every kind
+// of secret varies: each base64 position must take at least 32 values over 2,000
+// draws (5 bits each, 200 in all) and each hex position all 16 (4 bits each, 148 in
+// all). A secret with a constant or low-entropy part fails.
+func TestSecretsCarryAtLeast128RandomBits(t *testing.T) {
+	kinds := []struct {
+		name   string
+		gen    func() string
+		values int // distinct values each position must show
+	}{
+		{"NewSecret (API tokens, enrolment keys, registration tokens)", device.NewSecret, 32},
+		{"NewGlobalKeyValue", device.NewGlobalKeyValue, 16},
+	}
+	for _, k := range kinds {
+		var seen []map[byte]bool
+		for range 2000 {
+			s := k.gen()
+			for len(seen) < len(s) {
+				seen = append(seen, map[byte]bool{})
+			}
+			for i := range len(s) {
+				seen[i][s[i]] = true
+			}
+		}
+		bits := 0
+		for i, vals := range seen {
+			if len(vals) < k.values {
+				t.Errorf("%s: position %d took only %d values", k.name, i, len(vals))
+			}
+			for n := len(vals); n > 1; n /= 2 {
+				bits++
+			}
+		}
+		if bits < 128 {
+			t.Errorf("%s: about %d random bits, want at least 128", k.name, bits)
+		}
+	}
+}
+
 func TestSecretMatches(t *testing.T) {
 	secret := device.NewSecret()
 	hash := device.HashSecret(secret)

@@ -50,8 +50,8 @@ func (p *Profile) AllowsModeSwitch() bool {
 // refuses a deleted or unknown registration (not found), a revoked one (revoked),
 // one whose profile does not allow mode switching, and one without an override
 // secret: registrations enrolled before warpreg had override codes, and imported
-// ones, get a secret only when their client enrols again, since a secret the client
-// never received would give codes it cannot check.
+// ones, get a secret only when their client rolls its token or enrols again, since a
+// secret the client never received would give codes it cannot check.
 func (s *Service) IssueOverride(ctx context.Context, accountID, id string) (*OverrideIssue, error) {
 	var out *OverrideIssue
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -73,8 +73,8 @@ func (s *Service) IssueOverride(ctx context.Context, accountID, id string) (*Ove
 		sec, err := tx.OverrideSecret(ctx, r.ID)
 		if errors.Is(err, ErrNotFound) {
 			return Errorf(KindInvalid, "registration %s has no override secret: it was "+
-				"enrolled before override codes existed, or imported; its client must enrol "+
-				"again to receive one", id)
+				"enrolled before override codes existed, or imported; its client receives "+
+				"one when it rolls its token or enrols again", id)
 		}
 		if err != nil {
 			return fmt.Errorf("read override secret: %w", err)

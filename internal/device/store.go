@@ -39,6 +39,12 @@ type Reader interface {
 	GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*GlobalKey, error)
 	EnrollmentKeyByHash(ctx context.Context, hash []byte) (*EnrollmentKey, error)
 
+	// APITokens, GlobalKeys and EnrollmentKeys list an account's credentials, oldest
+	// first (by creation time, then id). An unknown account has none.
+	APITokens(ctx context.Context, accountID string) ([]APIToken, error)
+	GlobalKeys(ctx context.Context, accountID string) ([]GlobalKey, error)
+	EnrollmentKeys(ctx context.Context, accountID string) ([]EnrollmentKey, error)
+
 	// Setting returns a server-wide value stored under name.
 	Setting(ctx context.Context, name string) ([]byte, error)
 
@@ -96,6 +102,18 @@ type Tx interface {
 	InsertAPIToken(ctx context.Context, t *APIToken) error
 	InsertGlobalKey(ctx context.Context, k *GlobalKey) error
 	InsertEnrollmentKey(ctx context.Context, k *EnrollmentKey) error
+
+	// DeleteCredential deletes the credential of kind with id in accountID, so that
+	// its secret authenticates nothing from the moment the transaction commits. It
+	// returns ErrNotFound when the account holds no such credential.
+	DeleteCredential(ctx context.Context, kind CredentialKind, accountID, id string) error
+
+	// SetCredentialHash replaces the stored hash of the credential of kind with id in
+	// accountID: the old secret stops working and the new one starts, in one step. It
+	// returns ErrNotFound when the account holds no such credential.
+	SetCredentialHash(
+		ctx context.Context, kind CredentialKind, accountID, id string, hash []byte,
+	) error
 
 	// SpendEnrollmentKey marks a single-use key used at at. It returns ErrConflict when
 	// another enrolment spent it first.

@@ -53,12 +53,16 @@ func (a *API) admin(write bool, h adminHandler) http.Handler {
 	})
 }
 
-// authenticate resolves the request's admin credential, writing the error response
-// and returning false when there is none.
+// authenticate resolves the request's admin credential and spends one request of
+// its rate-limit budget, writing the error response (a 429 when a budget is spent)
+// and returning false when it cannot.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Principal, bool) {
 	token, email, key, status, msg := parseAuthHeaders(r.Header)
 	if status != 0 {
 		writeErrors(w, status, msg)
+		return nil, false
+	}
+	if a.refuseFailing(w, r) {
 		return nil, false
 	}
 	var p *device.Principal
@@ -69,10 +73,12 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Prin
 		p, err = a.svc.AuthenticateGlobalKey(r.Context(), email, key)
 	}
 	if err != nil {
-		a.writeError(w, r, err)
+		if !a.failed(w, r, err) {
+			a.writeError(w, r, err)
+		}
 		return nil, false
 	}
-	return p, true
+	return p, a.allowCredential(w, adminKey(p))
 }
 
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the

@@ -65,6 +65,10 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		a.writeClientError(w, r, errMissingBearer("an enrollment key"))
 		return
 	}
+	limitKey := enrollKeyKey(key)
+	if a.refuseFailing(w, r) || !a.peekCredential(w, limitKey) {
+		return
+	}
 	var body enrollRequestJSON
 	if err := a.decodeBody(w, r, &body, false); err != nil {
 		a.writeClientError(w, r, err)
@@ -81,9 +85,10 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := a.svc.Enroll(r.Context(), key, req)
 	if err != nil {
-		a.writeClientError(w, r, err)
+		a.clientFailed(w, r, err, limitKey)
 		return
 	}
+	a.spendCredential(w, limitKey)
 	reg := e.Registration
 	writeResult(w, http.StatusCreated, enrollmentJSON{
 		ID: reg.ID, DeviceID: reg.DeviceID, AccountID: reg.AccountID, Token: e.Token,
@@ -102,6 +107,10 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	token := bearer(r)
 	if token == "" {
 		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	limitKey := registrationKey(r.PathValue("id"))
+	if !a.peekCredential(w, limitKey) {
 		return
 	}
 	var body clientUpdateJSON
@@ -125,9 +134,10 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	reg, err := a.svc.UpdateClient(r.Context(), r.PathValue("id"), token, u)
 	if err != nil {
-		a.writeClientError(w, r, err)
+		a.clientFailed(w, r, err, limitKey)
 		return
 	}
+	a.spendCredential(w, limitKey)
 	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
 }
 
@@ -135,6 +145,10 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 	token := bearer(r)
 	if token == "" {
 		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	limitKey := registrationKey(r.PathValue("id"))
+	if !a.peekCredential(w, limitKey) {
 		return
 	}
 	var body struct {
@@ -146,10 +160,55 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	reg, err := a.svc.Heartbeat(r.Context(), r.PathValue("id"), token, body.ClientVersion)
 	if err != nil {
+		a.clientFailed(w, r, err, limitKey)
+		return
+	}
+	a.spendCredential(w, limitKey)
+	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
+}
+
+// rollClientToken answers POST /enroll/v1/registrations/{id}/token: the client
+// trades its secret for a new one, as a periodic rotation or after a suspected leak.
+func (a *API) rollClientToken(w http.ResponseWriter, r *http.Request) {
+	token := bearer(r)
+	if token == "" {
+		a.writeClientError(w, r, errMissingBearer("the registration's token"))
+		return
+	}
+	limitKey := registrationKey(r.PathValue("id"))
+	if !a.peekCredential(w, limitKey) {
+		return
+	}
+	var body struct{}
+	if err := a.decodeBody(w, r, &body, true); err != nil {
 		a.writeClientError(w, r, err)
 		return
 	}
-	writeResult(w, http.StatusOK, toRegistrationJSON(reg, true), nil)
+	secret, override, err := a.svc.RollClientToken(r.Context(), r.PathValue("id"), token)
+	if err != nil {
+		a.clientFailed(w, r, err, limitKey)
+		return
+	}
+	a.spendCredential(w, limitKey)
+	writeResult(w, http.StatusOK, map[string]string{
+		"id": r.PathValue("id"), "token": secret,
+		"override_secret": base64.RawURLEncoding.EncodeToString(override),
+	}, nil)
+}
+
+// clientFailed answers a refused call of the enrolment API. A wrong credential
+// counts against the client address (a 429 once its failures are spent); a refusal
+// that came after the credential proved good spends the credential's budget.
+func (a *API) clientFailed(w http.ResponseWriter, r *http.Request, err error, limitKey string) {
+	switch device.KindOf(err) {
+	case device.KindUnauthorized:
+		if a.failed(w, r, err) {
+			return
+		}
+	case device.KindRevoked, device.KindConflict, device.KindNotFound:
+		a.spendCredential(w, limitKey)
+	}
+	a.writeClientError(w, r, err)
 }
 
 // writeClientError is writeError for the enrolment API, where a refused credential

@@ -100,25 +100,31 @@ func (h *harness) on(t testing.TB) *harness {
 // value to encode as JSON. headers come in name, value pairs.
 func (h *harness) do(method, path string, body any, headers ...string) *httptest.ResponseRecorder {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
+	req := httptest.NewRequest(method, path, requestBody(h.t, body))
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.api.ServeHTTP(rec, req)
 	return rec
+}
+
+// requestBody returns body as a request body: nil for none, a string as is, and any
+// other value encoded as JSON.
+func requestBody(t testing.TB, body any) io.Reader {
+	t.Helper()
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case string:
+		return strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.NewReader(raw)
+	}
 }
 
 // admin sends a request with the write token.

@@ -22,6 +22,7 @@ type Service interface {
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
+	RollClientToken(ctx context.Context, id, token string) (string, []byte, error)
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
@@ -44,6 +45,9 @@ type Options struct {
 
 	// MaxBodyBytes caps request bodies; zero means 1 MiB.
 	MaxBodyBytes int64
+
+	// RateLimits throttle clients; the zero value serves without limits.
+	RateLimits RateLimits
 }
 
 // API is the HTTP handler for every warpreg endpoint.
@@ -54,6 +58,7 @@ type API struct {
 	maxBody int64
 	chunk   int // rows per read of the deprecated device list
 	mux     *http.ServeMux
+	limits  limiters
 
 	streams      context.Context // done when change streams must end
 	closeStreams context.CancelFunc
@@ -62,7 +67,8 @@ type API struct {
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
-		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, mux: http.NewServeMux()}
+		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, mux: http.NewServeMux(),
+		limits: newLimiters(opts.RateLimits)}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
 		a.maxBody = 1 << 20
@@ -112,8 +118,21 @@ func (a *API) routes() {
 	a.handle("GET /api/v1/accounts/{account_id}/audit", a.admin(false, a.listAudit))
 
 	a.handle("POST /enroll/v1/registrations", http.HandlerFunc(a.enroll))
-	a.handle("PATCH /enroll/v1/registrations/{id}", http.HandlerFunc(a.updateClient))
-	a.handle("POST /enroll/v1/registrations/{id}/heartbeat", http.HandlerFunc(a.heartbeat))
+	a.handle(patchRegistration, http.HandlerFunc(a.updateClient))
+	a.handle(postHeartbeat, http.HandlerFunc(a.heartbeat))
+	a.handle(postToken, http.HandlerFunc(a.rollClientToken))
+}
+
+// The registration API's routes: a registration's own token authenticates them, and
+// they are rate limited by registration, never by client address.
+const (
+	patchRegistration = "PATCH /enroll/v1/registrations/{id}"
+	postHeartbeat     = "POST /enroll/v1/registrations/{id}/heartbeat"
+	postToken         = "POST /enroll/v1/registrations/{id}/token"
+)
+
+func registrationRoute(pattern string) bool {
+	return pattern == patchRegistration || pattern == postHeartbeat || pattern == postToken
 }
 
 func (a *API) handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
@@ -164,6 +183,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, pattern := a.mux.Handler(r)
+	if !registrationRoute(pattern) && !a.allowAddress(rec, r) {
+		return
+	}
 	if pattern == "" {
 		a.unrouted(rec, r)
 		return

@@ -25,7 +25,16 @@ func (a *API) verifyToken(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusUnauthorized, invalidToken)
 		return
 	}
+	if a.refuseFailing(w, r) {
+		return
+	}
 	p, err := a.svc.AuthenticateToken(r.Context(), token)
+	if a.failed(w, r, err) {
+		return
+	}
+	if err == nil && !a.allowCredential(w, adminKey(p)) {
+		return
+	}
 	if device.KindOf(err) == device.KindUnauthorized ||
 		(err == nil && accountID != "" && p.AccountID != accountID) {
 		writeErrors(w, http.StatusUnauthorized, invalidToken)

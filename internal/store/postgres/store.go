@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -97,10 +98,15 @@ func (s *Store) Close() error {
 // loses a race, so fn must keep no state across runs.
 func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	var err error
+	var queue []string // accounts whose writers this one queues behind, once contended
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.updateOnce(ctx, fn)
+		var touched []string
+		touched, err = s.updateOnce(ctx, fn, queue)
 		if !retryable(err) {
 			return err
+		}
+		if queue == nil && len(touched) > 0 {
+			queue = touched
 		}
 		backoff := time.Duration(rand.IntN(1<<min(attempt, 7))) * time.Millisecond
 		select {
@@ -113,23 +119,81 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	return fmt.Errorf("write transaction: gave up after %d attempts: %w", maxAttempts, err)
 }
 
-func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error) error {
-	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+// accountLockSpace is the first key of the advisory locks that queue an account's
+// contended writers ("warp" in ASCII), so they cannot collide with other users' locks.
+const accountLockSpace = 0x77617270
+
+// updateOnce runs fn in one SERIALIZABLE transaction and returns the accounts whose
+// counters it wrote, whatever the outcome.
+//
+// Every write to an account bumps a counter on the account's row (its change and
+// audit sequence numbers), so concurrent writers to one account always conflict, and
+// the one that commits second retries. Under heavy contention a writer could lose
+// every retry. So a writer that lost once takes a session-level advisory lock per
+// account before its next attempt, held across the retries that follow: contended
+// writers then queue, first come first served, on every instance, and each attempt
+// begins its snapshot only once it is at the head of the queue. The lock is taken
+// outside the transaction because a SERIALIZABLE snapshot starts at the transaction's
+// first statement, and a lock waited for inside would leave it stale.
+func (s *Store) updateOnce(
+	ctx context.Context, fn func(tx device.Tx) error, queue []string,
+) ([]string, error) {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return nil, fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if len(queue) > 0 {
+		unlock, err := lockAccounts(ctx, conn, queue)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+
+	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	t := &tx{reader: reader{q: pgTx}, tx: pgTx, notified: map[string]bool{}}
+	t := &tx{reader: reader{q: pgTx}, tx: pgTx, notified: map[string]bool{},
+		accounts: map[string]bool{}}
+	touched := func() []string { return slices.Sorted(maps.Keys(t.accounts)) }
 	if err := fn(t); err != nil {
-		return err
+		return touched(), err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", mapError(err))
+		return touched(), fmt.Errorf("commit: %w", mapError(err))
 	}
 	for accountID := range t.notified {
 		s.hub.Publish(accountID) // NOTIFY does not reach our own LISTEN promptly enough
 	}
-	return nil
+	return nil, nil
+}
+
+// lockAccounts takes the advisory locks of accounts, in sorted order so that two
+// writers cannot deadlock, and returns the function that releases them. A
+// connection whose unlock fails is closed, which releases its locks too.
+func lockAccounts(ctx context.Context, conn *pgxpool.Conn, accounts []string) (func(), error) {
+	unlock := func(held []string) {
+		for _, id := range held {
+			_, err := conn.Exec(context.WithoutCancel(ctx),
+				`SELECT pg_advisory_unlock($1, hashtext($2))`, accountLockSpace, id)
+			if err != nil {
+				conn.Conn().Close(context.WithoutCancel(ctx))
+				return
+			}
+		}
+	}
+	for i, id := range accounts {
+		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`,
+			accountLockSpace, id)
+		if err != nil {
+			unlock(accounts[:i])
+			return nil, fmt.Errorf("queue behind account %s: %w", id, err)
+		}
+	}
+	return func() { unlock(accounts) }, nil
 }
 
 // retryable reports whether err is a serialization failure or deadlock, after which

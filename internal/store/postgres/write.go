@@ -18,6 +18,7 @@ type tx struct {
 	reader
 	tx       pgx.Tx
 	notified map[string]bool // accounts whose change log this transaction appended to
+	accounts map[string]bool // accounts whose row or registrations it wrote
 }
 
 // exec runs a statement and maps driver errors to domain kinds.
@@ -143,6 +144,7 @@ func (t *tx) TouchRegistrations(
 	regs, devs := make([]string, len(rs)), make([]string, len(rs))
 	for i, r := range rs {
 		regs[i], devs[i] = r.ID, r.DeviceID
+		t.accounts[r.AccountID] = true
 	}
 	us := at.UnixMicro()
 	if _, err := t.exec(ctx, "touch registrations", `UPDATE registrations

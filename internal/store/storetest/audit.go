@@ -14,6 +14,7 @@ func auditTests() []behaviour {
 		{"a refused call audits nothing", testAuditRefused},
 		{"audit paging and filters", testAuditPaging},
 		{"heartbeats are not audited and secrets never are", testAuditQuiet},
+		{"revoking and rolling secrets is audited", testAuditSecrets},
 	}
 }
 
@@ -224,5 +225,49 @@ func testAuditQuiet(t *testing.T, e *env) {
 				}
 			}
 		}
+	}
+}
+
+func testAuditSecrets(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	tok, _, err := e.svc.CreateAPIToken(e.ctx, a.ID, "ci", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolled, err := e.svc.RollCredential(e.ctx, device.CredentialAPIToken, a.ID, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RevokeCredential(e.ctx, device.CredentialAPIToken, a.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	en := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-s", "s@example.com"))
+	newToken, _, err := e.svc.RollClientToken(e.ctx, en.Registration.ID, en.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	log := e.auditLog(t, a.ID, device.AuditQuery{})
+	got := map[string]device.AuditEntry{}
+	for _, entry := range log {
+		got[entry.Action] = entry
+		for _, s := range []device.Snapshot{entry.Before, entry.After} {
+			for k, v := range s {
+				for _, secret := range []string{rolled, en.Token, newToken} {
+					if strings.Contains(v, secret) {
+						t.Errorf("%s: field %s holds a secret", entry.Action, k)
+					}
+				}
+			}
+		}
+	}
+	for _, action := range []string{"api_token.roll", "api_token.revoke"} {
+		if e, ok := got[action]; !ok || e.TargetID != tok.ID {
+			t.Errorf("no %s entry for token %s: %v", action, tok.ID, auditActions(log, ""))
+		}
+	}
+	roll, ok := got["registration.roll_token"]
+	if !ok || roll.Actor.Kind != device.ActorRegistration || roll.Actor.ID != en.Registration.ID {
+		t.Errorf("registration token roll entry %+v, want one by the registration", roll)
 	}
 }

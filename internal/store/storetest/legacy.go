@@ -25,6 +25,7 @@ func overrideTests() []behaviour {
 	return []behaviour{
 		{"enrolment writes an override secret", testOverrideSecretAtEnrol},
 		{"re-enrolment replaces the override secret", testOverrideSecretReplaced},
+		{"a token roll replaces the override secret", testOverrideSecretRolled},
 		{"put override secret inserts and replaces", testPutOverrideSecret},
 		{"override codes refused without mode switching", testOverrideNoModeSwitch},
 		{"override codes refused for revoked and deleted registrations", testOverrideRefusals},
@@ -216,6 +217,38 @@ func testOverrideSecretReplaced(t *testing.T, e *env) {
 	}
 	if !bytes.Equal(got.Secret, second.OverrideSecret) || got.Counter != 0 {
 		t.Errorf("after re-enrolment: secret %x counter %d, want the new secret and 0",
+			got.Secret, got.Counter)
+	}
+}
+
+func testOverrideSecretRolled(t *testing.T, e *env) {
+	_, ens := e.enrollN(t, false, 1)
+	en := ens[0]
+	id := en.Registration.ID
+	e.update(t, func(tx device.Tx) error {
+		s, err := tx.OverrideSecret(e.ctx, id)
+		if err != nil {
+			return err
+		}
+		s.Counter = 4
+		return tx.PutOverrideSecret(e.ctx, s)
+	})
+	_, _, err := e.svc.RollClientToken(e.ctx, id, "not the token")
+	wantKind(t, "RollClientToken with a wrong token", err, device.KindUnauthorized)
+	_, override, err := e.svc.RollClientToken(e.ctx, id, en.Token)
+	if err != nil {
+		t.Fatalf("RollClientToken: %v", err)
+	}
+	if len(override) != device.OverrideSecretSize || bytes.Equal(override, en.OverrideSecret) {
+		t.Fatalf("rolled override secret %x, want %d new bytes", override,
+			device.OverrideSecretSize)
+	}
+	got, err := e.store.OverrideSecret(e.ctx, id)
+	if err != nil {
+		t.Fatalf("OverrideSecret: %v", err)
+	}
+	if !bytes.Equal(got.Secret, override) || got.Counter != 0 {
+		t.Errorf("after the roll: secret %x counter %d, want the rolled secret and 0",
 			got.Secret, got.Counter)
 	}
 }

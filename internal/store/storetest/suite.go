@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"enroll refusals", refusalTests()},
 		{"client", clientTests()},
 		{"admin", adminTests()},
+		{"credentials", credentialTests()},
 		{"list", listTests()},
 		{"list paging", pagingTests()},
 		{"import", importTests()},
