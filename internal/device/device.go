@@ -61,6 +61,9 @@ type DeviceFacts struct {
 
 // Device is one physical machine. It is recognised within its account by HardwareID,
 // else by SerialNumber.
+//
+// The read views below it are kept by the store as the device's registrations
+// change; they are filled when a device is read and ignored on writes.
 type Device struct {
 	ID         string
 	AccountID  string
@@ -69,6 +72,25 @@ type Device struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	DeletedAt  time.Time // zero while the device exists
+
+	// ActiveRegistrations counts the device's registrations that are neither
+	// revoked nor deleted.
+	ActiveRegistrations int
+
+	// LastSeen is the device's registration seen most recently, preferring one that
+	// is not deleted, ties broken by the greater id; nil when it has none. A revoked
+	// registration still counts: it was seen when it was. LastSeenUser is that
+	// registration's user, a summary like Registration.User; nil when it has none.
+	LastSeen     *RegistrationSummary
+	LastSeenUser *User
+}
+
+// RegistrationSummary is what a device shows of its last seen registration: the id
+// and the settings profile assigned to it, with when the assignment last changed.
+type RegistrationSummary struct {
+	ID              string
+	Policy          *Profile
+	PolicyUpdatedAt time.Time
 }
 
 // Registration is one WARP client's enrolment: a public key bound to a device and a

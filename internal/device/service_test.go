@@ -17,9 +17,16 @@ import (
 // without one reaches the nil embedded Store and panics, which fails the test.
 type fakeStore struct {
 	device.Store
-	list    func(accountID string, q device.ListQuery) (device.Page, error)
-	update  func(fn func(tx device.Tx) error) error
-	account func(id string) (*device.Account, error)
+	list        func(accountID string, q device.ListQuery) (device.Page, error)
+	listDevices func(accountID string, q device.DeviceListQuery) (device.DevicePage, error)
+	update      func(fn func(tx device.Tx) error) error
+	account     func(id string) (*device.Account, error)
+}
+
+func (f *fakeStore) ListDevices(_ context.Context, accountID string,
+	q device.DeviceListQuery,
+) (device.DevicePage, error) {
+	return f.listDevices(accountID, q)
 }
 
 func (f *fakeStore) ListRegistrations(_ context.Context, accountID string,

@@ -13,6 +13,9 @@ type Reader interface {
 	Profile(ctx context.Context, accountID, id string) (*Profile, error)
 	User(ctx context.Context, accountID, id string) (*User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (*User, error)
+
+	// Device returns a device with its read views filled, a deleted one (a
+	// tombstone) included.
 	Device(ctx context.Context, accountID, id string) (*Device, error)
 
 	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
@@ -34,6 +37,14 @@ type Reader interface {
 
 	// ListRegistrations returns one page of q. It validates nothing: the service does.
 	ListRegistrations(ctx context.Context, accountID string, q ListQuery) (Page, error)
+
+	// ListDevices returns one page of q, devices with their read views. It
+	// validates nothing: the service does.
+	ListDevices(ctx context.Context, accountID string, q DeviceListQuery) (DevicePage, error)
+
+	// DeviceRegistrations returns the registrations of the account's device
+	// deviceID that are not deleted, ordered by id, with their read views.
+	DeviceRegistrations(ctx context.Context, accountID, deviceID string) ([]Registration, error)
 
 	APITokenByHash(ctx context.Context, hash []byte) (*APIToken, error)
 	GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*GlobalKey, error)
@@ -84,7 +95,8 @@ type Tx interface {
 	// PutUser inserts or replaces a user by id.
 	PutUser(ctx context.Context, u *User) error
 
-	// PutDevice inserts or replaces a device by id.
+	// PutDevice inserts or replaces a device by id. Only the stored fields are
+	// written; the read views are ignored.
 	PutDevice(ctx context.Context, d *Device) error
 
 	// PutRegistration inserts or replaces a registration by id. Only the stored

@@ -68,3 +68,15 @@ func queryFingerprint(accountID string, q *device.ListQuery) string {
 	sum := sha256.Sum256([]byte(s + "|" + q.Search))
 	return hex.EncodeToString(sum[:12])
 }
+
+// deviceQueryFingerprint is queryFingerprint for a device list. Its text starts
+// with a tag of its own, so a registration list's cursor never continues a device
+// list, nor the other way round.
+func deviceQueryFingerprint(accountID string, q *device.DeviceListQuery) string {
+	ids := slices.Sorted(slices.Values(q.IDs))
+	s := fmt.Sprintf("devices|%s|%s|%s|%d|%d|%s|%t|%q|%q", accountID, strings.Join(ids, ","),
+		q.Active, q.SeenAfter.UnixMicro(), q.SeenBefore.UnixMicro(), q.Sort, q.Desc,
+		q.LastSeenUserEmail, q.Search)
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
+}

@@ -19,7 +19,7 @@ import (
 	"github.com/warpreg/warpreg/internal/override"
 )
 
-func (h *harness) devicesPath(suffix string) string {
+func (h *harness) legacyPath(suffix string) string {
 	return "/client/v4/accounts/" + h.acct.ID + "/devices" + suffix
 }
 
@@ -48,14 +48,14 @@ func TestLegacyDeviceShapes(t *testing.T) {
 	h := newHarness(t, false)
 	e := h.enrollMac("hw-1", "ada@example.com") // one row: list order is by random id
 
-	golden(t, "legacy_list_devices", h.admin("GET", h.devicesPath("")), http.StatusOK)
-	golden(t, "legacy_get_device", h.admin("GET", h.devicesPath("/"+e.ID)), http.StatusOK)
+	golden(t, "legacy_list_devices", h.admin("GET", h.legacyPath("")), http.StatusOK)
+	golden(t, "legacy_get_device", h.admin("GET", h.legacyPath("/"+e.ID)), http.StatusOK)
 
 	h.admin("POST", h.regsPath("/revoke?id="+e.ID))
 	h.admin("DELETE", h.regsPath("/"+e.ID))
-	golden(t, "legacy_get_device_tombstone", h.admin("GET", h.devicesPath("/"+e.ID)),
+	golden(t, "legacy_get_device_tombstone", h.admin("GET", h.legacyPath("/"+e.ID)),
 		http.StatusOK)
-	golden(t, "legacy_list_devices_empty", h.admin("GET", h.devicesPath("")), http.StatusOK)
+	golden(t, "legacy_list_devices_empty", h.admin("GET", h.legacyPath("")), http.StatusOK)
 }
 
 type legacyList struct {
@@ -79,7 +79,7 @@ func TestLegacyListStreamsEveryRow(t *testing.T) {
 	var want []string
 	check := func(what string) {
 		t.Helper()
-		rec := h.admin("GET", h.devicesPath(""))
+		rec := h.admin("GET", h.legacyPath(""))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s: status %d: %s", what, rec.Code, rec.Body)
 		}
@@ -112,14 +112,14 @@ func TestLegacyRevokeAndUnrevoke(t *testing.T) {
 	a, b := h.enroll("hw-a", "a@example.com", "A"), h.enroll("hw-b", "b@example.com", "B")
 	bearer := []string{"Authorization", "Bearer " + h.token}
 
-	rec := h.do("POST", h.devicesPath("/revoke"), []string{a.ID, b.ID}, bearer...)
+	rec := h.do("POST", h.legacyPath("/revoke"), []string{a.ID, b.ID}, bearer...)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("revoke: status %d: %s", rec.Code, rec.Body)
 	}
 	if _, page := h.list("status=revoked"); len(page.Result) != 2 {
 		t.Errorf("revoked after revoke: %d, want 2", len(page.Result))
 	}
-	rec = h.do("POST", h.devicesPath("/unrevoke"), []string{a.ID}, bearer...)
+	rec = h.do("POST", h.legacyPath("/unrevoke"), []string{a.ID}, bearer...)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("unrevoke: status %d: %s", rec.Code, rec.Body)
 	}
@@ -157,7 +157,7 @@ func TestLegacyBulkRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := h.do("POST", h.devicesPath("/revoke"), tt.body,
+			rec := h.do("POST", h.legacyPath("/revoke"), tt.body,
 				"Authorization", "Bearer "+h.token)
 			if rec.Code != tt.status || !slices.Equal(errorCodes(t, rec), []int{tt.code}) ||
 				!strings.Contains(rec.Body.String(), tt.message) {
@@ -169,7 +169,7 @@ func TestLegacyBulkRefusals(t *testing.T) {
 	if _, page := h.list("status=revoked"); len(page.Result) != 0 {
 		t.Errorf("a refused call revoked %d registrations", len(page.Result))
 	}
-	rec := h.do("POST", h.devicesPath("/revoke"), []string{a.ID},
+	rec := h.do("POST", h.legacyPath("/revoke"), []string{a.ID},
 		"Authorization", "Bearer "+h.readToken)
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("revoke with a read token: status %d, want 403", rec.Code)
@@ -184,11 +184,11 @@ func TestLegacyMultiUserRefused(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"GET", h.devicesPath(""), nil},
-		{"GET", h.devicesPath("/" + e.ID), nil},
-		{"GET", h.devicesPath("/" + e.ID + "/override_codes"), nil},
-		{"POST", h.devicesPath("/revoke"), []string{e.ID}},
-		{"POST", h.devicesPath("/unrevoke"), []string{e.ID}},
+		{"GET", h.legacyPath(""), nil},
+		{"GET", h.legacyPath("/" + e.ID), nil},
+		{"GET", h.legacyPath("/" + e.ID + "/override_codes"), nil},
+		{"POST", h.legacyPath("/revoke"), []string{e.ID}},
+		{"POST", h.legacyPath("/unrevoke"), []string{e.ID}},
 	}
 	for _, tt := range tests {
 		rec := h.do(tt.method, tt.path, tt.body, bearer...)
@@ -198,7 +198,7 @@ func TestLegacyMultiUserRefused(t *testing.T) {
 				tt.path, rec.Code, rec.Body)
 		}
 	}
-	golden(t, "legacy_multi_user", h.admin("GET", h.devicesPath("")), http.StatusBadRequest)
+	golden(t, "legacy_multi_user", h.admin("GET", h.legacyPath("")), http.StatusBadRequest)
 }
 
 func TestLegacyDeviceErrors(t *testing.T) {
@@ -210,14 +210,14 @@ func TestLegacyDeviceErrors(t *testing.T) {
 		status             int
 		codes              []int
 	}{
-		{"unknown device", "GET", h.devicesPath("/" + missing), 404, []int{1001}},
-		{"malformed device id", "GET", h.devicesPath("/not-an-id"), 400, []int{7003, 7000}},
-		{"unknown subresource", "GET", h.devicesPath("/" + e.ID + "/settings"), 400,
+		{"unknown device", "GET", h.legacyPath("/" + missing), 404, []int{1001}},
+		{"malformed device id", "GET", h.legacyPath("/not-an-id"), 400, []int{7003, 7000}},
+		{"unknown subresource", "GET", h.legacyPath("/" + e.ID + "/settings"), 400,
 			[]int{7003, 7000}},
-		{"wrong method", "DELETE", h.devicesPath("/" + e.ID), 405, []int{7001}},
-		{"wrong method on an unknown path", "POST", h.devicesPath("/" + e.ID + "/x"), 400,
+		{"wrong method", "DELETE", h.legacyPath("/" + e.ID), 405, []int{7001}},
+		{"wrong method on an unknown path", "POST", h.legacyPath("/" + e.ID + "/x"), 400,
 			[]int{7003, 7000}},
-		{"malformed query", "GET", h.devicesPath("?a=%zz"), 400, []int{1002}},
+		{"malformed query", "GET", h.legacyPath("?a=%zz"), 400, []int{1002}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,7 +228,7 @@ func TestLegacyDeviceErrors(t *testing.T) {
 		})
 	}
 	// An unknown subresource is no route even without credentials, as elsewhere.
-	rec := h.do("GET", h.devicesPath("/"+e.ID+"/settings"), nil)
+	rec := h.do("GET", h.legacyPath("/"+e.ID+"/settings"), nil)
 	if got := errorCodes(t, rec); !slices.Equal(got, []int{7003, 7000}) {
 		t.Errorf("unknown subresource without credentials: codes %v, want 7003, 7000", got)
 	}
@@ -242,7 +242,7 @@ func TestOverrideCodesRefusals(t *testing.T) {
 	h.admin("POST", h.regsPath("/revoke?id="+revoked.ID))
 	h.admin("DELETE", h.regsPath("/"+deleted.ID))
 	codes := func(id string) string { return h.regsPath("/" + id + "/override_codes") }
-	legacy := func(id string) string { return h.devicesPath("/" + id + "/override_codes") }
+	legacy := func(id string) string { return h.legacyPath("/" + id + "/override_codes") }
 	tests := []struct {
 		name, path string
 		token      string
@@ -298,7 +298,7 @@ func TestOverrideCodesIssued(t *testing.T) {
 	var last uint64
 	var spent []string
 	paths := []string{h.regsPath("/" + e.ID + "/override_codes"),
-		h.regsPath("/" + e.ID + "/override_codes"), h.devicesPath("/" + e.ID + "/override_codes")}
+		h.regsPath("/" + e.ID + "/override_codes"), h.legacyPath("/" + e.ID + "/override_codes")}
 	for i, path := range paths {
 		codes := issue(path)
 		if len(codes) != len(override.Durations()) {
@@ -325,7 +325,7 @@ func TestOverrideCodesIssued(t *testing.T) {
 // profile, and skips the test when the API has no route for that yet.
 func (h *harness) allowModeSwitch() {
 	h.t.Helper()
-	rec := h.do("PATCH", h.devicesPath("/policy"), map[string]any{"allow_mode_switch": true},
+	rec := h.do("PATCH", h.legacyPath("/policy"), map[string]any{"allow_mode_switch": true},
 		"Authorization", "Bearer "+h.token)
 	if rec.Code == http.StatusMethodNotAllowed || rec.Code == http.StatusBadRequest &&
 		strings.Contains(rec.Body.String(), `"code":7003`) {
@@ -430,9 +430,9 @@ func FuzzLegacyBulkBody(f *testing.F) {
 		f.Add(true, b)
 	}
 	f.Fuzz(func(t *testing.T, unrevoke bool, body string) {
-		path := h.devicesPath("/revoke")
+		path := h.legacyPath("/revoke")
 		if unrevoke {
-			path = h.devicesPath("/unrevoke")
+			path = h.legacyPath("/unrevoke")
 		}
 		rec := h.on(t).do("POST", path, body, "Authorization", "Bearer "+h.token)
 		checkAnswer(t, body, rec)

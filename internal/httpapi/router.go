@@ -35,6 +35,10 @@ type Service interface {
 	LegacyUnrevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyIssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
 	AuditLog(ctx context.Context, accountID string, q device.AuditQuery) ([]device.AuditEntry, error)
+	Device(ctx context.Context, accountID, id string) (*device.Device, error)
+	ListDevices(ctx context.Context, accountID string, q device.DeviceListQuery) (device.DevicePage, error)
+	RevokeDevice(ctx context.Context, accountID, id string) error
+	DeleteDevice(ctx context.Context, accountID, id string) error
 }
 
 // Options configure an API.
@@ -107,6 +111,12 @@ func (a *API) routes() {
 	a.handle("POST "+devices+"/unrevoke", a.admin(true, a.unrevokeLegacyDevices))
 	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getLegacyDevice))
 	a.handle(legacySub, a.legacyOverride(a.admin(true, a.legacyOverrideCodes)))
+
+	const physical = devices + "/physical-devices"
+	a.handle("GET "+physical, a.admin(false, a.listDevices))
+	a.handle("GET "+physical+"/{device_id}", a.admin(false, a.getDevice))
+	a.handle("DELETE "+physical+"/{device_id}", a.admin(true, a.deleteDevice))
+	a.handle("POST "+physical+"/{device_id}/revoke", a.admin(true, a.revokeDevice))
 
 	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
 	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))

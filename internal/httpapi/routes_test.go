@@ -15,6 +15,7 @@ func TestRoutesUnderDevices(t *testing.T) {
 		acct = "/client/v4/accounts/0123456789abcdef0123456789abcdef/devices"
 		id   = "/6b9fd5b4-8d1a-4a43-9a1e-6f5d2b1c0e7a"
 		regs = devices + "/registrations"
+		phys = devices + "/physical-devices"
 	)
 	tests := []struct{ method, path, want string }{
 		{"GET", acct, legacyList},
@@ -32,6 +33,12 @@ func TestRoutesUnderDevices(t *testing.T) {
 			"GET " + regs + "/{registration_id}/override_codes"},
 		{"GET", acct + "/registrations/override_codes", "GET " + regs + "/{registration_id}"},
 		{"GET", acct + "/revoke", "GET " + devices + "/{device_id}"},
+		{"GET", acct + "/physical-devices", "GET " + phys},
+		{"GET", acct + "/physical-devices" + id, "GET " + phys + "/{device_id}"},
+		{"DELETE", acct + "/physical-devices" + id, "DELETE " + phys + "/{device_id}"},
+		{"POST", acct + "/physical-devices" + id + "/revoke",
+			"POST " + phys + "/{device_id}/revoke"},
+		{"GET", acct + "/physical-devices/override_codes", "GET " + phys + "/{device_id}"},
 		{"DELETE", acct + id, ""},
 		{"POST", acct, ""},
 		{"GET", acct + id + "/override_codes/x", ""},

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -43,30 +42,64 @@ func TestListPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
-// same way: it streams a whole account, so each page must come from an index.
-func TestDeviceViewsPlanUsesIndex(t *testing.T) {
-	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	args := []any{strings.Repeat("a", 32), "", 1000}
-	checkQueryPlan(t, st, "device views", postgres.DeviceViewsQuery, args)
-}
-
 func checkPlan(t *testing.T, st *postgres.Store, q *device.ListQuery) {
 	t.Helper()
 	query, args, err := postgres.PageQuery(strings.Repeat("a", 32), q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	label := fmt.Sprintf("sort %s desc=%v status=%s", q.Sort, q.Desc, q.Status)
-	checkQueryPlan(t, st, label, query, args)
+	if plan, bad := badPlan(t, st, query, args); bad {
+		t.Errorf("sort %s desc=%v status=%s: plan:\n%s", q.Sort, q.Desc, q.Status,
+			strings.Join(plan, "\n"))
+	}
 }
 
-// checkQueryPlan fails when query would scan the registrations table or sort.
-func checkQueryPlan(t *testing.T, st *postgres.Store, label, query string, args []any) {
+// TestDeviceListPlansUseIndexes is TestListPlansUseIndexes for the physical device
+// lists.
+func TestDeviceListPlansUseIndexes(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	after := &device.Position{Value: "1", ID: "00000000-0000-4000-8000-000000000000"}
+	actives := []device.ActiveFilter{device.ActiveOnly, device.ActiveInclude, device.ActiveExclude}
+	for _, sort := range device.DeviceSortFields {
+		for _, desc := range []bool{false, true} {
+			for _, active := range actives {
+				for _, pos := range []*device.Position{nil, after} {
+					q := device.DeviceListQuery{Sort: sort, Desc: desc, Active: active,
+						Limit: 50, After: pos, WithPolicy: pos == nil}
+					checkDevicePlan(t, st, &q)
+				}
+			}
+		}
+		for _, filtered := range []device.DeviceListQuery{
+			{SeenAfter: time.Unix(1, 0)},
+			{Search: "ada", After: after},
+			{LastSeenUserEmail: "ada@example.com"},
+		} {
+			filtered.Sort, filtered.Active, filtered.Limit = sort, device.ActiveOnly, 50
+			checkDevicePlan(t, st, &filtered)
+		}
+	}
+}
+
+func checkDevicePlan(t *testing.T, st *postgres.Store, q *device.DeviceListQuery) {
+	t.Helper()
+	query, args, err := postgres.DevicePageQuery(strings.Repeat("a", 32), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, bad := badPlan(t, st, query, args); bad {
+		t.Errorf("sort %s desc=%v active=%s filters=%+v: plan:\n%s", q.Sort, q.Desc, q.Active,
+			q, strings.Join(plan, "\n"))
+	}
+}
+
+// badPlan returns query's plan with sequential scans and explicit sorts priced out
+// of reach, and whether it still scans registrations or devices, or sorts.
+func badPlan(t *testing.T, st *postgres.Store, query string, args []any) ([]string, bool) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := st.Pool().Begin(ctx)
@@ -93,10 +126,25 @@ func checkQueryPlan(t *testing.T, st *postgres.Store, label, query string, args 
 		plan = append(plan, strings.TrimSpace(line))
 	}
 	for _, line := range plan {
-		if strings.Contains(line, "Seq Scan on registrations") || strings.HasPrefix(line, "->  Sort") ||
+		if strings.Contains(line, "Seq Scan on registrations") ||
+			strings.Contains(line, "Seq Scan on devices") || strings.HasPrefix(line, "->  Sort") ||
 			strings.HasPrefix(line, "Sort") {
-			t.Errorf("%s: plan:\n%s", label, strings.Join(plan, "\n"))
-			return
+			return plan, true
 		}
+	}
+	return plan, false
+}
+
+// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
+// same way: it streams a whole account, so each page must come from an index.
+func TestDeviceViewsPlanUsesIndex(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	args := []any{strings.Repeat("a", 32), "", 1000}
+	if plan, bad := badPlan(t, st, postgres.DeviceViewsQuery, args); bad {
+		t.Errorf("device views: plan:\n%s", strings.Join(plan, "\n"))
 	}
 }

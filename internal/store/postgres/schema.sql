@@ -2,9 +2,17 @@
 CREATE INDEX audit_log_target ON SCHEMA.audit_log USING btree (account_id, target_id, seq)
 CREATE INDEX audit_log_type ON SCHEMA.audit_log USING btree (account_id, target_type, seq)
 CREATE INDEX devices_account ON SCHEMA.devices USING btree (account_id)
+CREATE INDEX devices_live_active ON SCHEMA.devices USING btree (account_id, active_count, id) WHERE (deleted_at IS NULL)
+CREATE INDEX devices_live_client_version ON SCHEMA.devices USING btree (account_id, client_version, id) WHERE (deleted_at IS NULL)
+CREATE INDEX devices_live_created ON SCHEMA.devices USING btree (account_id, created_at, id) WHERE (deleted_at IS NULL)
+CREATE INDEX devices_live_id ON SCHEMA.devices USING btree (account_id, id) WHERE (deleted_at IS NULL)
+CREATE INDEX devices_live_name ON SCHEMA.devices USING btree (account_id, name, id) WHERE (deleted_at IS NULL)
+CREATE INDEX devices_live_seen ON SCHEMA.devices USING btree (account_id, last_seen_at, id) WHERE (deleted_at IS NULL)
 CREATE INDEX devices_live_serial ON SCHEMA.devices USING btree (account_id, serial_number) WHERE ((serial_number <> ''::text) AND (deleted_at IS NULL))
+CREATE INDEX devices_live_user_email ON SCHEMA.devices USING btree (account_id, last_seen_user_email, id) WHERE (deleted_at IS NULL)
 CREATE INDEX profiles_account ON SCHEMA.profiles USING btree (account_id)
 CREATE INDEX registration_changes_at ON SCHEMA.registration_changes USING btree (at)
+CREATE INDEX registrations_device_deleted ON SCHEMA.registrations USING btree (device_id) WHERE (deleted_at IS NOT NULL)
 CREATE INDEX registrations_live_created ON SCHEMA.registrations USING btree (account_id, created_at, id) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_id ON SCHEMA.registrations USING btree (account_id, id) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_seen ON SCHEMA.registrations USING btree (account_id, last_seen_at, id) INCLUDE (revoked_at) WHERE (deleted_at IS NULL)
@@ -35,12 +43,14 @@ CREATE UNIQUE INDEX users_email ON SCHEMA.users USING btree (account_id, email) 
 CREATE UNIQUE INDEX users_pkey ON SCHEMA.users USING btree (id)
 accounts FOREIGN KEY (default_profile_id) REFERENCES profiles(id) DEFERRABLE INITIALLY DEFERRED
 accounts PRIMARY KEY (id)
+accounts.active_device_count bigint not null
 accounts.audit_seq bigint not null
 accounts.change_seq bigint not null
 accounts.created_at bigint not null
 accounts.default_profile_id text collate C
 accounts.id text collate C not null
 accounts.live_count bigint not null
+accounts.live_device_count bigint not null
 accounts.multi_user boolean not null
 accounts.name text not null
 accounts.pruned_seq bigint not null
@@ -70,19 +80,25 @@ audit_log.target_type text collate C not null
 devices FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 devices PRIMARY KEY (id)
 devices.account_id text collate C not null
-devices.client_version text not null
+devices.active_count bigint not null
+devices.client_version text collate C not null
 devices.created_at bigint not null
 devices.deleted_at bigint
 devices.device_type text not null
 devices.hardware_id text collate C not null
 devices.id text collate C not null
 devices.last_seen_at bigint not null
+devices.last_seen_registration_id text collate C
+devices.last_seen_user_email text collate C not null
+devices.last_seen_user_id text collate C
+devices.last_seen_user_name text collate C not null
 devices.mac_address text not null
 devices.manufacturer text not null
 devices.model text not null
 devices.name text collate C not null
 devices.os_version text not null
 devices.os_version_extra text not null
+devices.search_text text collate C not null
 devices.serial_number text collate C not null
 devices.updated_at bigint not null
 enrollment_keys FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE

@@ -2,6 +2,7 @@ package row
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -56,4 +57,69 @@ func PositionArg(f device.SortField, v string) (any, error) {
 func LikePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+// DeviceSortColumns maps each device sort key to the column it orders by; each has
+// an index on (account_id, column, id) over live devices. The last seen user's
+// email is kept on the device's row by triggers, empty when it has none.
+var DeviceSortColumns = map[device.DeviceSortField]string{
+	device.DeviceSortByName:                "d.name",
+	device.DeviceSortByID:                  "d.id",
+	device.DeviceSortByClientVersion:       "d.client_version",
+	device.DeviceSortByLastSeenUserEmail:   "d.last_seen_user_email",
+	device.DeviceSortByLastSeenAt:          "d.last_seen_at",
+	device.DeviceSortByActiveRegistrations: "d.active_count",
+	device.DeviceSortByCreatedAt:           "d.created_at",
+}
+
+// DeviceCountColumn returns the accounts column expression that holds the number
+// of live devices that filter a selects; see OnlyActive.
+func DeviceCountColumn(a device.ActiveFilter) string {
+	switch a {
+	case device.ActiveInclude:
+		return "live_device_count"
+	case device.ActiveExclude:
+		return "live_device_count - active_device_count"
+	default:
+		return "active_device_count"
+	}
+}
+
+// OnlyActive reports whether q filters on nothing but active registrations, so
+// that its total comes from the account's counters instead of counting rows.
+func OnlyActive(q *device.DeviceListQuery) bool {
+	return len(q.IDs) == 0 && q.LastSeenUserEmail == "" && q.Search == "" &&
+		q.SeenAfter.IsZero() && q.SeenBefore.IsZero()
+}
+
+// ActiveCondition returns the condition on the alias d that filter a adds, or "".
+func ActiveCondition(a device.ActiveFilter) string {
+	switch a {
+	case device.ActiveOnly:
+		return "d.active_count > 0"
+	case device.ActiveExclude:
+		return "d.active_count = 0"
+	default:
+		return ""
+	}
+}
+
+// DevicePositionArg returns the SQL argument for a device keyset position's sort
+// value.
+func DevicePositionArg(f device.DeviceSortField, v string) (any, error) {
+	switch f {
+	case device.DeviceSortByLastSeenAt, device.DeviceSortByCreatedAt:
+		t, err := device.ParseMicros(v)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		return t.UnixMicro(), nil
+	case device.DeviceSortByActiveRegistrations:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: parse count position: %w", err)
+		}
+		return n, nil
+	}
+	return v, nil
 }

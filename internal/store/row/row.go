@@ -20,10 +20,43 @@ type Scanner interface{ Scan(dest ...any) error }
 // UserColumns are read by User, in order.
 const UserColumns = `id, account_id, email, name, groups, created_at, updated_at`
 
-// DeviceColumns are read by Device, in order.
+// DeviceColumns are a device's stored columns, the ones its writes set.
 const DeviceColumns = `id, account_id, name, model, manufacturer, device_type, os_version,
 	os_version_extra, serial_number, hardware_id, mac_address, client_version,
 	last_seen_at, created_at, updated_at, deleted_at`
+
+// deviceColumns are a device's own columns in DeviceSelect's order: its stored
+// fields, then the counts and last seen user that triggers keep on its row.
+const deviceColumns = `SELECT d.id, d.account_id, d.name, d.model, d.manufacturer,
+	d.device_type, d.os_version, d.os_version_extra, d.serial_number, d.hardware_id,
+	d.mac_address, d.client_version, d.last_seen_at, d.created_at, d.updated_at,
+	d.deleted_at, d.active_count, d.last_seen_registration_id, d.last_seen_user_id,
+	d.last_seen_user_email, d.last_seen_user_name`
+
+// DeviceSelect reads a device with its read views, its last seen registration's
+// profile included. Callers add the WHERE clause, on the alias d.
+const DeviceSelect = deviceColumns + `, r.policy_updated_at, r.profile_id,
+	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at
+	FROM devices d
+	LEFT JOIN registrations r ON r.id = d.last_seen_registration_id
+	LEFT JOIN profiles p ON p.id = r.profile_id`
+
+// DeviceSelectNoPolicy is DeviceSelect without the profile, which it reads as
+// NULLs: a device's own row then holds all it reads, so a list page does not
+// visit a registration per row.
+const DeviceSelectNoPolicy = deviceColumns + `, CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+	CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+	CAST(NULL AS BIGINT)
+	FROM devices d`
+
+// DeviceListSelect returns the select of a device list: with the profile only when
+// q asks for it.
+func DeviceListSelect(q *device.DeviceListQuery) string {
+	if q.WithPolicy {
+		return DeviceSelect
+	}
+	return DeviceSelectNoPolicy
+}
 
 // RegistrationSelect reads a registration with its device, user and profile views
 // from its own row, where triggers keep copies of the device's name and client
@@ -57,20 +90,42 @@ func User(s Scanner) (*device.User, error) {
 	return &u, nil
 }
 
-// Device scans a row of DeviceColumns.
+// Device scans a row of DeviceSelect or DeviceSelectNoPolicy.
 func Device(s Scanner) (*device.Device, error) {
 	var d device.Device
 	f := &d.Facts
 	var seen, created, updated int64
-	var deleted sql.NullInt64
+	var deleted, policyUpdated, pDeleted, pCreated, pUpdated sql.NullInt64
+	var active int64
+	var regID, userID, profileID, pName sql.NullString
+	var uEmail, uName string
+	var pDefault sql.NullBool
 	err := s.Scan(&d.ID, &d.AccountID, &f.Name, &f.Model, &f.Manufacturer, &f.DeviceType,
 		&f.OSVersion, &f.OSVersionExtra, &f.SerialNumber, &f.HardwareID, &f.MACAddress,
-		&f.ClientVersion, &seen, &created, &updated, &deleted)
+		&f.ClientVersion, &seen, &created, &updated, &deleted, &active, &regID, &userID,
+		&uEmail, &uName, &policyUpdated, &profileID,
+		&pName, &pDefault, &pDeleted, &pCreated, &pUpdated)
 	if err != nil {
 		return nil, fmt.Errorf("read device: %w", err)
 	}
 	d.LastSeenAt, d.CreatedAt, d.UpdatedAt = FromMicros(seen), FromMicros(created), FromMicros(updated)
 	d.DeletedAt = NullMicros(deleted)
+	d.ActiveRegistrations = int(active)
+	if userID.Valid {
+		d.LastSeenUser = &device.User{ID: userID.String, AccountID: d.AccountID,
+			Email: uEmail, Name: uName}
+	}
+	if regID.Valid {
+		d.LastSeen = &device.RegistrationSummary{ID: regID.String}
+	}
+	if regID.Valid && profileID.Valid {
+		d.LastSeen.PolicyUpdatedAt = NullMicros(policyUpdated)
+		d.LastSeen.Policy = &device.Profile{
+			ID: profileID.String, AccountID: d.AccountID, Name: pName.String,
+			Default: pDefault.Bool, DeletedAt: NullMicros(pDeleted),
+			CreatedAt: NullMicros(pCreated), UpdatedAt: NullMicros(pUpdated),
+		}
+	}
 	return &d, nil
 }
 

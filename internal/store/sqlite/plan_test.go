@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -15,19 +14,7 @@ import (
 // when one would scan the registrations table or sort in a temporary B-tree: at a
 // million rows either costs hundreds of milliseconds a page.
 func TestListPlansUseIndexes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeLargeStats(t, st)
-	st.Close()
-	// Reopened, every connection loads the statistics.
-	st, err = Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openWithLargeStats(t)
 	after := &device.Position{Value: "0", ID: "00000000-0000-4000-8000-000000000000"}
 	for _, sort := range device.SortFields {
 		for _, desc := range []bool{false, true} {
@@ -59,28 +46,23 @@ func TestListPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
-// same way: it streams a whole account, so each page must come from the live id index.
-func TestDeviceViewsPlanUsesIndex(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+// openWithLargeStats opens a fresh store whose planner statistics describe a
+// million registrations on 200,000 devices in five accounts, with up to three per
+// device and per user, so that the planner chooses as it would on a large
+// database. The statistics are written after Open, whose PRAGMA optimize would
+// replace them with the empty tables' own, and before any read connection opens,
+// so that each loads them.
+func openWithLargeStats(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	fakeLargeStats(t, st)
-	st.Close()
-	st, err = Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	args := []any{strings.Repeat("a", 32), "", 1000}
-	checkQueryPlan(t, st, "device views", deviceViewsQuery, args, false)
+	return st
 }
 
-// fakeLargeStats writes planner statistics that describe a million registrations
-// in five accounts, with up to three per device and per user, so that the planner
-// chooses as it would on a large database.
 func fakeLargeStats(t *testing.T, st *Store) {
 	t.Helper()
 	stats := map[string]string{
@@ -98,12 +80,40 @@ func fakeLargeStats(t *testing.T, st *Store) {
 	if _, err := st.write.Exec(`ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.write.Exec(`DELETE FROM sqlite_stat1`); err != nil {
+		t.Fatal(err)
+	}
 	for idx, stat := range stats {
 		_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
 			('registrations', ?, ?)`, idx, stat)
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	deviceStats := map[string]string{
+		"devices_account":             "200000 40000",
+		"devices_live_hardware_id":    "200000 40000 1",
+		"devices_live_serial":         "200000 40000 1",
+		"devices_live_id":             "200000 40000 1",
+		"devices_live_name":           "200000 40000 2 1",
+		"devices_live_client_version": "200000 40000 2000 1",
+		"devices_live_user_email":     "200000 40000 2 1",
+		"devices_live_seen":           "200000 40000 1 1",
+		"devices_live_active":         "200000 40000 20000 1",
+		"devices_live_created":        "200000 40000 1 1",
+		"sqlite_autoindex_devices_1":  "200000 1",
+	}
+	for idx, stat := range deviceStats {
+		_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+			('devices', ?, ?)`, idx, stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := st.write.Exec(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+		('registrations', 'registrations_device_deleted', '20000 2')`)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -113,13 +123,15 @@ func checkPlan(t *testing.T, st *Store, q *device.ListQuery, mayTempSort bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	label := fmt.Sprintf("sort %s desc=%v status=%s filters=%+v", q.Sort, q.Desc, q.Status, q)
-	checkQueryPlan(t, st, label, query, args, mayTempSort)
+	if plan, bad := badPlan(t, st, query, args, mayTempSort); bad {
+		t.Errorf("sort %s desc=%v status=%s filters=%+v: plan %q", q.Sort, q.Desc, q.Status,
+			q, strings.Join(plan, "; "))
+	}
 }
 
-// checkQueryPlan fails when query would scan the registrations table, or sort in a
-// temporary B-tree unless mayTempSort.
-func checkQueryPlan(t *testing.T, st *Store, label, query string, args []any, mayTempSort bool) {
+// badPlan returns query's plan, and whether it scans the registrations (r) or
+// devices (d) table or, unless mayTempSort, sorts in a temporary B-tree.
+func badPlan(t *testing.T, st *Store, query string, args []any, mayTempSort bool) ([]string, bool) {
 	t.Helper()
 	rows, err := st.read.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
@@ -136,10 +148,70 @@ func checkQueryPlan(t *testing.T, st *Store, label, query string, args []any, ma
 		plan = append(plan, detail)
 	}
 	for _, step := range plan {
-		scan := step == "SCAN r" || strings.HasPrefix(step, "SCAN r ") && !strings.Contains(step, "INDEX")
-		if scan || strings.Contains(step, "TEMP B-TREE") && !mayTempSort {
-			t.Errorf("%s: plan %q", label, strings.Join(plan, "; "))
-			return
+		scan := false
+		for _, alias := range []string{"r", "d"} {
+			scan = scan || step == "SCAN "+alias ||
+				strings.HasPrefix(step, "SCAN "+alias+" ") && !strings.Contains(step, "INDEX")
 		}
+		if scan || strings.Contains(step, "TEMP B-TREE") && !mayTempSort {
+			return plan, true
+		}
+	}
+	return plan, false
+}
+
+// TestDeviceListPlansUseIndexes is TestListPlansUseIndexes for the physical device
+// lists, on statistics that describe 200,000 devices in five accounts.
+func TestDeviceListPlansUseIndexes(t *testing.T) {
+	st := openWithLargeStats(t)
+	after := &device.Position{Value: "1", ID: "00000000-0000-4000-8000-000000000000"}
+	actives := []device.ActiveFilter{device.ActiveOnly, device.ActiveInclude, device.ActiveExclude}
+	for _, sort := range device.DeviceSortFields {
+		for _, desc := range []bool{false, true} {
+			for _, active := range actives {
+				for _, pos := range []*device.Position{nil, after} {
+					q := device.DeviceListQuery{Sort: sort, Desc: desc, Active: active,
+						Limit: 50, After: pos, WithPolicy: pos == nil}
+					checkDevicePlan(t, st, &q, false)
+				}
+			}
+		}
+		for _, filtered := range []device.DeviceListQuery{
+			{SeenAfter: time.Unix(1, 0)},
+			{SeenBefore: time.Unix(1, 0), After: after},
+			{Search: "ada"},
+		} {
+			filtered.Sort, filtered.Active, filtered.Limit = sort, device.ActiveOnly, 50
+			checkDevicePlan(t, st, &filtered, false)
+		}
+		for _, selective := range []device.DeviceListQuery{
+			{LastSeenUserEmail: "ada@example.com"},
+			{IDs: []string{after.ID, after.ID}},
+		} {
+			selective.Sort, selective.Active, selective.Limit = sort, device.ActiveInclude, 50
+			checkDevicePlan(t, st, &selective, true)
+		}
+	}
+}
+
+func checkDevicePlan(t *testing.T, st *Store, q *device.DeviceListQuery, mayTempSort bool) {
+	t.Helper()
+	query, args, err := devicePageQuery(strings.Repeat("a", 32), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, bad := badPlan(t, st, query, args, mayTempSort); bad {
+		t.Errorf("sort %s desc=%v active=%s filters=%+v: plan %q", q.Sort, q.Desc, q.Active,
+			q, strings.Join(plan, "; "))
+	}
+}
+
+// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
+// same way: it streams a whole account, so each page must come from the live id index.
+func TestDeviceViewsPlanUsesIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{strings.Repeat("a", 32), "", 1000}
+	if plan, bad := badPlan(t, st, deviceViewsQuery, args, false); bad {
+		t.Errorf("device views: plan %q", strings.Join(plan, "; "))
 	}
 }

@@ -59,16 +59,16 @@ func (r reader) UserByEmail(ctx context.Context, accountID, email string) (*devi
 }
 
 func (r reader) Device(ctx context.Context, accountID, id string) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, `SELECT `+row.DeviceColumns+` FROM devices
-		WHERE account_id = ? AND id = ?`, accountID, id))
+	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
+		WHERE d.account_id = ? AND d.id = ?`, accountID, id))
 }
 
 func (r reader) DeviceByHardwareID(
 	ctx context.Context, accountID, hardwareID string,
 ) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, `SELECT `+row.DeviceColumns+` FROM devices
-		WHERE account_id = ? AND hardware_id = ? AND hardware_id <> '' AND deleted_at IS NULL`,
-		accountID, hardwareID))
+	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
+		WHERE d.account_id = ? AND d.hardware_id = ? AND d.hardware_id <> ''
+		AND d.deleted_at IS NULL`, accountID, hardwareID))
 }
 
 // DeviceBySerial prefers the most recently seen device when, having no hardware id to
@@ -76,9 +76,9 @@ func (r reader) DeviceByHardwareID(
 func (r reader) DeviceBySerial(
 	ctx context.Context, accountID, serial string,
 ) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, `SELECT `+row.DeviceColumns+` FROM devices
-		WHERE account_id = ? AND serial_number = ? AND serial_number <> ''
-		AND deleted_at IS NULL ORDER BY last_seen_at DESC, id LIMIT 1`, accountID, serial))
+	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
+		WHERE d.account_id = ? AND d.serial_number = ? AND d.serial_number <> ''
+		AND d.deleted_at IS NULL ORDER BY d.last_seen_at DESC, d.id LIMIT 1`, accountID, serial))
 }
 
 func (r reader) Registration(

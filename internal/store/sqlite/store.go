@@ -51,13 +51,19 @@ type Store struct {
 
 var registerFuncs sync.Once
 
-// Open opens (creating if needed) the database at path and applies any pending
-// migrations.
-func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+// registerFunctions registers the SQL functions that the migrations' triggers
+// call, once per process.
+func registerFunctions() {
 	registerFuncs.Do(func() {
 		// SQLite's lower() folds ASCII only; search folds like Go and PostgreSQL.
 		sqlite.MustRegisterDeterministicScalarFunction("go_lower", 1, goLower)
 	})
+}
+
+// Open opens (creating if needed) the database at path and applies any pending
+// migrations.
+func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+	registerFunctions()
 	// One goroutine runs every write transaction, so one connection does the writing;
 	// the second only prepares statements for the cache while the first is busy.
 	write, err := openDB(path, "immediate", 2, writerCacheKiB)

@@ -45,10 +45,10 @@ func testEnrollSingleUser(t *testing.T, e *env) {
 		Groups: []string{"staff"}, CreatedAt: now, UpdatedAt: now,
 	}
 	check(t, "User", user, wantUser, nil)
-	wantDevice := &device.Device{
+	wantDevice := deviceViews(&device.Device{
 		ID: got.DeviceID, AccountID: a.ID, Facts: req.Device,
 		LastSeenAt: now, CreatedAt: now, UpdatedAt: now,
-	}
+	}, 1, got, wantUser, e.defaultProfile(t, a))
 	check(t, "Device", e.device(t, a.ID, got.DeviceID), wantDevice, nil)
 
 	want := &device.Registration{

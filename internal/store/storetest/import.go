@@ -95,9 +95,10 @@ func testImportKeeps(t *testing.T, e *env) {
 	check(t, "imported registration", e.registration(t, a.ID, ids.regs[0]), &want, nil)
 
 	d := e.device(t, a.ID, ids.devices[0])
-	wantD := &device.Device{ID: ids.devices[0], AccountID: a.ID,
+	wantD := deviceViews(&device.Device{ID: ids.devices[0], AccountID: a.ID,
 		Facts:      device.DeviceFacts{Name: "Imported Mac", ClientVersion: "2024.3.409.0"},
-		LastSeenAt: src.LastSeenAt, CreatedAt: src.CreatedAt, UpdatedAt: src.UpdatedAt}
+		LastSeenAt: src.LastSeenAt, CreatedAt: src.CreatedAt, UpdatedAt: src.UpdatedAt},
+		1, &want, user, policy)
 	check(t, "imported device", d, wantD, nil)
 
 	if got := e.registration(t, a.ID, ids.regs[1]); !got.RevokedAt.Equal(rowTime(20)) {

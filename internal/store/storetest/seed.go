@@ -123,3 +123,17 @@ func (e *env) defaultProfile(t *testing.T, a *device.Account) *device.Profile {
 	}
 	return p
 }
+
+// deviceViews returns a copy of d with the read views a store fills in when r is
+// its last seen registration, u (which may be nil) r's user and p r's profile, and
+// active of its registrations are active.
+func deviceViews(d *device.Device, active int, r *device.Registration, u *device.User,
+	p *device.Profile,
+) *device.Device {
+	out := *d
+	out.ActiveRegistrations, out.LastSeenUser = active, userView(u)
+	out.LastSeen = &device.RegistrationSummary{
+		ID: r.ID, Policy: p, PolicyUpdatedAt: r.PolicyUpdatedAt,
+	}
+	return &out
+}

@@ -114,12 +114,14 @@ func testRoundTrip(t *testing.T, e *env) {
 	check(t, "User", gotU, u, err)
 	gotU, err = e.store.UserByEmail(e.ctx, a.ID, u.Email)
 	check(t, "UserByEmail", gotU, u, err)
+	// r is revoked: the device holds no active registration, but was seen through r.
+	wantD := deviceViews(d, 0, r, u, p)
 	gotD, err := e.store.Device(e.ctx, a.ID, d.ID)
-	check(t, "Device", gotD, d, err)
+	check(t, "Device", gotD, wantD, err)
 	gotD, err = e.store.DeviceByHardwareID(e.ctx, a.ID, "hw-1")
-	check(t, "DeviceByHardwareID", gotD, d, err)
+	check(t, "DeviceByHardwareID", gotD, wantD, err)
 	gotD, err = e.store.DeviceBySerial(e.ctx, a.ID, d.Facts.SerialNumber)
-	check(t, "DeviceBySerial", gotD, d, err)
+	check(t, "DeviceBySerial", gotD, wantD, err)
 
 	want := withViews(r, d, u, p)
 	gotR, err := e.store.Registration(e.ctx, a.ID, r.ID)
@@ -286,7 +288,8 @@ func testTombstones(t *testing.T, e *env) {
 	gotR, err := e.store.Registration(e.ctx, a.ID, r.ID)
 	check(t, "Registration of a tombstone", gotR, &want, err)
 	gotD, err := e.store.Device(e.ctx, a.ID, d.ID)
-	check(t, "Device of a deleted device", gotD, d, err)
+	check(t, "Device of a deleted device", gotD,
+		deviceViews(d, 0, r, nil, e.defaultProfile(t, a)), err)
 	_, err = e.store.LiveRegistration(e.ctx, d.ID, "")
 	wantIs(t, "LiveRegistration of a deleted seat", err, device.ErrNotFound)
 	_, err = e.store.DeviceByHardwareID(e.ctx, a.ID, "hw-1")
@@ -324,7 +327,8 @@ func testRollback(t *testing.T, e *env) {
 	_, err = e.store.Setting(e.ctx, "doomed")
 	wantIs(t, "Setting after rollback", err, device.ErrNotFound)
 	check(t, "Registration after rollback", e.registration(t, a.ID, r.ID), before, nil)
-	check(t, "Device after rollback", e.device(t, a.ID, d.ID), d, nil)
+	check(t, "Device after rollback", e.device(t, a.ID, d.ID),
+		deviceViews(d, 1, r, nil, e.defaultProfile(t, a)), nil)
 	gotEK, err := e.store.EnrollmentKeyByHash(e.ctx, ek.Hash)
 	check(t, "EnrollmentKey after rollback", gotEK, ek, err)
 

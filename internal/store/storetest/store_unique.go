@@ -180,7 +180,8 @@ func testCrossAccountPut(t *testing.T, e *env) {
 	check(t, "Profile of account a", gotP, p, err)
 	gotU, err := e.store.User(e.ctx, a.ID, u.ID)
 	check(t, "User of account a", gotU, u, err)
-	check(t, "Device of account a", e.device(t, a.ID, d.ID), d, nil)
+	check(t, "Device of account a", e.device(t, a.ID, d.ID),
+		deviceViews(d, 1, r, u, e.defaultProfile(t, a)), nil)
 	check(t, "Registration of account a", e.registration(t, a.ID, r.ID), before, nil)
 	_, err = e.store.Registration(e.ctx, b.ID, r.ID)
 	wantIs(t, "Registration through account b", err, device.ErrNotFound)

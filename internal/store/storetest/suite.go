@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"credentials", credentialTests()},
 		{"list", listTests()},
 		{"list paging", pagingTests()},
+		{"device lists", deviceListTests()},
+		{"device admin", deviceAdminTests()},
 		{"import", importTests()},
 		{"change feed", feedTests()},
 		{"legacy devices", legacyTests()},
