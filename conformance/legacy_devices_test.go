@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -325,19 +324,12 @@ func decodeOverrideSecret(t *testing.T, reg enrollment) []byte {
 }
 
 // allowModeSwitch turns on allow_mode_switch in the account's default device
-// settings profile. It skips the test when the server has no route for device
-// settings profiles.
+// settings profile.
 func allowModeSwitch(t *testing.T, c *cloudflare.Client, accountID string) {
 	t.Helper()
 	_, err := c.ZeroTrust.Devices.Policies.Default.Edit(testContext(t),
 		zero_trust.DevicePolicyDefaultEditParams{
 			AccountID: cloudflare.F(accountID), AllowModeSwitch: cloudflare.F(true),
 		})
-	var e *cloudflare.Error
-	if errors.As(err, &e) && (e.StatusCode == http.StatusMethodNotAllowed ||
-		len(e.Errors) > 0 && e.Errors[0].Code == 7003) {
-		t.Skip("the server does not serve device settings profiles, so " +
-			"allow_mode_switch cannot be turned on")
-	}
 	mustSucceed(t, err, "turn on allow_mode_switch")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/sqlite"
 )
 
 // TestMain lets the test binary stand in for warpreg-bench when a run starts the
@@ -89,6 +93,12 @@ func TestEndToEnd(t *testing.T) {
 	if seeded.Registrations != 2000 || len(seeded.Accounts) != 3 || seeded.Accounts[0].Token == "" {
 		t.Fatalf("seed result = %+v", seeded)
 	}
+	if seeded.CustomProfiles != len(benchProfiles) || seeded.OnCustomProfiles == 0 ||
+		seeded.OnCustomProfiles >= seeded.Registrations {
+		t.Errorf("seed result: %d custom profiles, %d registrations on them; want %d, some",
+			seeded.CustomProfiles, seeded.OnCustomProfiles, len(benchProfiles))
+	}
+	checkSeededAssignments(t, db, seeded.Accounts)
 	srv, exe := startWarpreg(t, db)
 
 	var saved []string
@@ -145,5 +155,38 @@ func checkResult(t *testing.T, r *result, workload string, pid int) {
 	}
 	if workload == "list-deep" && (len(r.Deep) != len(deepSorts) || r.Deep[0].Depth != 5) {
 		t.Errorf("list-deep: deep results %+v", r.Deep)
+	}
+}
+
+// checkSeededAssignments re-evaluates every seeded registration's profile as the
+// server would after a profile change, and fails if any moves: the seed's bulk
+// path must assign exactly what enrolment would.
+func checkSeededAssignments(t *testing.T, db string, accounts []credAccount) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, a := range accounts {
+		err := st.Update(ctx, func(tx device.Tx) error { return tx.StartReassignment(ctx, a.ID) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := device.NewService(st, nil, slog.New(slog.DiscardHandler))
+	if err := svc.ResumeReassignments(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		changes, err := svc.Changes(ctx, a.ID, 0, device.MaxChangesLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 0 {
+			t.Errorf("account %s: re-evaluating the seeded fleet moved %d registrations, "+
+				"first %+v", a.ID, len(changes), changes[0])
+		}
 	}
 }

@@ -130,6 +130,7 @@ func (g *generator) multiUser(ctx context.Context, p accountPlan) error {
 			if err != nil {
 				return err
 			}
+			g.assign(p, r, u, d)
 			regs = append(regs, r)
 		}
 		if b, err = g.add(ctx, b, p.acct, d, regs, users, true); err != nil {
@@ -157,6 +158,7 @@ func (g *generator) singleUser(ctx context.Context, p accountPlan) error {
 		if err != nil {
 			return err
 		}
+		g.assign(p, r, u, d)
 		r.ID = d.ID
 		regs, users := []*device.Registration{r}, []*device.User{u}
 		if b, err = g.add(ctx, b, p.acct, d, regs, users, false); err != nil {
@@ -164,6 +166,19 @@ func (g *generator) singleUser(ctx context.Context, p accountPlan) error {
 		}
 	}
 	return g.flush(ctx, b)
+}
+
+// assign gives r the profile the account's rules choose for it.
+func (g *generator) assign(
+	p accountPlan, r *device.Registration, u *device.User, d *device.Device,
+) {
+	if p.assign == nil {
+		return
+	}
+	r.ProfileID = p.assign.Choose("", u, &d.Facts)
+	if r.ProfileID != p.acct.DefaultProfileID {
+		g.f.stats.OnCustomProfiles++
+	}
 }
 
 // add puts a device and its registrations in b, sending b and returning a fresh

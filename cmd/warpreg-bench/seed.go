@@ -26,6 +26,10 @@ transactions. Seeded rows get no change-log entries (the change feed starts empt
 and no client secret (their clients would have to enrol again); the run command
 enrols its own devices where a workload needs registration tokens.
 
+Each account also gets --profiles custom device settings profiles (at most four),
+created through the service before its registrations; the generator assigns every
+registration the profile the profiles' rules choose, as enrolment would.
+
 It then creates a write API token and a reusable enrolment key for every account,
 prints them, and writes them, with samples of ids and search terms for the
 workloads, to the credentials file that run reads (mode 0600: it holds secrets).
@@ -47,6 +51,7 @@ type seedOptions struct {
 	cacheMB   int
 	save      string
 	writers   int
+	profiles  int
 }
 
 func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
@@ -69,6 +74,8 @@ func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 	fs.IntVar(&o.cacheMB, "cache-mb", 1024, "SQLite page cache of the seed's own connections, in MB")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
 	fs.StringVar(&o.save, "save", "", "also write the JSON result to this file")
+	fs.IntVar(&o.profiles, "profiles", len(benchProfiles),
+		"custom device settings profiles per account")
 	fs.BoolVar(&e.json, "json", false, "print the result as JSON")
 	return func(ctx context.Context, e *env) error {
 		switch {
@@ -84,6 +91,8 @@ func seedCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 			return cli.Usagef("--cache-mb must be positive")
 		case o.writers < 0 || o.writers > 64:
 			return cli.Usagef("--writers must be from 1 to 64")
+		case o.profiles < 0 || o.profiles > len(benchProfiles):
+			return cli.Usagef("--profiles must be from 0 to %d", len(benchProfiles))
 		}
 		if o.credsPath == "" {
 			o.credsPath = defaultCredsPath(o.database)
@@ -105,6 +114,9 @@ type seedStats struct {
 	Revoked       int `json:"revoked"`
 	Deleted       int `json:"deleted"`
 	P256          int `json:"secp256r1_keys"`
+
+	CustomProfiles   int `json:"custom_profiles"`
+	OnCustomProfiles int `json:"on_custom_profiles"` // registrations their rules moved there
 }
 
 // seedResult is what seed prints.
@@ -194,6 +206,7 @@ func fillStore(
 	if err != nil {
 		return nil, seedStats{}, err
 	}
+	stats.CustomProfiles = o.profiles
 	return c, stats, issueCredentials(ctx, svc, c)
 }
 
@@ -235,10 +248,43 @@ func databaseBytes(engine config.Engine, path string) int64 {
 	return total
 }
 
-// accountPlan is one account to fill and how many registrations it gets.
+// accountPlan is one account to fill, how many registrations it gets and what
+// chooses their profiles.
 type accountPlan struct {
-	acct *device.Account
-	regs int
+	acct   *device.Account
+	regs   int
+	assign *device.Assigner
+}
+
+// benchProfiles are the custom profiles seed creates, each matching a part of the
+// fleet fleet.go draws: groups, operating systems.
+var benchProfiles = []struct {
+	name, match string
+}{
+	{"Security and admins", `any(identity.groups.name[*] in {"security" "admins"})`},
+	{"Linux", `os.name == "linux"`},
+	{"Mobile", `os.name in {"ios" "android"}`},
+	{"Contractors", `any(identity.groups.name[*] == "contractors")`},
+}
+
+// createProfiles creates the first n bench profiles in an account that has no
+// registrations yet, and returns what assigns them.
+func createProfiles(
+	ctx context.Context, svc *device.Service, a *device.Account, n int,
+) (*device.Assigner, error) {
+	var rules []device.Rule
+	for i, bp := range benchProfiles[:n] {
+		p, err := svc.CreateProfile(ctx, a.ID, func(p *device.Profile) error {
+			p.Name, p.Match, p.Precedence = bp.name, bp.match, 10*(i+1)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create profile %s: %w", bp.name, err)
+		}
+		rules = append(rules, device.Rule{ProfileID: p.ID, Match: p.Match,
+			Precedence: p.Precedence, Enabled: p.Enabled, UpdatedAt: p.UpdatedAt})
+	}
+	return device.NewAssigner(a.DefaultProfileID, rules), nil
 }
 
 // createAccounts creates the accounts through the service, so that each gets its
@@ -257,7 +303,11 @@ func createAccounts(
 		if err != nil {
 			return nil, nil, err
 		}
-		plans = append(plans, accountPlan{acct: a, regs: n})
+		assign, err := createProfiles(ctx, svc, a, o.profiles)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, accountPlan{acct: a, regs: n, assign: assign})
 		c.Accounts = append(c.Accounts, credAccount{ID: a.ID, Name: a.Name, MultiUser: multi,
 			Registrations: n})
 	}
@@ -403,6 +453,8 @@ func printSeed(e *env, r seedResult) error {
 		"%d secp256r1 keys) in %.1f s: %.0f registrations/s, %.0f rows/s\n", r.Registrations,
 		r.Devices, r.Users, r.Revoked, r.Deleted, r.P256, r.Seconds, r.RegistrationsPerSecond,
 		r.RowsPerSecond)
+	fmt.Fprintf(w, "%d custom profiles per account; %d registrations on one\n",
+		r.CustomProfiles, r.OnCustomProfiles)
 	if r.DatabaseBytes > 0 {
 		fmt.Fprintf(w, "database: %.1f MB, %.0f bytes per registration\n",
 			float64(r.DatabaseBytes)/1e6, r.BytesPerRegistration)

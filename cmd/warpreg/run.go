@@ -207,20 +207,23 @@ func newLogger(cfg config.Config, w io.Writer, level slog.Level) *slog.Logger {
 // openService opens the configured database and returns a service over it, with a
 // function that closes it.
 func openService(ctx context.Context, e *env) (*device.Service, func(), error) {
-	engine, dsn, err := config.ParseDatabase(e.cfg.Database)
-	if err != nil {
-		return nil, nil, err
-	}
-	var st device.Store
-	if engine == config.Postgres {
-		st, err = postgres.Open(ctx, dsn, e.log)
-	} else {
-		st, err = sqlite.Open(ctx, dsn, e.log)
-	}
+	st, err := openStore(ctx, e.cfg.Database, e.log)
 	if err != nil {
 		return nil, nil, err
 	}
 	return device.NewService(st, nil, e.log), func() { st.Close() }, nil
+}
+
+// openStore opens the store that a --database value names.
+func openStore(ctx context.Context, database string, log *slog.Logger) (device.Store, error) {
+	engine, dsn, err := config.ParseDatabase(database)
+	if err != nil {
+		return nil, err
+	}
+	if engine == config.Postgres {
+		return postgres.Open(ctx, dsn, log)
+	}
+	return sqlite.Open(ctx, dsn, log)
 }
 
 // printResult prints v as indented JSON with --json, else the text lines.

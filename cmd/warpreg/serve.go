@@ -102,6 +102,28 @@ func prune(ctx context.Context, e *env, svc *device.Service) {
 	}
 }
 
+// reassignEvery is how often serve looks for profile re-evaluations left pending,
+// by a process that died midway or one that gave up on a database error.
+const reassignEvery = time.Minute
+
+// finishReassignments completes pending profile re-evaluations at start and then
+// every reassignEvery until ctx is done. Every instance runs it; instances that
+// work on one account at once share its batches (see device.Service).
+func finishReassignments(ctx context.Context, e *env, svc *device.Service) {
+	t := time.NewTicker(reassignEvery)
+	defer t.Stop()
+	for {
+		if err := svc.ResumeReassignments(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("finish profile reassignments", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // rateLimits turns the configuration into the HTTP layer's limits: --rate-limit 0
 // turns them all off.
 func rateLimits(c config.Config) httpapi.RateLimits {
@@ -144,6 +166,7 @@ func serve(
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	defer stopPruning()
 	go prune(pruneCtx, e, svc)
+	go finishReassignments(pruneCtx, e, svc)
 	base := "http://" + ln.Addr().String()
 	e.log.Info("serving", "addr", ln.Addr().String(), "admin_api", base+"/client/v4",
 		"enrollment_api", base+"/enroll/v1")

@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -185,6 +186,27 @@ func (t *auditTx) recordRegistration(ctx context.Context, before, after *Registr
 	return t.record(ctx, after.AccountID, "registration", after.ID, verb, b, a)
 }
 
+// AssignProfile records each registration it moves, with the state its caller read
+// in the transaction as the state before (reading each again would double the cost
+// of re-evaluating a large account). Re-evaluation progress
+// (StartReassignment, AdvanceReassignment, FinishReassignment) is bookkeeping, not a
+// change, and passes through unrecorded.
+func (t *auditTx) AssignProfile(
+	ctx context.Context, profileID string, rs []*Registration, at time.Time,
+) error {
+	if err := t.Tx.AssignProfile(ctx, profileID, rs, at); err != nil {
+		return err
+	}
+	for _, before := range rs {
+		after := *before
+		after.ProfileID, after.PolicyUpdatedAt = profileID, at
+		if err := t.recordRegistration(ctx, before, &after); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *auditTx) InsertAPIToken(ctx context.Context, k *APIToken) error {
 	if err := t.Tx.InsertAPIToken(ctx, k); err != nil {
 		return err
@@ -275,10 +297,68 @@ func accountSnapshot(a *Account) Snapshot {
 }
 
 func profileSnapshot(p *Profile) Snapshot {
-	return Snapshot{
-		"name": p.Name, "default": strconv.FormatBool(p.Default),
-		"deleted_at": auditTime(p.DeletedAt),
+	st := &p.Settings
+	b, n := strconv.FormatBool, strconv.Itoa
+	s := Snapshot{
+		"name": p.Name, "default": b(p.Default), "deleted_at": auditTime(p.DeletedAt),
+		"description": p.Description, "match": p.Match, "precedence": n(p.Precedence),
+		"enabled": b(p.Enabled),
 	}
+	for k, v := range map[string]bool{
+		"allow_mode_switch": st.AllowModeSwitch, "allow_updates": st.AllowUpdates,
+		"allowed_to_leave": st.AllowedToLeave, "disable_auto_fallback": st.DisableAutoFallback,
+		"exclude_office_ips":             st.ExcludeOfficeIPs,
+		"register_interface_ip_with_dns": st.RegisterInterfaceIPWithDNS,
+		"sccm_vpn_boundary_support":      st.SCCMVPNBoundarySupport,
+		"switch_locked":                  st.SwitchLocked,
+	} {
+		s[k] = b(v)
+	}
+	for k, v := range map[string]string{
+		"auto_connect": n(st.AutoConnect), "captive_portal": n(st.CaptivePortal),
+		"lan_allow_minutes":     optionalInt(st.LANAllowMinutes),
+		"lan_allow_subnet_size": optionalInt(st.LANAllowSubnetSize),
+		"service_mode_v2.mode":  string(st.ServiceMode), "service_mode_v2.port": n(st.ServicePort),
+		"support_url": st.SupportURL, "tunnel_protocol": string(st.TunnelProtocol),
+		"split_tunnel_mode": string(st.SplitMode), "exclude": routesText(st.Exclude),
+		"include": routesText(st.Include), "fallback_domains": domainsText(st.FallbackDomains),
+	} {
+		s[k] = v
+	}
+	return s
+}
+
+func optionalInt(v *int) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(*v)
+}
+
+// routesText spells a split tunnel list as JSON with the API's field names.
+func routesText(rs []Route) string {
+	out := make([]map[string]string, len(rs))
+	for i, r := range rs {
+		m := map[string]string{"description": r.Description}
+		if r.Address != "" {
+			m["address"] = r.Address
+		} else {
+			m["host"] = r.Host
+		}
+		out[i] = m
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func domainsText(ds []FallbackDomain) string {
+	out := make([]map[string]any, len(ds))
+	for i, d := range ds {
+		out[i] = map[string]any{"suffix": d.Suffix, "description": d.Description,
+			"dns_server": d.DNSServers}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 func userSnapshot(u *User) Snapshot {

@@ -22,17 +22,6 @@ type Account struct {
 	CreatedAt        time.Time
 }
 
-// Profile is a device settings profile ("policy" on Cloudflare's wire).
-type Profile struct {
-	ID        string
-	AccountID string
-	Name      string
-	Default   bool
-	DeletedAt time.Time // zero while the profile exists
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
 // User is an identity that enrolled at least one device.
 type User struct {
 	ID        string

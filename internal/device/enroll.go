@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/warpreg/warpreg/internal/match"
 )
 
 // EnrollRequest is what a WARP client sends to enrol: its public key, its machine's
@@ -94,11 +97,15 @@ func (s *Service) enrollTx(
 	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string, override []byte,
 ) (*Registration, error) {
 	now := s.Now()
-	user, err := s.upsertUser(ctx, tx, acct.ID, req)
+	user, userChanged, err := s.upsertUser(ctx, tx, acct.ID, req)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := s.upsertDevice(ctx, tx, acct, &req.Device)
+	dev, factsChanged, err := s.upsertDevice(ctx, tx, acct, &req.Device)
+	if err != nil {
+		return nil, err
+	}
+	asg, err := s.assigner(ctx, tx, acct)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +120,7 @@ func (s *Service) enrollTx(
 	case errors.Is(err, ErrNotFound):
 		r = &Registration{
 			ID: NewID(), AccountID: acct.ID, DeviceID: dev.ID, Slot: slot,
-			ProfileID: acct.DefaultProfileID, CreatedAt: now, PolicyUpdatedAt: now,
+			CreatedAt: now, PolicyUpdatedAt: now,
 		}
 		if !acct.MultiUser {
 			r.ID = dev.ID
@@ -130,6 +137,7 @@ func (s *Service) enrollTx(
 	r.UserID, r.Key, r.KeyType, r.TunnelType = user.ID, req.Key, req.KeyType, req.TunnelType
 	r.SecretHash = HashSecret(token)
 	r.UpdatedAt, r.LastSeenAt = now, now
+	reassigned := s.choose(asg, r, subjectOf(user, &dev.Facts), now)
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return nil, fmt.Errorf("write registration: %w", err)
 	}
@@ -142,32 +150,67 @@ func (s *Service) enrollTx(
 	if err := tx.AppendChange(ctx, c); err != nil {
 		return nil, fmt.Errorf("log change: %w", err)
 	}
+	if reassigned {
+		if err := tx.AppendChange(ctx, changeFor(ChangeReassigned, r, now)); err != nil {
+			return nil, fmt.Errorf("log change: %w", err)
+		}
+	}
+	// The user's name and groups and the device's facts are shared with the
+	// user's other registrations and, in a multi-user account, the device's.
+	if userChanged {
+		err := s.reevaluate(ctx, tx, asg, acct.ID, ListQuery{UserIDs: []string{user.ID}}, r.ID)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if factsChanged {
+		if err := s.reevaluate(ctx, tx, asg, acct.ID, ListQuery{DeviceID: dev.ID}, r.ID); err != nil {
+			return nil, err
+		}
+	}
 	return tx.Registration(ctx, acct.ID, r.ID)
 }
 
+// choose sets r's profile to the one asg chooses for subj, stamping the change
+// with now, and reports whether an existing assignment changed.
+func (s *Service) choose(asg *Assigner, r *Registration, subj match.Subject, now time.Time) bool {
+	to := asg.choose(r.ProfileID, subj)
+	if to == r.ProfileID {
+		return false
+	}
+	existing := r.ProfileID != ""
+	r.ProfileID, r.PolicyUpdatedAt = to, now
+	return existing
+}
+
+// upsertUser writes the enrolling user and reports whether an existing user's
+// name or groups changed.
 func (s *Service) upsertUser(
 	ctx context.Context, tx Tx, accountID string, req *EnrollRequest,
-) (*User, error) {
+) (*User, bool, error) {
 	now := s.Now()
 	u, err := tx.UserByEmail(ctx, accountID, req.UserEmail)
 	if errors.Is(err, ErrNotFound) {
 		u = &User{ID: NewID(), AccountID: accountID, Email: req.UserEmail, CreatedAt: now}
 	} else if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
+		return nil, false, fmt.Errorf("read user: %w", err)
 	}
 	if u.Name == req.UserName && slices.Equal(u.Groups, req.UserGroups) && !u.UpdatedAt.IsZero() {
-		return u, nil
+		return u, false, nil
 	}
+	existed := !u.UpdatedAt.IsZero()
 	u.Name, u.Groups, u.UpdatedAt = req.UserName, req.UserGroups, now
 	if err := tx.PutUser(ctx, u); err != nil {
-		return nil, fmt.Errorf("write user: %w", err)
+		return nil, false, fmt.Errorf("write user: %w", err)
 	}
-	return u, nil
+	return u, existed, nil
 }
 
+// upsertDevice writes the enrolling device and reports whether an existing
+// device's facts that match expressions see changed.
 func (s *Service) upsertDevice(
 	ctx context.Context, tx Tx, acct *Account, facts *DeviceFacts,
-) (*Device, error) {
+) (*Device, bool, error) {
 	now := s.Now()
 	var d *Device
 	var err error
@@ -179,19 +222,21 @@ func (s *Service) upsertDevice(
 	default:
 		err = ErrNotFound
 	}
+	existed := err == nil
 	if errors.Is(err, ErrNotFound) {
 		d = &Device{ID: NewID(), AccountID: acct.ID, CreatedAt: now}
 	} else if err != nil {
-		return nil, fmt.Errorf("read device: %w", err)
+		return nil, false, fmt.Errorf("read device: %w", err)
 	}
 	// Facts the client left out keep their values: a device enrolled with both
 	// identifiers stays recognisable by either after enrolling with one.
+	before := d.Facts
 	copyFacts(&d.Facts, facts)
 	d.UpdatedAt, d.LastSeenAt = now, now
 	if err := tx.PutDevice(ctx, d); err != nil {
-		return nil, fmt.Errorf("write device: %w", err)
+		return nil, false, fmt.Errorf("write device: %w", err)
 	}
-	return d, nil
+	return d, existed && subjectFactsChanged(&before, &d.Facts), nil
 }
 
 // UpdateClient applies a client's key rotation or new device facts to its own
@@ -211,26 +256,20 @@ func (s *Service) UpdateClient(
 			return err
 		}
 		now := s.Now()
+		var moved *Device // the device, when facts that choose profiles changed
 		if u.Device != nil {
-			if err := normalizeFacts(u.Device); err != nil {
+			if moved, err = s.updateFacts(ctx, tx, r, u.Device, now); err != nil {
 				return err
-			}
-			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
-			if err != nil {
-				return fmt.Errorf("read device: %w", err)
-			}
-			if err := mergeFacts(&d.Facts, u.Device); err != nil {
-				return err
-			}
-			if err := hardwareIDFree(ctx, tx, d); err != nil {
-				return err
-			}
-			d.UpdatedAt = now
-			if err := tx.PutDevice(ctx, d); err != nil {
-				return fmt.Errorf("write device: %w", err)
 			}
 		}
 		r.UpdatedAt = now
+		var asg *Assigner
+		reassigned := false
+		if moved != nil {
+			if asg, reassigned, err = s.rechoose(ctx, tx, r, moved, now); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutRegistration(ctx, r); err != nil {
 			return fmt.Errorf("write registration: %w", err)
 		}
@@ -241,6 +280,17 @@ func (s *Service) UpdateClient(
 				return fmt.Errorf("log change: %w", err)
 			}
 		}
+		if reassigned {
+			if err := tx.AppendChange(ctx, changeFor(ChangeReassigned, r, now)); err != nil {
+				return fmt.Errorf("log change: %w", err)
+			}
+		}
+		if moved != nil {
+			q := ListQuery{DeviceID: moved.ID}
+			if err := s.reevaluate(ctx, tx, asg, r.AccountID, q, r.ID); err != nil {
+				return err
+			}
+		}
 		out, err = tx.Registration(ctx, r.AccountID, r.ID)
 		return err
 	})
@@ -248,6 +298,57 @@ func (s *Service) UpdateClient(
 		return nil, conflictMessage(err)
 	}
 	return out, nil
+}
+
+// updateFacts merges a client's new device facts into its device. It returns the
+// device when facts that match expressions see changed, else nil.
+func (s *Service) updateFacts(
+	ctx context.Context, tx Tx, r *Registration, facts *DeviceFacts, now time.Time,
+) (*Device, error) {
+	if err := normalizeFacts(facts); err != nil {
+		return nil, err
+	}
+	d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	before := d.Facts
+	if err := mergeFacts(&d.Facts, facts); err != nil {
+		return nil, err
+	}
+	if err := hardwareIDFree(ctx, tx, d); err != nil {
+		return nil, err
+	}
+	d.UpdatedAt = now
+	if err := tx.PutDevice(ctx, d); err != nil {
+		return nil, fmt.Errorf("write device: %w", err)
+	}
+	if !subjectFactsChanged(&before, &d.Facts) {
+		return nil, nil
+	}
+	return d, nil
+}
+
+// rechoose chooses r's profile again after its device d changed, and returns the
+// account's assigner for the device's other registrations.
+func (s *Service) rechoose(
+	ctx context.Context, tx Tx, r *Registration, d *Device, now time.Time,
+) (*Assigner, bool, error) {
+	acct, err := tx.Account(ctx, r.AccountID)
+	if err != nil {
+		return nil, false, fmt.Errorf("read account: %w", err)
+	}
+	asg, err := s.assigner(ctx, tx, acct)
+	if err != nil {
+		return nil, false, err
+	}
+	var u *User
+	if r.UserID != "" {
+		if u, err = tx.User(ctx, r.AccountID, r.UserID); err != nil {
+			return nil, false, fmt.Errorf("read user: %w", err)
+		}
+	}
+	return asg, s.choose(asg, r, subjectOf(u, &d.Facts), now), nil
 }
 
 // RollClientToken gives a registration a new secret, authenticated by the current

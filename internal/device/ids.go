@@ -34,6 +34,14 @@ func NewAccountID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// GatewayUniqueID returns the account's Gateway identifier, which every profile
+// shows as gateway_unique_id: 32 hex characters derived from the account id, so
+// that it is stable and the same on every instance without being stored.
+func GatewayUniqueID(accountID string) string {
+	sum := sha256.Sum256([]byte("warpreg gateway unique id\x00" + accountID))
+	return hex.EncodeToString(sum[:16])
+}
+
 // ValidID reports whether s is a UUID in lowercase text form, the form of every
 // registration, device, user and profile id.
 func ValidID(s string) bool { return uuidPattern.MatchString(s) }

@@ -244,16 +244,21 @@ func (s *Service) importProfile(
 		}
 		return nil
 	}
-	p := *r.Policy
-	if !ValidID(p.ID) {
+	if !ValidID(r.Policy.ID) {
 		return Errorf(KindInvalid, "policy id must be a UUID")
 	}
-	r.ProfileID, r.PolicyUpdatedAt = p.ID, p.UpdatedAt
-	if seen["p"+p.ID] {
+	r.ProfileID, r.PolicyUpdatedAt = r.Policy.ID, r.Policy.UpdatedAt
+	if seen["p"+r.Policy.ID] {
 		return nil
 	}
-	p.AccountID, p.CreatedAt = acct.ID, p.UpdatedAt
-	if err := tx.PutProfile(ctx, &p); err != nil {
+	p, err := importedProfile(ctx, tx, acct, r.Policy)
+	if err != nil {
+		return err
+	}
+	if err := checkText("policy name", p.Name, maxName); err != nil {
+		return err
+	}
+	if err := tx.PutProfile(ctx, p); err != nil {
 		return fmt.Errorf("write profile %s: %w", p.ID, err)
 	}
 	seen["p"+p.ID] = true
@@ -271,4 +276,24 @@ func (s *Service) importProfile(
 	}
 	acct.DefaultProfileID = p.ID
 	return tx.SetDefaultProfile(ctx, acct.ID, p.ID)
+}
+
+// importedProfile returns the profile a registration's policy summary names: the
+// stored one with the summary's name, default flag and deletion applied, or a new
+// one with Cloudflare's default settings and no rule. Only the summary comes from
+// Cloudflare's registration bodies; settings and rules set here are kept.
+func importedProfile(ctx context.Context, tx Tx, acct *Account, sum *Profile) (*Profile, error) {
+	p, err := tx.Profile(ctx, acct.ID, sum.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		p = &Profile{ID: sum.ID, AccountID: acct.ID, Enabled: true, Settings: DefaultSettings(),
+			CreatedAt: sum.UpdatedAt}
+	case err != nil:
+		return nil, fmt.Errorf("read profile %s: %w", sum.ID, err)
+	}
+	p.Name, p.Default, p.DeletedAt, p.UpdatedAt = sum.Name, sum.Default, sum.DeletedAt, sum.UpdatedAt
+	if p.Default {
+		p.Match, p.Precedence, p.Enabled = "", 0, true
+	}
+	return p, nil
 }

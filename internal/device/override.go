@@ -39,10 +39,10 @@ func newOverrideSecret() []byte {
 }
 
 // AllowsModeSwitch reports whether the profile lets its users switch WARP modes
-// (Cloudflare's allow_mode_switch), which admin override codes need. No profile
-// allows it until profiles carry their settings.
+// (Cloudflare's allow_mode_switch), which admin override codes need. A deleted
+// profile allows nothing: its registrations are about to move to another.
 func (p *Profile) AllowsModeSwitch() bool {
-	return false
+	return p.DeletedAt.IsZero() && p.Settings.AllowModeSwitch
 }
 
 // IssueOverride takes the next issue of admin override codes for an active

@@ -25,6 +25,8 @@ type Service struct {
 	now     Clock
 	log     *slog.Logger
 	touches *toucher
+	exprs   *exprCache
+	runs    *runs
 }
 
 // NewService returns a Service over store. A nil clock means the wall clock.
@@ -32,7 +34,8 @@ func NewService(store Store, clock Clock, log *slog.Logger) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Service{now: clock, log: log, touches: &toucher{store: store}}
+	s := &Service{now: clock, log: log, touches: &toucher{store: store}, exprs: &exprCache{},
+		runs: &runs{}}
 	s.store = auditStore{Store: store, now: s.Now}
 	return s
 }
@@ -53,7 +56,8 @@ func (s *Service) CreateAccount(
 	}
 	now := s.Now()
 	a := &Account{ID: NewAccountID(), Name: name, MultiUser: multiUser, CreatedAt: now}
-	p := &Profile{Name: "Default", Default: true, CreatedAt: now, UpdatedAt: now}
+	p := &Profile{Name: "Default", Default: true, Enabled: true, Settings: DefaultSettings(),
+		CreatedAt: now, UpdatedAt: now}
 	p.ID, p.AccountID = NewID(), a.ID
 	a.DefaultProfileID = p.ID
 

@@ -11,6 +11,29 @@ import (
 type Reader interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	Profile(ctx context.Context, accountID, id string) (*Profile, error)
+
+	// Profiles returns the account's profiles that are not deleted: the default
+	// first, then the custom ones by precedence (those without one last), then id.
+	Profiles(ctx context.Context, accountID string) ([]Profile, error)
+
+	// Rules returns the rule of each of the account's profiles that is not deleted,
+	// in the order of Profiles.
+	Rules(ctx context.Context, accountID string) ([]Rule, error)
+
+	// Candidates returns up to limit of the account's registrations that are not
+	// deleted, revoked ones included, with ids after after, in id order.
+	Candidates(ctx context.Context, accountID, after string, limit int) ([]Candidate, error)
+
+	// CandidatesByID returns those of the given registrations of the account that
+	// are not deleted, in id order.
+	CandidatesByID(ctx context.Context, accountID string, ids []string) ([]Candidate, error)
+
+	// Reassignment returns the account's pending re-evaluation of profile
+	// assignments. It returns ErrNotFound when none is pending.
+	Reassignment(ctx context.Context, accountID string) (Reassignment, error)
+
+	// PendingReassignments returns the accounts that have a re-evaluation pending.
+	PendingReassignments(ctx context.Context) ([]string, error)
 	User(ctx context.Context, accountID, id string) (*User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (*User, error)
 
@@ -89,8 +112,27 @@ type Tx interface {
 	InsertAccount(ctx context.Context, a *Account) error
 	SetDefaultProfile(ctx context.Context, accountID, profileID string) error
 
-	// PutProfile inserts or replaces a profile by id.
+	// PutProfile inserts or replaces a profile by id. Two live profiles of an
+	// account never share a precedence (ErrConflict).
 	PutProfile(ctx context.Context, p *Profile) error
+
+	// AssignProfile moves the registrations rs of one account (named by their
+	// AccountID and ID) to the profile, stamping their PolicyUpdatedAt with at, and
+	// writes nothing else. Their other fields must be as read in this transaction:
+	// the audit log records them as the state before the move.
+	AssignProfile(ctx context.Context, profileID string, rs []*Registration, at time.Time) error
+
+	// StartReassignment starts a re-evaluation of the account's profile
+	// assignments from its first registration, under a generation greater than any
+	// before, whether or not one was pending.
+	StartReassignment(ctx context.Context, accountID string) error
+
+	// AdvanceReassignment records that the pending re-evaluation r has got to
+	// after; FinishReassignment that r is done. Both compare and set: they return
+	// ErrConflict, and change nothing, unless the account's pending re-evaluation is
+	// still exactly r (same generation, same progress).
+	AdvanceReassignment(ctx context.Context, accountID string, r Reassignment, after string) error
+	FinishReassignment(ctx context.Context, accountID string, r Reassignment) error
 
 	// PutUser inserts or replaces a user by id.
 	PutUser(ctx context.Context, u *User) error

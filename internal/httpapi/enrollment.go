@@ -227,7 +227,8 @@ func errMissingBearer(what string) error {
 		"an Authorization: Bearer header with %s is required", what)
 }
 
-// decodeBody decodes one JSON object from the request body into v. Unknown fields,
+// decodeBody decodes one JSON value (an object, or an array for list bodies) from
+// the request body into v. Unknown fields,
 // trailing data and bodies over the limit are refused; an empty body is allowed
 // only when emptyOK.
 func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
@@ -250,7 +251,7 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK 
 		if errors.As(err, &tooLarge) {
 			return err
 		}
-		return invalid("request body must hold exactly one JSON object")
+		return invalid("request body must hold exactly one JSON value")
 	}
 	return nil
 }
@@ -277,7 +278,7 @@ func jsonProblem(err error) string {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return "it must be a JSON object"
+		return "it must be a JSON " + jsonKind(typeErr.Type.Kind())
 	case errors.As(err, &typeErr):
 		return fmt.Sprintf("field %s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind()))
 	case errors.As(err, &syntaxErr):

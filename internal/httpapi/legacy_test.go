@@ -321,16 +321,11 @@ func TestOverrideCodesIssued(t *testing.T) {
 	}
 }
 
-// allowModeSwitch turns on allow_mode_switch in the default device settings
-// profile, and skips the test when the API has no route for that yet.
+// allowModeSwitch turns on allow_mode_switch in the default device settings profile.
 func (h *harness) allowModeSwitch() {
 	h.t.Helper()
 	rec := h.do("PATCH", h.legacyPath("/policy"), map[string]any{"allow_mode_switch": true},
 		"Authorization", "Bearer "+h.token)
-	if rec.Code == http.StatusMethodNotAllowed || rec.Code == http.StatusBadRequest &&
-		strings.Contains(rec.Body.String(), `"code":7003`) {
-		h.t.Skip("device settings profiles are not served, so allow_mode_switch cannot be set")
-	}
 	if rec.Code != http.StatusOK {
 		h.t.Fatalf("turn on allow_mode_switch: status %d: %s", rec.Code, rec.Body)
 	}

@@ -34,6 +34,15 @@ type Service interface {
 	LegacyRevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyUnrevoke(ctx context.Context, accountID string, ids []string) error
 	LegacyIssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
+
+	Profiles(ctx context.Context, accountID string) ([]device.Profile, error)
+	DefaultProfile(ctx context.Context, accountID string) (*device.Profile, error)
+	CustomProfile(ctx context.Context, accountID, id string) (*device.Profile, error)
+	CreateProfile(ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	EditProfile(ctx context.Context, accountID, id string, e device.ProfileEdit) (*device.Profile, error)
+	EditDefaultProfile(
+		ctx context.Context, accountID string, e device.ProfileEdit) (*device.Profile, error)
+	DeleteProfile(ctx context.Context, accountID, id string) ([]device.Profile, error)
 	AuditLog(ctx context.Context, accountID string, q device.AuditQuery) ([]device.AuditEntry, error)
 	Device(ctx context.Context, accountID, id string) (*device.Device, error)
 	ListDevices(ctx context.Context, accountID string, q device.DeviceListQuery) (device.DevicePage, error)
@@ -62,6 +71,7 @@ type API struct {
 	maxBody int64
 	chunk   int // rows per read of the deprecated device list
 	mux     *http.ServeMux
+	slow    map[string]bool // patterns that get slowRequestTimeout
 	limits  limiters
 
 	streams      context.Context // done when change streams must end
@@ -72,6 +82,7 @@ type API struct {
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
 		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, mux: http.NewServeMux(),
+		slow:   map[string]bool{},
 		limits: newLimiters(opts.RateLimits)}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
@@ -112,6 +123,7 @@ func (a *API) routes() {
 	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getLegacyDevice))
 	a.handle(legacySub, a.legacyOverride(a.admin(true, a.legacyOverrideCodes)))
 
+	a.policyRoutes()
 	const physical = devices + "/physical-devices"
 	a.handle("GET "+physical, a.admin(false, a.listDevices))
 	a.handle("GET "+physical+"/{device_id}", a.admin(false, a.getDevice))
@@ -153,6 +165,12 @@ func (a *API) CloseStreams() { a.closeStreams() }
 
 // requestTimeout bounds the database work of one request (change streams excepted).
 const requestTimeout = 30 * time.Second
+
+// slowRequestTimeout bounds the requests that change a profile's rule, which answer
+// only once every registration of the account has been re-evaluated: at a million
+// registrations that takes tens of seconds. Their write deadline is extended to
+// match, so that the answer still reaches the client.
+const slowRequestTimeout = 10 * time.Minute
 
 // probeMethods are tried to tell a wrong method (405) from a wrong path (404).
 var probeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -204,8 +222,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Every query of an ordinary request runs under this deadline, so a stuck
 		// database call ends with the request instead of holding a connection.
 		// Streams and the deprecated device list set deadlines per step instead.
+		timeout := requestTimeout
+		if a.slow[pattern] {
+			timeout = slowRequestTimeout
+			// Not every writer supports deadlines (test recorders do not).
+			deadline := time.Now().Add(timeout + time.Minute)
+			_ = http.NewResponseController(rec).SetWriteDeadline(deadline)
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}

@@ -16,6 +16,7 @@ func TestRoutesUnderDevices(t *testing.T) {
 		id   = "/6b9fd5b4-8d1a-4a43-9a1e-6f5d2b1c0e7a"
 		regs = devices + "/registrations"
 		phys = devices + "/physical-devices"
+		pol  = devices + "/policy"
 	)
 	tests := []struct{ method, path, want string }{
 		{"GET", acct, legacyList},
@@ -39,6 +40,15 @@ func TestRoutesUnderDevices(t *testing.T) {
 		{"POST", acct + "/physical-devices" + id + "/revoke",
 			"POST " + phys + "/{device_id}/revoke"},
 		{"GET", acct + "/physical-devices/override_codes", "GET " + phys + "/{device_id}"},
+		{"GET", acct + "/policy", "GET " + pol},
+		{"PATCH", acct + "/policy", "PATCH " + pol},
+		{"POST", acct + "/policy", "POST " + pol},
+		{"GET", acct + "/policies", "GET " + devices + "/policies"},
+		{"GET", acct + "/policy" + id, "GET " + pol + "/{policy_id}"},
+		{"DELETE", acct + "/policy" + id, "DELETE " + pol + "/{policy_id}"},
+		{"GET", acct + "/policy/exclude", "GET " + pol + "/exclude"},
+		{"PUT", acct + "/policy" + id + "/include", "PUT " + pol + "/{policy_id}/include"},
+		{"GET", acct + "/policy/override_codes", "GET " + pol + "/{policy_id}"},
 		{"DELETE", acct + id, ""},
 		{"POST", acct, ""},
 		{"GET", acct + id + "/override_codes/x", ""},

@@ -9,7 +9,6 @@ import (
 )
 
 func (t *tx) AppendAudit(ctx context.Context, e *device.AuditEntry) error {
-	t.accounts[e.AccountID] = true
 	err := t.tx.QueryRow(ctx, `UPDATE accounts SET audit_seq = audit_seq + 1
 		WHERE id = $1 RETURNING audit_seq`, e.AccountID).Scan(&e.Seq)
 	if err != nil {

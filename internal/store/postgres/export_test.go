@@ -27,3 +27,6 @@ func DevicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any
 
 // Migrations exposes the embedded migrations to the upgrade test.
 var Migrations = migrations
+
+// CandidatesQuery is the query behind Store.Candidates, for the query-plan test.
+const CandidatesQuery = candidatesQuery

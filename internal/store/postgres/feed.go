@@ -12,7 +12,6 @@ import (
 )
 
 func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
-	t.accounts[c.AccountID] = true
 	err := t.tx.QueryRow(ctx, `UPDATE accounts SET change_seq = change_seq + 1
 		WHERE id = $1 RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
 	if err != nil {

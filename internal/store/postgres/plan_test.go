@@ -135,6 +135,20 @@ func badPlan(t *testing.T, st *postgres.Store, query string, args []any) ([]stri
 	return plan, false
 }
 
+// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
+// with, two thousand times over a million registrations.
+func TestCandidatePlanUsesIndex(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	args := []any{strings.Repeat("a", 32), "", 500}
+	if plan, bad := badPlan(t, st, postgres.CandidatesQuery, args); bad {
+		t.Errorf("candidates plan:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
 // TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
 // same way: it streams a whole account, so each page must come from an index.
 func TestDeviceViewsPlanUsesIndex(t *testing.T) {

@@ -36,18 +36,99 @@ func (r reader) Account(ctx context.Context, id string) (*device.Account, error)
 }
 
 func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Profile, error) {
-	var p device.Profile
-	var deleted sql.NullInt64
-	var created, updated int64
-	err := r.q.QueryRow(ctx, `SELECT id, account_id, name, is_default, deleted_at,
-		created_at, updated_at FROM profiles WHERE account_id = $1 AND id = $2`, accountID, id).
-		Scan(&p.ID, &p.AccountID, &p.Name, &p.Default, &deleted, &created, &updated)
+	p, err := row.Profile(r.q.QueryRow(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = $1 AND id = $2`, accountID, id))
+	return p, mapError(err)
+}
+
+func (r reader) Profiles(ctx context.Context, accountID string) ([]device.Profile, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = $1 AND deleted_at IS NULL `+row.ProfileOrder, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("read profile: %w", mapError(err))
+		return nil, fmt.Errorf("list profiles: %w", err)
 	}
-	p.DeletedAt = row.NullMicros(deleted)
-	p.CreatedAt, p.UpdatedAt = row.FromMicros(created), row.FromMicros(updated)
-	return &p, nil
+	return collect(rows, "list profiles", func(s row.Scanner) (device.Profile, error) {
+		p, err := row.Profile(s)
+		if err != nil {
+			return device.Profile{}, err
+		}
+		return *p, nil
+	})
+}
+
+func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+row.RuleColumns+` FROM profiles
+		WHERE account_id = $1 AND deleted_at IS NULL `+row.ProfileOrder, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	return collect(rows, "read profile rules", row.Rule)
+}
+
+// candidatesQuery pages through the registrations_live_id index.
+const candidatesQuery = row.CandidateSelect + `
+	WHERE r.account_id = $1 AND r.deleted_at IS NULL AND r.id > $2
+	ORDER BY r.id LIMIT $3`
+
+func (r reader) Candidates(
+	ctx context.Context, accountID, after string, limit int,
+) ([]device.Candidate, error) {
+	rows, err := r.q.Query(ctx, candidatesQuery, accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	return collect(rows, "read candidates", row.Candidate)
+}
+
+func (r reader) CandidatesByID(
+	ctx context.Context, accountID string, ids []string,
+) ([]device.Candidate, error) {
+	rows, err := r.q.Query(ctx, row.CandidateSelect+`
+		WHERE r.account_id = $1 AND r.deleted_at IS NULL AND r.id = ANY($2)
+		ORDER BY r.id`, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	return collect(rows, "read candidates", row.Candidate)
+}
+
+func (r reader) Reassignment(ctx context.Context, accountID string) (device.Reassignment, error) {
+	var ra device.Reassignment
+	err := r.q.QueryRow(ctx, `SELECT generation, after_id FROM profile_reassignments
+		WHERE account_id = $1 AND after_id IS NOT NULL`, accountID).Scan(&ra.Generation, &ra.After)
+	if err != nil {
+		return ra, fmt.Errorf("read reassignment: %w", mapError(err))
+	}
+	return ra, nil
+}
+
+func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
+	rows, err := r.q.Query(ctx, `SELECT account_id FROM profile_reassignments
+		WHERE after_id IS NOT NULL ORDER BY account_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	return collect(rows, "list reassignments", func(s row.Scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows pgx.Rows, what string, scan func(row.Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 func (r reader) User(ctx context.Context, accountID, id string) (*device.User, error) {

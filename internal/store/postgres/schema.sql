@@ -32,6 +32,8 @@ CREATE UNIQUE INDEX global_keys_account_id_email_key ON SCHEMA.global_keys USING
 CREATE UNIQUE INDEX global_keys_hash_key ON SCHEMA.global_keys USING btree (hash)
 CREATE UNIQUE INDEX global_keys_pkey ON SCHEMA.global_keys USING btree (id)
 CREATE UNIQUE INDEX override_secrets_pkey ON SCHEMA.override_secrets USING btree (registration_id)
+CREATE UNIQUE INDEX profile_reassignments_pkey ON SCHEMA.profile_reassignments USING btree (account_id)
+CREATE UNIQUE INDEX profiles_live_precedence ON SCHEMA.profiles USING btree (account_id, precedence) WHERE ((deleted_at IS NULL) AND (precedence IS NOT NULL))
 CREATE UNIQUE INDEX profiles_pkey ON SCHEMA.profiles USING btree (id)
 CREATE UNIQUE INDEX registration_changes_pkey ON SCHEMA.registration_changes USING btree (account_id, seq)
 CREATE UNIQUE INDEX registrations_live_key ON SCHEMA.registrations USING btree (account_id, key) WHERE (deleted_at IS NULL)
@@ -127,14 +129,43 @@ override_secrets.created_at bigint not null
 override_secrets.registration_id text collate C not null
 override_secrets.secret bytea not null
 override_secrets.updated_at bigint not null
+profile_reassignments FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
+profile_reassignments PRIMARY KEY (account_id)
+profile_reassignments.account_id text collate C not null
+profile_reassignments.after_id text collate C
+profile_reassignments.generation bigint not null
 profiles FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 profiles PRIMARY KEY (id)
 profiles.account_id text collate C not null
+profiles.allow_mode_switch boolean not null
+profiles.allow_updates boolean not null
+profiles.allowed_to_leave boolean not null
+profiles.auto_connect bigint not null
+profiles.captive_portal bigint not null
 profiles.created_at bigint not null
 profiles.deleted_at bigint
+profiles.description text not null
+profiles.disable_auto_fallback boolean not null
+profiles.enabled boolean not null
+profiles.exclude_office_ips boolean not null
+profiles.exclude_routes text
+profiles.fallback_domains text
 profiles.id text collate C not null
+profiles.include_routes text
 profiles.is_default boolean not null
+profiles.lan_allow_minutes bigint
+profiles.lan_allow_subnet_size bigint
+profiles.match_rule text not null
 profiles.name text not null
+profiles.precedence bigint
+profiles.register_interface_ip_with_dns boolean not null
+profiles.sccm_vpn_boundary_support boolean not null
+profiles.service_mode text not null
+profiles.service_port bigint not null
+profiles.split_mode text not null
+profiles.support_url text not null
+profiles.switch_locked boolean not null
+profiles.tunnel_protocol text not null
 profiles.updated_at bigint not null
 registration_changes FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 registration_changes PRIMARY KEY (account_id, seq)

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -98,17 +97,12 @@ func (s *Store) Close() error {
 // loses a race, so fn must keep no state across runs.
 func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	var err error
-	var queue []string // accounts whose writers this one queues behind, once contended
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		var touched []string
-		touched, err = s.updateOnce(ctx, fn, queue)
+		err = s.updateOnce(ctx, fn, attempt > 1)
 		if !retryable(err) {
 			return err
 		}
-		if queue == nil && len(touched) > 0 {
-			queue = touched
-		}
-		backoff := time.Duration(rand.IntN(1<<min(attempt, 7))) * time.Millisecond
+		backoff := time.Duration(rand.IntN(1<<min(attempt, 4))) * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -119,81 +113,63 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	return fmt.Errorf("write transaction: gave up after %d attempts: %w", maxAttempts, err)
 }
 
-// accountLockSpace is the first key of the advisory locks that queue an account's
-// contended writers ("warp" in ASCII), so they cannot collide with other users' locks.
-const accountLockSpace = 0x77617270
+// The advisory lock that write transactions share, and that a retry takes alone: its
+// two keys are "warp" in ASCII and "w" for write, so it collides with no one else's.
+const (
+	writeLockSpace = 0x77617270
+	writeLockKey   = 0x77
+)
 
-// updateOnce runs fn in one SERIALIZABLE transaction and returns the accounts whose
-// counters it wrote, whatever the outcome.
+// updateOnce runs fn in one SERIALIZABLE transaction.
 //
-// Every write to an account bumps a counter on the account's row (its change and
-// audit sequence numbers), so concurrent writers to one account always conflict, and
-// the one that commits second retries. Under heavy contention a writer could lose
-// every retry. So a writer that lost once takes a session-level advisory lock per
-// account before its next attempt, held across the retries that follow: contended
-// writers then queue, first come first served, on every instance, and each attempt
-// begins its snapshot only once it is at the head of the queue. The lock is taken
-// outside the transaction because a SERIALIZABLE snapshot starts at the transaction's
-// first statement, and a lock waited for inside would leave it stale.
-func (s *Store) updateOnce(
-	ctx context.Context, fn func(tx device.Tx) error, queue []string,
-) ([]string, error) {
+// Concurrent writers conflict often: every write to an account bumps counters on the
+// account's row, and PostgreSQL's conflict detection coarsens to whole pages or
+// tables once a transaction has read many rows. Under load a writer could lose every
+// retry and the client would see a 500. So every write transaction first takes one
+// advisory lock in shared mode, and a retry takes it exclusively: first attempts run
+// side by side as before, but a writer that lost once waits for the transactions in
+// flight to finish, then runs with no other writer on any instance, and so cannot
+// lose again. PostgreSQL queues new shared requests behind a waiting exclusive one,
+// so retries are not starved. The lock is taken on the connection, before BEGIN,
+// because a SERIALIZABLE snapshot starts at the transaction's first statement and a
+// lock waited for inside it would leave the snapshot stale.
+func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error, alone bool) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("acquire connection: %w", err)
+		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if len(queue) > 0 {
-		unlock, err := lockAccounts(ctx, conn, queue)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	lock, unlock := "pg_advisory_lock_shared", "pg_advisory_unlock_shared"
+	if alone {
+		lock, unlock = "pg_advisory_lock", "pg_advisory_unlock"
 	}
+	if _, err := conn.Exec(ctx, "SELECT "+lock+"($1, $2)", writeLockSpace, writeLockKey); err != nil {
+		return fmt.Errorf("take the write lock: %w", err)
+	}
+	defer func() {
+		bg := context.WithoutCancel(ctx)
+		_, err := conn.Exec(bg, "SELECT "+unlock+"($1, $2)", writeLockSpace, writeLockKey)
+		if err != nil {
+			conn.Conn().Close(bg) // closing the session releases its locks
+		}
+	}()
 
 	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", err)
 	}
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	t := &tx{reader: reader{q: pgTx}, tx: pgTx, notified: map[string]bool{},
-		accounts: map[string]bool{}}
-	touched := func() []string { return slices.Sorted(maps.Keys(t.accounts)) }
+	t := &tx{reader: reader{q: pgTx}, tx: pgTx, notified: map[string]bool{}}
 	if err := fn(t); err != nil {
-		return touched(), err
+		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return touched(), fmt.Errorf("commit: %w", mapError(err))
+		return fmt.Errorf("commit: %w", mapError(err))
 	}
 	for accountID := range t.notified {
 		s.hub.Publish(accountID) // NOTIFY does not reach our own LISTEN promptly enough
 	}
-	return nil, nil
-}
-
-// lockAccounts takes the advisory locks of accounts, in sorted order so that two
-// writers cannot deadlock, and returns the function that releases them. A
-// connection whose unlock fails is closed, which releases its locks too.
-func lockAccounts(ctx context.Context, conn *pgxpool.Conn, accounts []string) (func(), error) {
-	unlock := func(held []string) {
-		for _, id := range held {
-			_, err := conn.Exec(context.WithoutCancel(ctx),
-				`SELECT pg_advisory_unlock($1, hashtext($2))`, accountLockSpace, id)
-			if err != nil {
-				conn.Conn().Close(context.WithoutCancel(ctx))
-				return
-			}
-		}
-	}
-	for i, id := range accounts {
-		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`,
-			accountLockSpace, id)
-		if err != nil {
-			unlock(accounts[:i])
-			return nil, fmt.Errorf("queue behind account %s: %w", id, err)
-		}
-	}
-	return func() { unlock(accounts) }, nil
+	return nil
 }
 
 // retryable reports whether err is a serialization failure or deadlock, after which

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,7 +20,6 @@ type tx struct {
 	reader
 	tx       pgx.Tx
 	notified map[string]bool // accounts whose change log this transaction appended to
-	accounts map[string]bool // accounts whose row or registrations it wrote
 }
 
 // exec runs a statement and maps driver errors to domain kinds.
@@ -57,14 +58,76 @@ func (t *tx) SetDefaultProfile(ctx context.Context, accountID, profileID string)
 }
 
 func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
-	return t.put(ctx, "put profile", `INSERT INTO profiles
-		(id, account_id, name, is_default, deleted_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
-			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
-		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
-		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
+	values, err := row.ProfileValues(p)
+	if err != nil {
+		return fmt.Errorf("put profile: %w", err)
+	}
+	return t.put(ctx, "put profile", `INSERT INTO profiles (`+row.ProfileColumns+`)
+		VALUES (`+placeholders(len(values))+`)
+		ON CONFLICT (id) DO UPDATE SET `+row.ProfileUpdates+`
+		WHERE profiles.account_id = excluded.account_id`, values...)
+}
+
+func (t *tx) AssignProfile(
+	ctx context.Context, profileID string, rs []*device.Registration, at time.Time,
+) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	_, err := t.exec(ctx, "assign profile", `UPDATE registrations
+		SET profile_id = $1, policy_updated_at = $2 WHERE account_id = $3 AND id = ANY($4)`,
+		profileID, at.UnixMicro(), rs[0].AccountID, ids)
+	return err
+}
+
+func (t *tx) StartReassignment(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "start reassignment", `INSERT INTO profile_reassignments
+		(account_id, generation, after_id) VALUES ($1, 1, '')
+		ON CONFLICT (account_id) DO UPDATE
+		SET generation = profile_reassignments.generation + 1, after_id = ''`, accountID)
+	return err
+}
+
+func (t *tx) AdvanceReassignment(
+	ctx context.Context, accountID string, r device.Reassignment, after string,
+) error {
+	return t.casReassignment(ctx, "advance reassignment", &after, accountID, r)
+}
+
+func (t *tx) FinishReassignment(ctx context.Context, accountID string, r device.Reassignment) error {
+	return t.casReassignment(ctx, "finish reassignment", nil, accountID, r)
+}
+
+// casReassignment sets the progress of r to after, if r is still the stored state.
+func (t *tx) casReassignment(
+	ctx context.Context, what string, after *string, accountID string, r device.Reassignment,
+) error {
+	tag, err := t.exec(ctx, what, `UPDATE profile_reassignments SET after_id = $1
+		WHERE account_id = $2 AND generation = $3 AND after_id = $4`,
+		after, accountID, r.Generation, r.After)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: overtaken: %w", what, device.ErrConflict)
+	}
+	return nil
+}
+
+// placeholders returns "$1, $2, ..., $n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	return b.String()
 }
 
 func (t *tx) PutUser(ctx context.Context, u *device.User) error {
@@ -144,7 +207,6 @@ func (t *tx) TouchRegistrations(
 	regs, devs := make([]string, len(rs)), make([]string, len(rs))
 	for i, r := range rs {
 		regs[i], devs[i] = r.ID, r.DeviceID
-		t.accounts[r.AccountID] = true
 	}
 	us := at.UnixMicro()
 	if _, err := t.exec(ctx, "touch registrations", `UPDATE registrations

@@ -206,6 +206,18 @@ func checkDevicePlan(t *testing.T, st *Store, q *device.DeviceListQuery, mayTemp
 	}
 }
 
+// TestCandidatePlanUsesIndex checks the query that profile re-evaluation pages
+// with, two thousand times over a million registrations: it must seek in
+// registrations_live_id, not scan or sort.
+func TestCandidatePlanUsesIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{strings.Repeat("a", 32), "", 500}
+	plan, bad := badPlan(t, st, candidatesQuery, args, false)
+	if joined := strings.Join(plan, "; "); bad || !strings.Contains(joined, "registrations_live_id") {
+		t.Errorf("candidates plan %q, want a search of registrations_live_id and no sort", joined)
+	}
+}
+
 // TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
 // same way: it streams a whole account, so each page must come from the live id index.
 func TestDeviceViewsPlanUsesIndex(t *testing.T) {

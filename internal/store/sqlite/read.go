@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/row"
@@ -30,18 +32,143 @@ func (r reader) Account(ctx context.Context, id string) (*device.Account, error)
 }
 
 func (r reader) Profile(ctx context.Context, accountID, id string) (*device.Profile, error) {
-	var p device.Profile
-	var deleted sql.NullInt64
-	var created, updated int64
-	err := r.queryRow(ctx, `SELECT id, account_id, name, is_default, deleted_at,
-		created_at, updated_at FROM profiles WHERE account_id = ? AND id = ?`, accountID, id).
-		Scan(&p.ID, &p.AccountID, &p.Name, &p.Default, &deleted, &created, &updated)
+	p, err := row.Profile(r.queryRow(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = ? AND id = ?`, accountID, id))
+	return p, mapError(err)
+}
+
+func (r reader) Profiles(ctx context.Context, accountID string) ([]device.Profile, error) {
+	rows, err := r.query(ctx, `SELECT `+row.ProfileColumns+` FROM profiles
+		WHERE account_id = ? AND deleted_at IS NULL `+row.ProfileOrder, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("read profile: %w", mapError(err))
+		return nil, fmt.Errorf("list profiles: %w", err)
 	}
-	p.DeletedAt = row.NullMicros(deleted)
-	p.CreatedAt, p.UpdatedAt = row.FromMicros(created), row.FromMicros(updated)
-	return &p, nil
+	defer rows.Close()
+	var out []device.Profile
+	for rows.Next() {
+		p, err := row.Profile(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list profiles: %w", err)
+	}
+	return out, nil
+}
+
+func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, error) {
+	rows, err := r.query(ctx, `SELECT `+row.RuleColumns+` FROM profiles
+		WHERE account_id = ? AND deleted_at IS NULL `+row.ProfileOrder, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Rule
+	for rows.Next() {
+		rule, err := row.Rule(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rule)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read profile rules: %w", err)
+	}
+	return out, nil
+}
+
+// candidatesQuery pages through the registrations_live_id index.
+const candidatesQuery = row.CandidateSelect + `
+	WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
+	ORDER BY r.id LIMIT ?`
+
+func (r reader) Candidates(
+	ctx context.Context, accountID, after string, limit int,
+) ([]device.Candidate, error) {
+	rows, err := r.query(ctx, candidatesQuery, accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Candidate
+	for rows.Next() {
+		c, err := row.Candidate(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	return out, nil
+}
+
+func (r reader) CandidatesByID(
+	ctx context.Context, accountID string, ids []string,
+) ([]device.Candidate, error) {
+	var out []device.Candidate
+	for len(ids) > 0 {
+		n := min(len(ids), touchChunk)
+		args := append([]any{accountID}, anySlice(ids[:n])...)
+		rows, err := r.query(ctx, row.CandidateSelect+`
+			WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id IN (`+placeholders(n)+`)
+			ORDER BY r.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read candidates: %w", err)
+		}
+		for rows.Next() {
+			c, err := row.Candidate(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read candidates: %w", err)
+		}
+		ids = ids[n:]
+	}
+	slices.SortFunc(out, func(a, b device.Candidate) int {
+		return strings.Compare(a.Registration.ID, b.Registration.ID)
+	})
+	return out, nil
+}
+
+func (r reader) Reassignment(ctx context.Context, accountID string) (device.Reassignment, error) {
+	var ra device.Reassignment
+	err := r.queryRow(ctx, `SELECT generation, after_id FROM profile_reassignments
+		WHERE account_id = ? AND after_id IS NOT NULL`, accountID).Scan(&ra.Generation, &ra.After)
+	if err != nil {
+		return ra, fmt.Errorf("read reassignment: %w", mapError(err))
+	}
+	return ra, nil
+}
+
+func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
+	rows, err := r.query(ctx, `SELECT account_id FROM profile_reassignments
+		WHERE after_id IS NOT NULL ORDER BY account_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list reassignments: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	return out, nil
 }
 
 func (r reader) User(ctx context.Context, accountID, id string) (*device.User, error) {

@@ -275,6 +275,12 @@ CREATE TABLE override_secrets (
     updated_at      INTEGER NOT NULL
 );
 
+CREATE TABLE profile_reassignments (
+    account_id TEXT    PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL,
+    after_id   TEXT
+) WITHOUT ROWID;
+
 CREATE TABLE profiles (
     id         TEXT    PRIMARY KEY,
     account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -283,7 +289,7 @@ CREATE TABLE profiles (
     deleted_at INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
-);
+, description TEXT NOT NULL DEFAULT '', match_rule TEXT NOT NULL DEFAULT '', precedence INTEGER, enabled INTEGER NOT NULL DEFAULT 1, allow_mode_switch INTEGER NOT NULL DEFAULT 0, allow_updates INTEGER NOT NULL DEFAULT 0, allowed_to_leave INTEGER NOT NULL DEFAULT 1, auto_connect INTEGER NOT NULL DEFAULT 0, captive_portal INTEGER NOT NULL DEFAULT 180, disable_auto_fallback INTEGER NOT NULL DEFAULT 0, exclude_office_ips INTEGER NOT NULL DEFAULT 0, lan_allow_minutes INTEGER, lan_allow_subnet_size INTEGER, register_interface_ip_with_dns INTEGER NOT NULL DEFAULT 1, sccm_vpn_boundary_support INTEGER NOT NULL DEFAULT 0, service_mode TEXT NOT NULL DEFAULT 'warp', service_port INTEGER NOT NULL DEFAULT 0, support_url TEXT NOT NULL DEFAULT '', switch_locked INTEGER NOT NULL DEFAULT 0, tunnel_protocol TEXT NOT NULL DEFAULT 'wireguard', split_mode TEXT NOT NULL DEFAULT 'exclude', exclude_routes TEXT, include_routes TEXT, fallback_domains TEXT);
 
 CREATE TABLE registration_changes (
     account_id      TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -371,6 +377,9 @@ CREATE INDEX devices_live_user_email ON devices (account_id, last_seen_user_emai
     WHERE deleted_at IS NULL;
 
 CREATE INDEX profiles_account ON profiles (account_id);
+
+CREATE UNIQUE INDEX profiles_live_precedence ON profiles (account_id, precedence)
+    WHERE deleted_at IS NULL AND precedence IS NOT NULL;
 
 CREATE INDEX registration_changes_at ON registration_changes (at);
 

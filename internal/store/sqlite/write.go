@@ -57,14 +57,68 @@ func (t *tx) SetDefaultProfile(ctx context.Context, accountID, profileID string)
 }
 
 func (t *tx) PutProfile(ctx context.Context, p *device.Profile) error {
-	return t.put(ctx, "put profile", `INSERT INTO profiles
-		(id, account_id, name, is_default, deleted_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default,
-			deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
-		WHERE profiles.account_id = excluded.account_id`,
-		p.ID, p.AccountID, p.Name, p.Default, row.Micros(p.DeletedAt),
-		p.CreatedAt.UnixMicro(), p.UpdatedAt.UnixMicro())
+	values, err := row.ProfileValues(p)
+	if err != nil {
+		return fmt.Errorf("put profile: %w", err)
+	}
+	return t.put(ctx, "put profile", `INSERT INTO profiles (`+row.ProfileColumns+`)
+		VALUES (`+placeholders(len(values))+`)
+		ON CONFLICT (id) DO UPDATE SET `+row.ProfileUpdates+`
+		WHERE profiles.account_id = excluded.account_id`, values...)
+}
+
+func (t *tx) AssignProfile(
+	ctx context.Context, profileID string, rs []*device.Registration, at time.Time,
+) error {
+	for len(rs) > 0 {
+		n := min(len(rs), touchChunk)
+		args := []any{profileID, at.UnixMicro(), rs[0].AccountID}
+		for _, r := range rs[:n] {
+			args = append(args, r.ID)
+		}
+		_, err := t.exec(ctx, "assign profile", `UPDATE registrations
+			SET profile_id = ?, policy_updated_at = ?
+			WHERE account_id = ? AND id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+func (t *tx) StartReassignment(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "start reassignment", `INSERT INTO profile_reassignments
+		(account_id, generation, after_id) VALUES (?, 1, '')
+		ON CONFLICT (account_id) DO UPDATE
+		SET generation = profile_reassignments.generation + 1, after_id = ''`, accountID)
+	return err
+}
+
+func (t *tx) AdvanceReassignment(
+	ctx context.Context, accountID string, r device.Reassignment, after string,
+) error {
+	return t.casReassignment(ctx, "advance reassignment", after, accountID, r)
+}
+
+func (t *tx) FinishReassignment(ctx context.Context, accountID string, r device.Reassignment) error {
+	return t.casReassignment(ctx, "finish reassignment", nil, accountID, r)
+}
+
+// casReassignment sets the progress of r to after, if r is still the stored state.
+func (t *tx) casReassignment(
+	ctx context.Context, what string, after any, accountID string, r device.Reassignment,
+) error {
+	res, err := t.exec(ctx, what, `UPDATE profile_reassignments SET after_id = ?
+		WHERE account_id = ? AND generation = ? AND after_id = ?`,
+		after, accountID, r.Generation, r.After)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("%s: overtaken: %w", what, device.ErrConflict)
+	}
+	return nil
 }
 
 func (t *tx) PutUser(ctx context.Context, u *device.User) error {

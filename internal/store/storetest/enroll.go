@@ -57,7 +57,7 @@ func testEnrollSingleUser(t *testing.T, e *env) {
 		TunnelType: device.TunnelWireGuard, SecretHash: device.HashSecret(en.Token),
 		CreatedAt: now, UpdatedAt: now, LastSeenAt: now, PolicyUpdatedAt: now,
 		DeviceName: req.Device.Name, ClientVersion: req.Device.ClientVersion,
-		User: userView(wantUser), Policy: e.defaultProfile(t, a),
+		User: userView(wantUser), Policy: policyView(e.defaultProfile(t, a)),
 	}
 	check(t, "Enroll result", got, want, nil)
 	check(t, "Registration read back", e.registration(t, a.ID, got.ID), want, nil)

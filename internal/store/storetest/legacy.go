@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func overrideTests() []behaviour {
 		{"put override secret inserts and replaces", testPutOverrideSecret},
 		{"override codes refused without mode switching", testOverrideNoModeSwitch},
 		{"override codes refused for revoked and deleted registrations", testOverrideRefusals},
+		{"each issue of override codes takes the next counter", testOverrideIssues},
+		{"concurrent issues of override codes never share a counter", testOverrideRace},
+		{"a registration without an override secret gets no codes", testOverrideNoSecret},
 	}
 }
 
@@ -286,6 +290,100 @@ func testOverrideNoModeSwitch(t *testing.T, e *env) {
 	got, err := e.store.OverrideSecret(e.ctx, id)
 	if err != nil || got.Counter != 0 {
 		t.Errorf("a refused issue moved the counter: %+v, %v", got, err)
+	}
+}
+
+// allowModeSwitch turns allow_mode_switch on or off in the account's default profile.
+func (e *env) allowModeSwitch(t *testing.T, accountID string, on bool) {
+	t.Helper()
+	_, err := e.svc.EditDefaultProfile(e.ctx, accountID, func(p *device.Profile) error {
+		p.Settings.AllowModeSwitch = on
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("EditDefaultProfile: %v", err)
+	}
+}
+
+func testOverrideIssues(t *testing.T, e *env) {
+	a, ens := e.enrollN(t, false, 1)
+	en := ens[0]
+	e.allowModeSwitch(t, a.ID, true)
+	admin := device.WithActor(e.ctx, device.Actor{Kind: device.ActorAPIToken, ID: "tok-1"})
+	for want := uint64(1); want <= 3; want++ {
+		is, err := e.svc.IssueOverride(admin, a.ID, en.Registration.ID)
+		if err != nil {
+			t.Fatalf("IssueOverride %d: %v", want, err)
+		}
+		if is.Counter != want || !bytes.Equal(is.Secret, en.OverrideSecret) ||
+			is.RegistrationID != en.Registration.ID {
+			t.Errorf("issue %d: counter %d, secret %x; want counter %d and the enrolment's",
+				want, is.Counter, is.Secret, want)
+		}
+	}
+	if got, err := e.store.OverrideSecret(e.ctx, en.Registration.ID); err != nil ||
+		got.Counter != 3 {
+		t.Errorf("stored counter after three issues: %+v, %v; want 3", got, err)
+	}
+
+	log := e.auditLog(t, a.ID, device.AuditQuery{TargetID: en.Registration.ID})
+	issued := 0
+	for _, entry := range log {
+		if entry.Action != "registration.issue_override_codes" {
+			continue
+		}
+		issued++
+		n := entry.After["override_codes_issued"]
+		if entry.Actor.ID != "tok-1" || len(entry.After) != 1 || n == "" || n == "0" {
+			t.Errorf("audit entry %+v: want the token as actor and only the issue number", entry)
+		}
+	}
+	if issued != 3 {
+		t.Errorf("%d issue_override_codes audit entries, want 3", issued)
+	}
+
+	e.allowModeSwitch(t, a.ID, false)
+	_, err := e.svc.IssueOverride(e.ctx, a.ID, en.Registration.ID)
+	wantKind(t, "IssueOverride after mode switching was turned off", err, device.KindInvalid)
+}
+
+func testOverrideRace(t *testing.T, e *env) {
+	a, ens := e.enrollN(t, false, 1)
+	id := ens[0].Registration.ID
+	e.allowModeSwitch(t, a.ID, true)
+	counters := make([]uint64, raceWorkers)
+	errs := make([]error, raceWorkers)
+	race(raceWorkers, func(i int) {
+		is, err := e.svc.IssueOverride(e.ctx, a.ID, id)
+		errs[i] = err
+		if err == nil {
+			counters[i] = is.Counter
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("IssueOverride %d: %v", i, err)
+		}
+	}
+	slices.Sort(counters)
+	for i, c := range counters {
+		if c != uint64(i+1) {
+			t.Fatalf("counters %v, want 1 to %d, each once", counters, raceWorkers)
+		}
+	}
+}
+
+// testOverrideNoSecret stands for a registration enrolled before override codes
+// existed: an imported one, which has no secret either.
+func testOverrideNoSecret(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	ids := newImportIDs()
+	e.importBatch(t, a, importBatch(ids, "imported-key-"))
+	e.allowModeSwitch(t, a.ID, true) // the imported default profile's
+	_, err := e.svc.IssueOverride(e.ctx, a.ID, ids.regs[0])
+	wantKind(t, "IssueOverride without a secret", err, device.KindInvalid)
+	if !strings.Contains(device.MessageOf(err), "no override secret") {
+		t.Errorf("message %q does not say the secret is missing", device.MessageOf(err))
 	}
 }
 

@@ -95,8 +95,14 @@ func withViews(r *device.Registration, d *device.Device, u *device.User,
 ) device.Registration {
 	out := *r
 	out.DeviceName, out.ClientVersion = d.Facts.Name, d.Facts.ClientVersion
-	out.User, out.Policy = userView(u), p
+	out.User, out.Policy = userView(u), policyView(p)
 	return out
+}
+
+// policyView is the summary of p that a registration's read view carries.
+func policyView(p *device.Profile) *device.Profile {
+	return &device.Profile{ID: p.ID, AccountID: p.AccountID, Name: p.Name, Default: p.Default,
+		DeletedAt: p.DeletedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 
 // userView is the summary of u that a registration's read view carries.
@@ -133,7 +139,7 @@ func deviceViews(d *device.Device, active int, r *device.Registration, u *device
 	out := *d
 	out.ActiveRegistrations, out.LastSeenUser = active, userView(u)
 	out.LastSeen = &device.RegistrationSummary{
-		ID: r.ID, Policy: p, PolicyUpdatedAt: r.PolicyUpdatedAt,
+		ID: r.ID, Policy: policyView(p), PolicyUpdatedAt: r.PolicyUpdatedAt,
 	}
 	return &out
 }

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"device lists", deviceListTests()},
 		{"device admin", deviceAdminTests()},
 		{"import", importTests()},
+		{"profiles", profileTests()},
+		{"assignment", assignTests()},
 		{"change feed", feedTests()},
 		{"legacy devices", legacyTests()},
 		{"override codes", overrideTests()},
