@@ -43,10 +43,11 @@ type enrollUser struct {
 
 // enrollment is the result of a successful enrolment.
 type enrollment struct {
-	ID        string `json:"id"`
-	DeviceID  string `json:"device_id"`
-	AccountID string `json:"account_id"`
-	Token     string `json:"token"`
+	ID             string `json:"id"`
+	DeviceID       string `json:"device_id"`
+	AccountID      string `json:"account_id"`
+	Token          string `json:"token"`
+	OverrideSecret string `json:"override_secret"`
 }
 
 // wireguardDevice returns an enrolment of a new machine with a fresh curve25519

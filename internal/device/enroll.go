@@ -25,10 +25,12 @@ type EnrollRequest struct {
 }
 
 // Enrollment is the result of a successful enrolment. Token is the registration's
-// own secret; only its hash is stored.
+// own secret; only its hash is stored. OverrideSecret is what the client checks
+// admin override codes with (package override); every enrolment replaces it.
 type Enrollment struct {
-	Registration *Registration
-	Token        string
+	Registration   *Registration
+	Token          string
+	OverrideSecret []byte
 }
 
 // ClientUpdate is a client's change to its own registration: a key rotation and
@@ -53,7 +55,7 @@ func (s *Service) Enroll(
 	if err := normalizeEnroll(&req); err != nil {
 		return nil, err
 	}
-	token := NewSecret()
+	token, override := NewSecret(), newOverrideSecret()
 	var out *Registration
 	err := s.store.Update(ctx, func(tx Tx) error {
 		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
@@ -69,7 +71,7 @@ func (s *Service) Enroll(
 		if err != nil {
 			return fmt.Errorf("read account: %w", err)
 		}
-		out, err = s.enrollTx(ctx, tx, acct, &req, token)
+		out, err = s.enrollTx(ctx, tx, acct, &req, token, override)
 		if err != nil {
 			return err
 		}
@@ -88,11 +90,11 @@ func (s *Service) Enroll(
 	}
 	s.log.InfoContext(ctx, "device enrolled", "registration_id", out.ID,
 		"account_id", out.AccountID, "key_fingerprint", Fingerprint(out.Key))
-	return &Enrollment{Registration: out, Token: token}, nil
+	return &Enrollment{Registration: out, Token: token, OverrideSecret: override}, nil
 }
 
 func (s *Service) enrollTx(
-	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string,
+	ctx context.Context, tx Tx, acct *Account, req *EnrollRequest, token string, override []byte,
 ) (*Registration, error) {
 	now := s.Now()
 	user, userChanged, err := s.upsertUser(ctx, tx, acct.ID, req)
@@ -138,6 +140,10 @@ func (s *Service) enrollTx(
 	reassigned := s.choose(asg, r, subjectOf(user, &dev.Facts), now)
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return nil, fmt.Errorf("write registration: %w", err)
+	}
+	sec := &OverrideSecret{RegistrationID: r.ID, Secret: override, CreatedAt: now, UpdatedAt: now}
+	if err := tx.PutOverrideSecret(ctx, sec); err != nil {
+		return nil, fmt.Errorf("write override secret: %w", err)
 	}
 	c := changeFor(kind, r, now)
 	c.PreviousKey = previous
@@ -347,12 +353,17 @@ func (s *Service) rechoose(
 
 // RollClientToken gives a registration a new secret, authenticated by the current
 // one, and returns it; only its hash is stored. The old secret is refused from the
-// moment this returns. Nothing else about the registration changes, and the change
-// feed does not record it: gateways never see client secrets.
-func (s *Service) RollClientToken(ctx context.Context, id, token string) (string, error) {
-	secret := NewSecret()
+// moment this returns. The override secret is rolled with it, since a client whose
+// token leaked lost both, and returned too: this is also how a registration enrolled
+// before override codes existed gets one without enrolling again. Nothing else about
+// the registration changes, and the change feed does not record it: gateways never
+// see client secrets.
+func (s *Service) RollClientToken(
+	ctx context.Context, id, token string,
+) (newToken string, overrideSecret []byte, err error) {
+	secret, override := NewSecret(), newOverrideSecret()
 	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		r, err := clientRegistration(ctx, tx, id, token)
 		if err != nil {
 			return err
@@ -361,13 +372,19 @@ func (s *Service) RollClientToken(ctx context.Context, id, token string) (string
 		if err := tx.PutRegistration(ctx, r); err != nil {
 			return fmt.Errorf("write registration: %w", err)
 		}
+		now := s.Now()
+		sec := &OverrideSecret{RegistrationID: r.ID, Secret: override, CreatedAt: now,
+			UpdatedAt: now}
+		if err := tx.PutOverrideSecret(ctx, sec); err != nil {
+			return fmt.Errorf("write override secret: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	s.log.InfoContext(ctx, "registration token rolled", "registration_id", id)
-	return secret, nil
+	return secret, override, nil
 }
 
 func applyClientUpdate(r *Registration, u *ClientUpdate) error {

@@ -86,6 +86,17 @@ type Reader interface {
 	// that holds key, with its read views.
 	RegistrationByKey(ctx context.Context, accountID, key string) (*Registration, error)
 
+	// DeviceView returns a registration of the account with its device's facts,
+	// including a deleted one.
+	DeviceView(ctx context.Context, accountID, id string) (*DeviceView, error)
+
+	// DeviceViews returns up to limit live (not deleted) registrations of the account
+	// with an id greater than after, in id order, each with its device's facts.
+	DeviceViews(ctx context.Context, accountID, after string, limit int) ([]DeviceView, error)
+
+	// OverrideSecret returns the override secret of a registration.
+	OverrideSecret(ctx context.Context, registrationID string) (*OverrideSecret, error)
+
 	// AuditLog returns the account's audit entries that q selects, newest first.
 	AuditLog(ctx context.Context, accountID string, q AuditQuery) ([]AuditEntry, error)
 }
@@ -168,6 +179,10 @@ type Tx interface {
 	// AppendChange appends c to its account's change log, setting c.Seq to the next
 	// number of that account. The entry commits, or not, with the transaction.
 	AppendChange(ctx context.Context, c *Change) error
+
+	// PutOverrideSecret inserts or replaces a registration's override secret. The
+	// registration must exist.
+	PutOverrideSecret(ctx context.Context, s *OverrideSecret) error
 
 	// AppendAudit appends e to its account's audit log, setting e.Seq to the next
 	// number of that account. The entry commits, or not, with the transaction.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,11 +50,15 @@ type enrollRequestJSON struct {
 	} `json:"user"`
 }
 
+// enrollmentJSON is the enrolment result. override_secret is the secret the client
+// checks admin override codes with, in unpadded URL-safe base64; like the token, it
+// is shown only here.
 type enrollmentJSON struct {
-	ID        string `json:"id"`
-	DeviceID  string `json:"device_id"`
-	AccountID string `json:"account_id"`
-	Token     string `json:"token"`
+	ID             string `json:"id"`
+	DeviceID       string `json:"device_id"`
+	AccountID      string `json:"account_id"`
+	Token          string `json:"token"`
+	OverrideSecret string `json:"override_secret"`
 }
 
 func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +94,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	reg := e.Registration
 	writeResult(w, http.StatusCreated, enrollmentJSON{
 		ID: reg.ID, DeviceID: reg.DeviceID, AccountID: reg.AccountID, Token: e.Token,
+		OverrideSecret: base64.RawURLEncoding.EncodeToString(e.OverrideSecret),
 	}, nil)
 }
 
@@ -180,13 +186,16 @@ func (a *API) rollClientToken(w http.ResponseWriter, r *http.Request) {
 		a.writeClientError(w, r, err)
 		return
 	}
-	secret, err := a.svc.RollClientToken(r.Context(), r.PathValue("id"), token)
+	secret, override, err := a.svc.RollClientToken(r.Context(), r.PathValue("id"), token)
 	if err != nil {
 		a.clientFailed(w, r, err, limitKey)
 		return
 	}
 	a.spendCredential(w, limitKey)
-	writeResult(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "token": secret}, nil)
+	writeResult(w, http.StatusOK, map[string]string{
+		"id": r.PathValue("id"), "token": secret,
+		"override_secret": base64.RawURLEncoding.EncodeToString(override),
+	}, nil)
 }
 
 // clientFailed answers a refused call of the enrolment API. A wrong credential
@@ -210,12 +219,6 @@ func (a *API) writeClientError(w http.ResponseWriter, r *http.Request, err error
 	if device.KindOf(err) == device.KindUnauthorized {
 		writeErrors(w, http.StatusUnauthorized,
 			message{Code: codeAuthentication, Message: device.MessageOf(err)})
-		return
-	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeErrors(w, http.StatusRequestEntityTooLarge, message{Code: codeTooLarge,
-			Message: fmt.Sprintf("request body must be at most %d bytes", tooLarge.Limit)})
 		return
 	}
 	a.writeError(w, r, err)

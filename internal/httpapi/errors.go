@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -43,6 +44,12 @@ var kindStatus = map[device.Kind]struct{ status, code int }{
 // writeError renders err as a v4 error envelope. Faults are logged once, here, with
 // the request id, and reach the client only as a generic message.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeErrors(w, http.StatusRequestEntityTooLarge, message{Code: codeTooLarge,
+			Message: fmt.Sprintf("request body must be at most %d bytes", tooLarge.Limit)})
+		return
+	}
 	kind := device.KindOf(err)
 	m, ok := kindStatus[kind]
 	if !ok || errors.Is(err, context.Canceled) {

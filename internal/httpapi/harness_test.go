@@ -139,9 +139,10 @@ func (h *harness) regsPath(suffix string) string {
 }
 
 type enrolled struct {
-	ID       string `json:"id"`
-	DeviceID string `json:"device_id"`
-	Token    string `json:"token"`
+	ID             string `json:"id"`
+	DeviceID       string `json:"device_id"`
+	Token          string `json:"token"`
+	OverrideSecret string `json:"override_secret"`
 }
 
 // enroll enrols a WireGuard device through the enrolment API.

@@ -23,10 +23,18 @@ type Service interface {
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
-	RollClientToken(ctx context.Context, id, token string) (string, error)
+	RollClientToken(ctx context.Context, id, token string) (string, []byte, error)
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]device.Change, error)
 	Subscribe(ctx context.Context) <-chan string
 	RegistrationByKey(ctx context.Context, accountID, urlKey string) (*device.Registration, error)
+	IssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
+	LegacyDevices(ctx context.Context, accountID, after string, limit int,
+	) ([]device.DeviceView, error)
+	LegacyDevice(ctx context.Context, accountID, id string,
+	) (*device.DeviceView, *device.Account, error)
+	LegacyRevoke(ctx context.Context, accountID string, ids []string) error
+	LegacyUnrevoke(ctx context.Context, accountID string, ids []string) error
+	LegacyIssueOverride(ctx context.Context, accountID, id string) (*device.OverrideIssue, error)
 
 	Profiles(ctx context.Context, accountID string) ([]device.Profile, error)
 	DefaultProfile(ctx context.Context, accountID string) (*device.Profile, error)
@@ -62,6 +70,7 @@ type API struct {
 	log     *slog.Logger
 	cursors cursorCodec
 	maxBody int64
+	chunk   int // rows per read of the deprecated device list
 	mux     *http.ServeMux
 	slow    map[string]bool // patterns that get slowRequestTimeout
 	limits  limiters
@@ -75,7 +84,8 @@ type API struct {
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
-		maxBody: opts.MaxBodyBytes, mux: http.NewServeMux(), slow: map[string]bool{},
+		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, mux: http.NewServeMux(),
+		slow:   map[string]bool{},
 		limits: newLimiters(opts.RateLimits)}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
 	if a.maxBody == 0 {
@@ -85,20 +95,44 @@ func New(svc Service, log *slog.Logger, opts Options) *API {
 	return a
 }
 
+// Routes that the router treats specially.
+const (
+	devices    = "/client/v4/accounts/{account_id}/devices"
+	legacyList = "GET " + devices
+
+	// legacySub stands for GET .../devices/{device_id}/override_codes, which would
+	// conflict with GET .../devices/registrations/{registration_id} and every route
+	// of that shape: neither pattern is more specific than the other, and the mux
+	// refuses such a pair. Its handler answers only for override_codes.
+	legacySub = "GET " + devices + "/{device_id}/{sub}"
+)
+
 func (a *API) routes() {
-	const regs = "/client/v4/accounts/{account_id}/devices/registrations"
+	const regs = devices + "/registrations"
 	a.handle("GET "+regs, a.admin(false, a.listRegistrations))
 	a.handle("DELETE "+regs, a.admin(true, a.bulkDeleteRegistrations))
 	a.handle("POST "+regs+"/revoke", a.admin(true, a.revokeRegistrations))
 	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
 	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
+	a.handle("GET "+regs+"/{registration_id}/override_codes",
+		a.admin(true, a.registrationOverrideCodes))
+
+	// The deprecated device API. Literal segments win over {device_id}, so the
+	// registrations routes above, and every other /devices/<name> route, keep theirs.
+	a.handle(legacyList, a.admin(false, a.listLegacyDevices))
+	a.handle("POST "+devices+"/revoke", a.admin(true, a.revokeLegacyDevices))
+	a.handle("POST "+devices+"/unrevoke", a.admin(true, a.unrevokeLegacyDevices))
+	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getLegacyDevice))
+	a.handle(legacySub, a.legacyOverride(a.admin(true, a.legacyOverrideCodes)))
+
 	a.policyRoutes()
-	const devices = "/client/v4/accounts/{account_id}/devices/physical-devices"
-	a.handle("GET "+devices, a.admin(false, a.listDevices))
-	a.handle("GET "+devices+"/{device_id}", a.admin(false, a.getDevice))
-	a.handle("DELETE "+devices+"/{device_id}", a.admin(true, a.deleteDevice))
-	a.handle("POST "+devices+"/{device_id}/revoke", a.admin(true, a.revokeDevice))
+	const physical = devices + "/physical-devices"
+	a.handle("GET "+physical, a.admin(false, a.listDevices))
+	a.handle("GET "+physical+"/{device_id}", a.admin(false, a.getDevice))
+	a.handle("DELETE "+physical+"/{device_id}", a.admin(true, a.deleteDevice))
+	a.handle("POST "+physical+"/{device_id}/revoke", a.admin(true, a.revokeDevice))
+
 	a.handle("GET /client/v4/user/tokens/verify", http.HandlerFunc(a.verifyToken))
 	a.handle("GET /client/v4/accounts/{account_id}/tokens/verify", http.HandlerFunc(a.verifyToken))
 
@@ -165,7 +199,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("X-Request-Id", requestID(ctx))
 	start := nowFunc()
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
 			a.log.ErrorContext(ctx, "handler panic", "panic", p, "request_id", requestID(ctx))
 			if !rec.wrote {
 				writeErrors(rec, http.StatusInternalServerError,
@@ -175,6 +210,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.InfoContext(ctx, "request", "method", r.Method, "route", r.Pattern,
 			"status", rec.status, "duration_ms", float64(nowFunc().Sub(start).Microseconds())/1000,
 			"request_id", requestID(ctx))
+		if p == http.ErrAbortHandler {
+			panic(p) // the server cuts the connection, as the handler asked
+		}
 	}()
 
 	if uncleanPath(r.URL.Path) {
@@ -191,9 +229,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.unrouted(rec, r)
 		return
 	}
-	if !strings.HasSuffix(pattern, "/changes/stream") {
+	if !strings.HasSuffix(pattern, "/changes/stream") && pattern != legacyList {
 		// Every query of an ordinary request runs under this deadline, so a stuck
 		// database call ends with the request instead of holding a connection.
+		// Streams and the deprecated device list set deadlines per step instead.
 		timeout := requestTimeout
 		if a.slow[pattern] {
 			timeout = slowRequestTimeout
@@ -209,6 +248,20 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(rec, r)
 }
 
+// legacyOverride lets h answer legacySub's one real route; any other path of that
+// shape has no route, which is said before any credential is looked at.
+func (a *API) legacyOverride(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isLegacySub(r.URL.Path) {
+			writeNoRoute(w, r.URL.Path)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isLegacySub(path string) bool { return strings.HasSuffix(path, "/override_codes") }
+
 // uncleanPath reports whether p has empty, "." or ".." segments.
 func uncleanPath(p string) bool {
 	return strings.Contains(p, "//") || strings.Contains(p, "/./") ||
@@ -222,7 +275,7 @@ func (a *API) unrouted(w http.ResponseWriter, r *http.Request) {
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := a.mux.Handler(probe); p != "" {
+		if _, p := a.mux.Handler(probe); p != "" && (p != legacySub || isLegacySub(r.URL.Path)) {
 			allow = append(allow, m)
 		}
 	}

@@ -1,125 +1,63 @@
-package httpapi_test
+package httpapi
 
 import (
-	"context"
-	"net/http"
+	"log/slog"
 	"net/http/httptest"
-	"slices"
 	"testing"
-	"time"
-
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/warpreg/warpreg/internal/device"
-	"github.com/warpreg/warpreg/internal/httpapi"
 )
 
-// The helpers here serve the tests that must reach every route: the bad-input
-// table and the tenancy matrix. Both are keyed by the API's route patterns, so a
-// route added without cases fails them.
-
-// routes returns the API's route patterns.
-func (h *harness) routes() []string {
-	h.t.Helper()
-	api, ok := h.api.(*httpapi.API)
-	if !ok {
-		h.t.Fatalf("the harness serves %T, not *httpapi.API", h.api)
+// TestRoutesUnderDevices checks that every path under /devices reaches its own
+// route: literal segments (registrations, revoke...) win over the deprecated API's
+// {device_id}, and the deprecated override-code route catches nothing else.
+func TestRoutesUnderDevices(t *testing.T) {
+	a := New(nil, slog.New(slog.DiscardHandler), Options{})
+	const (
+		acct = "/client/v4/accounts/0123456789abcdef0123456789abcdef/devices"
+		id   = "/6b9fd5b4-8d1a-4a43-9a1e-6f5d2b1c0e7a"
+		regs = devices + "/registrations"
+		phys = devices + "/physical-devices"
+		pol  = devices + "/policy"
+	)
+	tests := []struct{ method, path, want string }{
+		{"GET", acct, legacyList},
+		{"GET", acct + id, "GET " + devices + "/{device_id}"},
+		{"GET", acct + id + "/override_codes", legacySub},
+		{"POST", acct + "/revoke", "POST " + devices + "/revoke"},
+		{"POST", acct + "/unrevoke", "POST " + devices + "/unrevoke"},
+		{"GET", acct + "/registrations", "GET " + regs},
+		{"DELETE", acct + "/registrations", "DELETE " + regs},
+		{"POST", acct + "/registrations/revoke", "POST " + regs + "/revoke"},
+		{"POST", acct + "/registrations/unrevoke", "POST " + regs + "/unrevoke"},
+		{"GET", acct + "/registrations" + id, "GET " + regs + "/{registration_id}"},
+		{"DELETE", acct + "/registrations" + id, "DELETE " + regs + "/{registration_id}"},
+		{"GET", acct + "/registrations" + id + "/override_codes",
+			"GET " + regs + "/{registration_id}/override_codes"},
+		{"GET", acct + "/registrations/override_codes", "GET " + regs + "/{registration_id}"},
+		{"GET", acct + "/revoke", "GET " + devices + "/{device_id}"},
+		{"GET", acct + "/physical-devices", "GET " + phys},
+		{"GET", acct + "/physical-devices" + id, "GET " + phys + "/{device_id}"},
+		{"DELETE", acct + "/physical-devices" + id, "DELETE " + phys + "/{device_id}"},
+		{"POST", acct + "/physical-devices" + id + "/revoke",
+			"POST " + phys + "/{device_id}/revoke"},
+		{"GET", acct + "/physical-devices/override_codes", "GET " + phys + "/{device_id}"},
+		{"GET", acct + "/policy", "GET " + pol},
+		{"PATCH", acct + "/policy", "PATCH " + pol},
+		{"POST", acct + "/policy", "POST " + pol},
+		{"GET", acct + "/policies", "GET " + devices + "/policies"},
+		{"GET", acct + "/policy" + id, "GET " + pol + "/{policy_id}"},
+		{"DELETE", acct + "/policy" + id, "DELETE " + pol + "/{policy_id}"},
+		{"GET", acct + "/policy/exclude", "GET " + pol + "/exclude"},
+		{"PUT", acct + "/policy" + id + "/include", "PUT " + pol + "/{policy_id}/include"},
+		{"GET", acct + "/policy/override_codes", "GET " + pol + "/{policy_id}"},
+		{"DELETE", acct + id, ""},
+		{"POST", acct, ""},
+		{"GET", acct + id + "/override_codes/x", ""},
+		{"GET", acct + "/", ""},
 	}
-	return api.Routes()
-}
-
-// requireEveryRoute fails t for each route of the API that covered lacks, and for
-// each entry of covered that names no route, so that neither side goes stale.
-func requireEveryRoute(t *testing.T, h *harness, covered []string) {
-	t.Helper()
-	routes := h.routes()
-	for _, r := range routes {
-		if !slices.Contains(covered, r) {
-			t.Errorf("route %q has no cases: add them", r)
+	for _, tt := range tests {
+		_, got := a.mux.Handler(httptest.NewRequest(tt.method, tt.path, nil))
+		if got != tt.want {
+			t.Errorf("%s %s reaches %q, want %q", tt.method, tt.path, got, tt.want)
 		}
 	}
-	for _, c := range covered {
-		if !slices.Contains(routes, c) {
-			t.Errorf("cases for %q, which is not a route", c)
-		}
-	}
-}
-
-// routeFinder tells which of the API's patterns a request reaches, using a mux of
-// its own with the same patterns, so that a case that means to test one route
-// cannot silently test another.
-type routeFinder struct{ mux *http.ServeMux }
-
-func newRouteFinder(routes []string) routeFinder {
-	mux := http.NewServeMux()
-	for _, r := range routes {
-		mux.Handle(r, http.NotFoundHandler())
-	}
-	return routeFinder{mux}
-}
-
-// route returns the pattern that method and target reach, or "" for none.
-func (f routeFinder) route(method, target string) string {
-	_, pattern := f.mux.Handler(httptest.NewRequest(method, target, nil))
-	return pattern
-}
-
-// serve is do with a deadline: a change stream that wrongly accepts a request
-// never ends on its own.
-func (h *harness) serve(
-	t *testing.T, method, path string, body any, headers ...string,
-) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, requestBody(t, body))
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	rec := httptest.NewRecorder()
-	h.api.ServeHTTP(rec, req.WithContext(ctx))
-	return rec
-}
-
-// tenant is an account of a harness with its own credentials.
-type tenant struct {
-	acct      *device.Account
-	token     string
-	readToken string
-	enrollKey string
-}
-
-// tenant adds an account, with a write token, a read token and a reusable
-// enrolment key, to the harness's database.
-func (h *harness) tenant(multiUser bool) *tenant {
-	h.t.Helper()
-	ctx := h.t.Context()
-	tn := &tenant{acct: h.account(multiUser)}
-	var err error
-	if _, tn.token, err = h.svc.CreateAPIToken(ctx, tn.acct.ID, "write", false); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, tn.readToken, err = h.svc.CreateAPIToken(ctx, tn.acct.ID, "read", true); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, tn.enrollKey, err = h.svc.CreateEnrollmentKey(ctx, tn.acct.ID, true, 0); err != nil {
-		h.t.Fatal(err)
-	}
-	return tn
-}
-
-// unchanged fails t, naming what, when the database no longer dumps as want.
-func (h *harness) unchanged(t *testing.T, what, want string) {
-	t.Helper()
-	h.changed(t, what, want)
-}
-
-// changed is unchanged returning the dump it took.
-func (h *harness) changed(t *testing.T, what, want string) string {
-	t.Helper()
-	got := h.db.Dump(t)
-	if got != want {
-		t.Errorf("%s changed the database (-before +after):\n%s", what, cmp.Diff(want, got))
-	}
-	return got
 }

@@ -29,10 +29,19 @@ func TestRollRegistrationToken(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("roll: status %d: %s", rec.Code, rec.Body)
 	}
-	var got struct{ Result struct{ ID, Token string } }
+	var got struct {
+		Result struct {
+			ID, Token      string
+			OverrideSecret string `json:"override_secret"`
+		}
+	}
 	decode(t, rec, &got)
 	if got.Result.ID != e.ID || len(got.Result.Token) != 40 || got.Result.Token == e.Token {
 		t.Fatalf("roll result %+v; want id %s and a new 40-character token", got.Result, e.ID)
+	}
+	if len(got.Result.OverrideSecret) != 43 || got.Result.OverrideSecret == e.OverrideSecret {
+		t.Errorf("roll result override_secret %q, want a new 43-character secret",
+			got.Result.OverrideSecret)
 	}
 
 	beat := func(token string) int {

@@ -15,6 +15,10 @@ func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 	return query, a, err
 }
 
+// DeviceViewsQuery exposes the deprecated device list's page query to the
+// query-plan test.
+const DeviceViewsQuery = deviceViewsQuery
+
 // DevicePageQuery exposes the device list query builder to the query-plan test.
 func DevicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any, error) {
 	query, a, err := devicePageQuery(accountID, q)

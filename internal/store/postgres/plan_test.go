@@ -148,3 +148,17 @@ func TestCandidatePlanUsesIndex(t *testing.T) {
 		t.Errorf("candidates plan:\n%s", strings.Join(plan, "\n"))
 	}
 }
+
+// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
+// same way: it streams a whole account, so each page must come from an index.
+func TestDeviceViewsPlanUsesIndex(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	args := []any{strings.Repeat("a", 32), "", 1000}
+	if plan, bad := badPlan(t, st, postgres.DeviceViewsQuery, args); bad {
+		t.Errorf("device views: plan:\n%s", strings.Join(plan, "\n"))
+	}
+}

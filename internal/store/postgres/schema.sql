@@ -31,6 +31,7 @@ CREATE UNIQUE INDEX enrollment_keys_pkey ON SCHEMA.enrollment_keys USING btree (
 CREATE UNIQUE INDEX global_keys_account_id_email_key ON SCHEMA.global_keys USING btree (account_id, email)
 CREATE UNIQUE INDEX global_keys_hash_key ON SCHEMA.global_keys USING btree (hash)
 CREATE UNIQUE INDEX global_keys_pkey ON SCHEMA.global_keys USING btree (id)
+CREATE UNIQUE INDEX override_secrets_pkey ON SCHEMA.override_secrets USING btree (registration_id)
 CREATE UNIQUE INDEX profile_reassignments_pkey ON SCHEMA.profile_reassignments USING btree (account_id)
 CREATE UNIQUE INDEX profiles_live_precedence ON SCHEMA.profiles USING btree (account_id, precedence) WHERE ((deleted_at IS NULL) AND (precedence IS NOT NULL))
 CREATE UNIQUE INDEX profiles_pkey ON SCHEMA.profiles USING btree (id)
@@ -121,6 +122,13 @@ global_keys.created_at bigint not null
 global_keys.email text collate C not null
 global_keys.hash bytea not null
 global_keys.id text collate C not null
+override_secrets FOREIGN KEY (registration_id) REFERENCES registrations(id) ON DELETE CASCADE
+override_secrets PRIMARY KEY (registration_id)
+override_secrets.counter bigint not null
+override_secrets.created_at bigint not null
+override_secrets.registration_id text collate C not null
+override_secrets.secret bytea not null
+override_secrets.updated_at bigint not null
 profile_reassignments FOREIGN KEY (account_id) REFERENCES accounts(id) ON DELETE CASCADE
 profile_reassignments PRIMARY KEY (account_id)
 profile_reassignments.account_id text collate C not null

@@ -217,3 +217,13 @@ func TestCandidatePlanUsesIndex(t *testing.T) {
 		t.Errorf("candidates plan %q, want a search of registrations_live_id and no sort", joined)
 	}
 }
+
+// TestDeviceViewsPlanUsesIndex checks the deprecated device list's page query the
+// same way: it streams a whole account, so each page must come from the live id index.
+func TestDeviceViewsPlanUsesIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{strings.Repeat("a", 32), "", 1000}
+	if plan, bad := badPlan(t, st, deviceViewsQuery, args, false); bad {
+		t.Errorf("device views: plan %q", strings.Join(plan, "; "))
+	}
+}

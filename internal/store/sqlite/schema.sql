@@ -267,6 +267,14 @@ CREATE TABLE global_keys (
     UNIQUE (account_id, email)
 );
 
+CREATE TABLE override_secrets (
+    registration_id TEXT    PRIMARY KEY REFERENCES registrations (id) ON DELETE CASCADE,
+    secret          BLOB    NOT NULL,
+    counter         INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+
 CREATE TABLE profile_reassignments (
     account_id TEXT    PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
     generation INTEGER NOT NULL,

@@ -242,7 +242,7 @@ func testAuditSecrets(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	en := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-s", "s@example.com"))
-	newToken, err := e.svc.RollClientToken(e.ctx, en.Registration.ID, en.Token)
+	newToken, _, err := e.svc.RollClientToken(e.ctx, en.Registration.ID, en.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

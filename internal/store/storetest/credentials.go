@@ -243,9 +243,9 @@ func testRollClientToken(t *testing.T, e *env) {
 	before := e.registration(t, a.ID, id)
 	changes := e.changes(t, a.ID, 0)
 
-	_, err := e.svc.RollClientToken(e.ctx, id, "not the token")
+	_, _, err := e.svc.RollClientToken(e.ctx, id, "not the token")
 	wantKind(t, "roll with a wrong token", err, device.KindUnauthorized)
-	token, err := e.svc.RollClientToken(e.ctx, id, en.Token)
+	token, _, err := e.svc.RollClientToken(e.ctx, id, en.Token)
 	if err != nil {
 		t.Fatalf("RollClientToken: %v", err)
 	}
@@ -267,6 +267,6 @@ func testRollClientToken(t *testing.T, e *env) {
 	if err := e.svc.Revoke(e.ctx, a.ID, []string{id}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.RollClientToken(e.ctx, id, token)
+	_, _, err = e.svc.RollClientToken(e.ctx, id, token)
 	wantKind(t, "roll of a revoked registration", err, device.KindRevoked)
 }

@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"profiles", profileTests()},
 		{"assignment", assignTests()},
 		{"change feed", feedTests()},
+		{"legacy devices", legacyTests()},
+		{"override codes", overrideTests()},
 		{"audit log", auditTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
