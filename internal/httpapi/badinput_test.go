@@ -51,6 +51,10 @@ type badFixture struct {
 	devCursor   string // GET physical-devices?per_page=1
 	auditCursor string // GET audit?per_page=1
 
+	missing  string   // an id that names nothing
+	multi    *tenant  // a multi-user account
+	multiReg enrolled // its registration
+
 	firstPolicy, secondPolicy string // custom profiles, of precedence 10 and 20
 	theirPolicy               string // a custom profile of the other account
 }
@@ -61,6 +65,8 @@ func newBadFixture(t *testing.T) *badFixture {
 		b: h.enroll("hw-b", "b@example.com", "B"), other: h.tenant(false)}
 	f.theirs = h.enrollWith(f.other.enrollKey, "hw-theirs", "t@example.com", "T")
 	f.aKey, f.bKey = f.publicKey(f.a.ID), f.publicKey(f.b.ID)
+	f.missing, f.multi = device.NewID(), h.tenant(true)
+	f.multiReg = h.enrollWith(f.multi.enrollKey, "hw-m", "m@example.com", "M")
 	f.firstPolicy, f.secondPolicy, f.theirPolicy = f.policyFixture()
 	h.enrollWith(f.other.enrollKey, "hw-theirs-2", "u@example.com", "U")
 
@@ -196,7 +202,7 @@ func (f *badFixture) caseGroups() []map[string][]badCase {
 	return []map[string][]badCase{
 		f.registrationListCases(), f.bulkCases(), f.registrationCases(),
 		f.deviceCases(), f.ownCases(), f.enrollCases(), f.clientCases(),
-		f.verifyCases(), f.policyCases(),
+		f.verifyCases(), f.policyCases(), f.legacyCases(),
 	}
 }
 

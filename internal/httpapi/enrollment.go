@@ -229,29 +229,42 @@ func errMissingBearer(what string) error {
 		"an Authorization: Bearer header with %s is required", what)
 }
 
-// decodeBody decodes one JSON value (an object, or an array for list bodies) from
-// the request body into v. Unknown fields, trailing data, bodies that are not UTF-8
-// and bodies over the limit are refused; an empty body is allowed only when emptyOK.
-// The routes that take a body take no query parameters, so a query string that
-// holds any is refused too.
-func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
+// readBody reads the body of a route that takes one. Such routes take no query
+// parameters, so a query string that holds any is refused, as are bodies over the
+// limit and bodies that are not UTF-8. An empty body, or one of white space only,
+// is returned as nil.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if _, err := strictParams(r); err != nil {
-		return err
+		return nil, err
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return err
+		return nil, err
 	case err != nil:
-		return invalid("request body could not be read")
-	case len(bytes.TrimSpace(data)) == 0 && emptyOK:
-		return nil
+		return nil, invalid("request body could not be read")
 	case len(bytes.TrimSpace(data)) == 0:
-		return invalid("a JSON request body is required")
+		return nil, nil
 	case !utf8.Valid(data):
 		// The decoder would quietly turn each bad byte into U+FFFD and store that.
-		return invalid("request body is not valid UTF-8")
+		return nil, invalid("request body is not valid UTF-8")
+	}
+	return data, nil
+}
+
+// decodeBody decodes one JSON value (an object, or an array for list bodies) from
+// the request body (see readBody) into v. Unknown fields and trailing data are
+// refused; an empty body is allowed only when emptyOK.
+func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
+	data, err := a.readBody(w, r)
+	switch {
+	case err != nil:
+		return err
+	case data == nil && emptyOK:
+		return nil
+	case data == nil:
+		return invalid("a JSON request body is required")
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(data))

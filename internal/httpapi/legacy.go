@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,7 +93,7 @@ const legacyWriteWindow = time.Minute
 // bounded whatever the account's size. Deleted registrations are left out, as in
 // every list; their tombstones stay readable by id.
 func (a *API) listLegacyDevices(w http.ResponseWriter, r *http.Request, accountID string) {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := strictParams(r); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -154,7 +155,7 @@ func (a *API) getLegacyDevice(w http.ResponseWriter, r *http.Request, accountID 
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
-	if _, err := parseQuery(r); err != nil {
+	if _, err := strictParams(r); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -200,18 +201,20 @@ func (a *API) legacyBulk(w http.ResponseWriter, r *http.Request, accountID strin
 	a.bulk(w, r, accountID, ids, fn)
 }
 
-// decodeIDs reads a JSON array of strings from the body.
+// decodeIDs reads a JSON array of strings from the body (see readBody).
 func (a *API) decodeIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
+	data, err := a.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, invalid("a JSON array of device ids is required as the request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	var ids []string
-	err := dec.Decode(&ids)
-	var tooLarge *http.MaxBytesError
+	err = dec.Decode(&ids)
 	var typeErr *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &tooLarge):
-		return nil, err
-	case errors.Is(err, io.EOF):
-		return nil, invalid("a JSON array of device ids is required as the request body")
 	case errors.As(err, &typeErr):
 		return nil, invalid("request body is not valid: it must be a JSON array of " +
 			"device id strings")
@@ -219,9 +222,6 @@ func (a *API) decodeIDs(w http.ResponseWriter, r *http.Request) ([]string, error
 		return nil, invalid("request body is not valid: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if errors.As(err, &tooLarge) {
-			return nil, err
-		}
 		return nil, invalid("request body must hold exactly one JSON array")
 	}
 	return ids, nil
@@ -252,7 +252,7 @@ func (a *API) overrideCodes(w http.ResponseWriter, r *http.Request, id string,
 		writeNoRoute(w, r.URL.Path)
 		return
 	}
-	if _, err := parseQuery(r); err != nil {
+	if _, err := strictParams(r); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

@@ -37,7 +37,17 @@ type tenancyCall struct {
 	kind   callKind
 	object string // what id names: a registration, device, policy or key; "" for none
 	path   func(acct, id string) string
-	body   any
+	body   any  // the request body, if any
+	idList bool // the body is a JSON array that holds id
+	issues bool // a GET that writes: it issues override codes
+}
+
+// request returns the path and body of the call.
+func (c *tenancyCall) request(acct, id string) (string, any) {
+	if c.idList {
+		return c.path(acct, id), []string{id}
+	}
+	return c.path(acct, id), c.body
 }
 
 // tenancyFixture holds two accounts: A, the harness's, with two registrations and
@@ -141,7 +151,32 @@ func (f *tenancyFixture) calls() map[string]tenancyCall {
 			path: func(_, id string) string { return enrollRoute + "/" + id + "/token" }},
 	}
 	maps.Copy(calls, policyCalls())
+	maps.Copy(calls, legacyCalls())
 	return calls
+}
+
+// legacyCalls are the calls of the deprecated device routes and override codes. In
+// a single-user account a deprecated device's id is its registration's.
+func legacyCalls() map[string]tenancyCall {
+	devs := func(acct, suffix string) string {
+		return "/client/v4/accounts/" + acct + "/devices" + suffix
+	}
+	reg := "registration"
+	return map[string]tenancyCall{
+		"GET " + regsRoute + "/{registration_id}/override_codes": {object: reg, issues: true,
+			path: func(acct, id string) string {
+				return devs(acct, "/registrations/"+id+"/override_codes")
+			}},
+		"GET " + legacyRoute: {path: func(acct, _ string) string { return devs(acct, "") }},
+		"POST " + legacyRoute + "/revoke": {object: reg, idList: true,
+			path: func(acct, _ string) string { return devs(acct, "/revoke") }},
+		"POST " + legacyRoute + "/unrevoke": {object: reg, idList: true,
+			path: func(acct, _ string) string { return devs(acct, "/unrevoke") }},
+		"GET " + legacyRoute + "/{device_id}": {object: reg,
+			path: func(acct, id string) string { return devs(acct, "/"+id) }},
+		"GET " + legacyRoute + "/{device_id}/{sub}": {object: reg, issues: true,
+			path: func(acct, id string) string { return devs(acct, "/"+id+"/override_codes") }},
+	}
 }
 
 // policyCalls are the calls of the profile routes.
@@ -180,8 +215,11 @@ func policyCalls() map[string]tenancyCall {
 	return calls
 }
 
-// writes reports whether a route changes anything: every method but GET does.
-func writes(route string) bool { return !strings.HasPrefix(route, "GET ") }
+// writes reports whether a route changes anything: every method but GET does, and
+// the GETs that issue override codes.
+func writes(route string, c tenancyCall) bool {
+	return c.issues || !strings.HasPrefix(route, "GET ")
+}
 
 // sameAnswer fails t unless two answers agree in status and in body, once each
 // answer's own ids are replaced by one name.
@@ -241,9 +279,11 @@ func TestTenancyForeignObjects(t *testing.T) {
 		method, _, _ := strings.Cut(route, " ")
 		acct := f.other.acct.ID
 		for name, cred := range creds {
-			got := f.h.serve(t, method, c.path(acct, theirs[c.object]), c.body, cred...)
-			want := f.h.serve(t, method, c.path(acct, missing[c.object]), c.body, cred...)
-			if got.Code == http.StatusOK && want.Code == http.StatusOK && !writes(route) {
+			gotPath, gotBody := c.request(acct, theirs[c.object])
+			wantPath, wantBody := c.request(acct, missing[c.object])
+			got := f.h.serve(t, method, gotPath, gotBody, cred...)
+			want := f.h.serve(t, method, wantPath, wantBody, cred...)
+			if got.Code == http.StatusOK && want.Code == http.StatusOK && !writes(route, c) {
 				// A filter by a foreign id finds nothing, as one by an unknown id does.
 				if strings.Contains(got.Body.String(), theirs[c.object]) {
 					t.Errorf("%s: the answer shows A's object: %s", name, got.Body)
@@ -275,8 +315,10 @@ func TestTenancyForeignAccount(t *testing.T) {
 			if c.kind == verifyCall && cred[0] != "Authorization" {
 				continue // tokens/verify checks API tokens only
 			}
-			got := f.h.serve(t, method, c.path(f.h.acct.ID, theirs[c.object]), c.body, cred...)
-			want := f.h.serve(t, method, c.path(nobody, missing[c.object]), c.body, cred...)
+			gotPath, gotBody := c.request(f.h.acct.ID, theirs[c.object])
+			wantPath, wantBody := c.request(nobody, missing[c.object])
+			got := f.h.serve(t, method, gotPath, gotBody, cred...)
+			want := f.h.serve(t, method, wantPath, wantBody, cred...)
 			if got.Code < 400 {
 				t.Errorf("%s on A's account: status %d: %s", name, got.Code, got.Body)
 			}
@@ -298,9 +340,9 @@ func TestTenancyReadTokenCannotWrite(t *testing.T) {
 			return // an accepted stream never ends; the read token is refused no write there
 		}
 		method, _, _ := strings.Cut(route, " ")
-		path := c.path(f.h.acct.ID, theirs[c.object])
-		rec := f.h.serve(t, method, path, c.body, bearerHeader(f.h.readToken)...)
-		if !writes(route) {
+		path, body := c.request(f.h.acct.ID, theirs[c.object])
+		rec := f.h.serve(t, method, path, body, bearerHeader(f.h.readToken)...)
+		if !writes(route, c) {
 			if rec.Code >= 400 {
 				t.Errorf("a read: status %d: %s", rec.Code, rec.Body)
 			}
@@ -319,11 +361,11 @@ func TestTenancyEnrollmentSecretsAreNotAdmin(t *testing.T) {
 	keep := func(_ string, c tenancyCall) bool { return c.kind == adminCall || c.kind == verifyCall }
 	f.matrix(t, keep, func(t *testing.T, route string, c tenancyCall) {
 		method, _, _ := strings.Cut(route, " ")
-		path := c.path(f.h.acct.ID, theirs[c.object])
+		path, body := c.request(f.h.acct.ID, theirs[c.object])
 		for name, secret := range map[string]string{"enrolment key": f.h.enrollKey,
 			"registration token": f.a.Token} {
 			t.Run(name, func(t *testing.T) {
-				rec := f.h.serve(t, method, path, c.body, bearerHeader(secret)...)
+				rec := f.h.serve(t, method, path, body, bearerHeader(secret)...)
 				if c.kind == verifyCall {
 					checkRefusal(t, rec, http.StatusUnauthorized, 1000, "Invalid API Token")
 				} else {
