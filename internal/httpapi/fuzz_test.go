@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -181,6 +182,82 @@ func FuzzDecodeRegistrations(f *testing.F) {
 			if r.CreatedAt.Nanosecond()%1000 != 0 || r.LastSeenAt.Nanosecond()%1000 != 0 {
 				t.Fatalf("registration %d keeps sub-microsecond time from %q", i, data)
 			}
+		}
+	})
+}
+
+// policySeeds are profile bodies to start from: the fields of a create, an edit
+// and the default profile's edit, right and wrong.
+var policySeeds = []string{
+	`{"name":"Contractors","match":"identity.email == \"ann@example.com\"","precedence":10}`,
+	`{"name":"Lab","match":"any(identity.groups.name[*] in {\"lab\"})","precedence":20,` +
+		`"description":"d","enabled":false,"auto_connect":600,"captive_portal":180,` +
+		`"lan_allow_minutes":30,"lan_allow_subnet_size":24,"support_url":"https://example.com",` +
+		`"service_mode_v2":{"mode":"proxy","port":3000},"tunnel_protocol":"masque",` +
+		`"include":[{"address":"10.1.0.0/16","description":"lab"}]}`,
+	`{"exclude":[{"host":"*.example.com"},{"address":"192.0.2.0/24"}]}`,
+	`{"lan_allow_minutes":null}`, `{"precedence":1e300}`, `{"precedence":-0.5}`,
+	`{"match":"(((("}`, `{"match":"identity.email == \"\u0000\""}`, `{"name":""}`,
+	`{"service_mode_v2":{"mode":"proxy"}}`, `{"include":[],"exclude":[]}`, `{}`, `null`,
+	`[]`, `{"support_url":"mailto:"}`, `{"auto_connect":"1"}`, "\xff", ``,
+}
+
+// FuzzPolicyBody sends arbitrary bodies to a custom profile's create and edit and to
+// the default profile's edit. An edit that is accepted must leave the profile
+// readable.
+func FuzzPolicyBody(f *testing.F) {
+	h := newHarness(f, false)
+	h.enroll("a", "ann@example.com", "Ann")
+	id := h.createPolicy("Existing", `identity.email == "ann@example.com"`, 5).PolicyID
+	for _, b := range policySeeds {
+		for op := range uint8(3) {
+			f.Add(op, b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, op uint8, body string) {
+		h := h.on(t)
+		method, path := "POST", h.policyPath("")
+		switch op % 3 {
+		case 1:
+			method, path = "PATCH", h.policyPath("/"+id)
+		case 2:
+			method = "PATCH"
+		}
+		rec := h.do(method, path, body, "Authorization", "Bearer "+h.token)
+		checkAnswer(t, method+" "+body, rec)
+		if rec.Code == http.StatusOK && method == "PATCH" {
+			checkAnswer(t, "GET after "+body, h.admin("GET", path))
+		}
+	})
+}
+
+// FuzzPolicyListBody sends arbitrary bodies to the PUT of a profile's include,
+// exclude and fallback_domains lists, the default profile's and a custom one's.
+func FuzzPolicyListBody(f *testing.F) {
+	h := newHarness(f, false)
+	id := h.createPolicy("Existing", `identity.email == "ann@example.com"`, 5).PolicyID
+	for _, b := range []string{
+		`[{"address":"10.0.0.0/8","description":"x"},{"host":"*.corp.example"}]`,
+		`[{"suffix":"corp.example","description":"d","dns_server":["192.0.2.1","2001:db8::1"]}]`,
+		`[]`, `null`, `{}`, `[{}]`, `[{"address":"10.0.0.0/33"}]`, `[{"host":"a..b"}]`,
+		`[{"suffix":"corp.example","dns_server":"192.0.2.1"}]`, `[{"address":"::/0"}]`,
+		`[{"address":"10.0.0.1","host":"a.example"}]`, `[1]`, "[\"\xff\"]", ``,
+	} {
+		for op := range uint8(6) {
+			f.Add(op, b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, op uint8, body string) {
+		h := h.on(t)
+		list := []string{"include", "exclude", "fallback_domains"}[op%3]
+		path := h.policyPath("/" + list)
+		if op/3%2 == 1 {
+			path = h.policyPath("/" + id + "/" + list)
+		}
+		rec := h.do("PUT", path, body, "Authorization", "Bearer "+h.token)
+		checkAnswer(t, path+" "+body, rec)
+		if rec.Code == http.StatusOK {
+			checkAnswer(t, "GET after "+body, h.admin("GET", path))
 		}
 	})
 }
