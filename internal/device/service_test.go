@@ -227,6 +227,27 @@ func TestOtherInputValidation(t *testing.T) {
 			_, err := svc.CreateAccount(ctx, " \t ", false)
 			return err
 		},
+		"CreateAccount with a 257-character name": func() error {
+			_, err := svc.CreateAccount(ctx, strings.Repeat("n", 257), false)
+			return err
+		},
+		"CreateAccount with a control character": func() error {
+			_, err := svc.CreateAccount(ctx, "a\x1bb", false)
+			return err
+		},
+		"CreateAPIToken with a 257-character name": func() error {
+			_, _, err := svc.CreateAPIToken(ctx, "acct", strings.Repeat("n", 257), false)
+			return err
+		},
+		"AuditLog with a 257-character target id": func() error {
+			_, err := svc.AuditLog(ctx, "acct", device.AuditQuery{Limit: 1,
+				TargetID: strings.Repeat("t", 257)})
+			return err
+		},
+		"AuditLog with a NUL in the target type": func() error {
+			_, err := svc.AuditLog(ctx, "acct", device.AuditQuery{Limit: 1, TargetType: "a\x00"})
+			return err
+		},
 		"CreateEnrollmentKey with a negative expiry": func() error {
 			_, _, err := svc.CreateEnrollmentKey(ctx, "acct", false, -time.Second)
 			return err
