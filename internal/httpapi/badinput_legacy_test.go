@@ -53,7 +53,8 @@ func (f *badFixture) legacyIDMistakes(suffix string) []badCase {
 		{name: "another account's id", path: f.legacyPath("/" + f.theirs.ID + suffix),
 			status: 404, code: 1001, msg: f.theirs.ID + " not found"},
 		{name: "a physical device's id in a multi-user account", status: 400, code: 1002,
-			path:    "/client/v4/accounts/" + f.multi.acct.ID + "/devices/" + f.multiReg.ID + suffix,
+			path: "/client/v4/accounts/" + f.multi.acct.ID + "/devices/" + f.multiReg.ID +
+				suffix,
 			headers: bearerHeader(f.multi.token),
 			msg:     "the deprecated /devices endpoints are not"},
 	}

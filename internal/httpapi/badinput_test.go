@@ -64,7 +64,7 @@ func newBadFixture(t *testing.T) *badFixture {
 	f := &badFixture{h: h, a: h.enroll("hw-a", "a@example.com", "A"),
 		b: h.enroll("hw-b", "b@example.com", "B"), other: h.tenant(false)}
 	f.theirs = h.enrollWith(f.other.enrollKey, "hw-theirs", "t@example.com", "T")
-	f.aKey, f.bKey = f.publicKey(f.a.ID), f.publicKey(f.b.ID)
+	f.aKey, f.bKey = h.publicKey(f.a.ID), h.publicKey(f.b.ID)
 	f.missing, f.multi = device.NewID(), h.tenant(true)
 	f.multiReg = h.enrollWith(f.multi.enrollKey, "hw-m", "m@example.com", "M")
 	f.firstPolicy, f.secondPolicy, f.theirPolicy = f.policyFixture()
@@ -90,18 +90,6 @@ func (f *badFixture) cursor(path, token string) string {
 		f.h.t.Fatalf("GET %s: %d, no cursor: %s", path, rec.Code, rec.Body)
 	}
 	return env.ResultInfo.Cursor
-}
-
-// publicKey returns the public key of a registration of the fixture's account.
-func (f *badFixture) publicKey(id string) string {
-	f.h.t.Helper()
-	rec := f.h.admin("GET", f.h.regsPath("/"+id))
-	var env struct{ Result struct{ Key string } }
-	decode(f.h.t, rec, &env)
-	if env.Result.Key == "" {
-		f.h.t.Fatalf("registration %s has no key: %s", id, rec.Body)
-	}
-	return env.Result.Key
 }
 
 // credential returns the headers that authenticate a request for route.

@@ -81,6 +81,18 @@ func (h *harness) serve(
 	return rec
 }
 
+// publicKey returns the public key of a registration of the harness's account.
+func (h *harness) publicKey(id string) string {
+	h.t.Helper()
+	rec := h.admin("GET", h.regsPath("/"+id))
+	var env struct{ Result struct{ Key string } }
+	decode(h.t, rec, &env)
+	if env.Result.Key == "" {
+		h.t.Fatalf("registration %s has no key: %s", id, rec.Body)
+	}
+	return env.Result.Key
+}
+
 // tenant is an account of a harness with its own credentials.
 type tenant struct {
 	acct      *device.Account

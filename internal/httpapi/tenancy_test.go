@@ -69,7 +69,7 @@ func newTenancyFixture(t *testing.T) *tenancyFixture {
 		b: h.enroll("hw-b", "b@example.com", "B"), other: h.tenant(false)}
 	f.aPolicy = h.createPolicy("A only", `identity.email == "a@example.com"`, 10).PolicyID
 	f.theirs = h.enrollWith(f.other.enrollKey, "hw-t", "t@example.com", "T")
-	f.aKey = urlKey(t, (&badFixture{h: h}).publicKey(f.a.ID))
+	f.aKey = urlKey(t, h.publicKey(f.a.ID))
 	f.email = "admin@b.example"
 	var err error
 	if _, f.global, err = h.svc.CreateGlobalKey(t.Context(), f.other.acct.ID, f.email); err != nil {
@@ -88,7 +88,7 @@ func urlKey(t *testing.T, std string) string {
 }
 
 // objects returns A's object of each kind, and one of each kind that exists nowhere.
-func (f *tenancyFixture) objects(t *testing.T) (theirs, missing map[string]string) {
+func (f *tenancyFixture) objects() (theirs, missing map[string]string) {
 	var k [32]byte
 	rand.Read(k[:])
 	theirs = map[string]string{"registration": f.a.ID, "device": f.a.DeviceID,
@@ -131,11 +131,15 @@ func (f *tenancyFixture) calls() map[string]tenancyCall {
 		"GET /client/v4/user/tokens/verify": {kind: verifyCall,
 			path: func(string, string) string { return "/client/v4/user/tokens/verify" }},
 		"GET /client/v4/accounts/{account_id}/tokens/verify": {kind: verifyCall,
-			path: func(acct, _ string) string { return "/client/v4/accounts/" + acct + "/tokens/verify" }},
+			path: func(acct, _ string) string {
+				return "/client/v4/accounts/" + acct + "/tokens/verify"
+			}},
 		"GET " + ownRoute + "/changes": {
 			path: func(acct, _ string) string { return own(acct, "/registrations/changes") }},
 		"GET " + ownRoute + "/changes/stream": {
-			path: func(acct, _ string) string { return own(acct, "/registrations/changes/stream") }},
+			path: func(acct, _ string) string {
+				return own(acct, "/registrations/changes/stream")
+			}},
 		"GET " + ownRoute + "/by-key/{key}": {object: "key",
 			path: func(acct, id string) string { return own(acct, "/registrations/by-key/"+id) }},
 		"GET /api/v1/accounts/{account_id}/audit": {object: reg,
@@ -193,11 +197,13 @@ func policyCalls() map[string]tenancyCall {
 	create := map[string]any{"name": "B's", "match": `identity.email == "x@example.com"`,
 		"precedence": 99}
 	calls := map[string]tenancyCall{
-		"GET /client/v4/accounts/{account_id}/devices/policies": {path: func(acct, _ string) string {
-			return "/client/v4/accounts/" + acct + "/devices/policies"
-		}},
-		policyPattern("GET", ""):                {path: at("")},
-		policyPattern("PATCH", ""):              {path: at(""), body: map[string]any{"auto_connect": 5}},
+		"GET /client/v4/accounts/{account_id}/devices/policies": {
+			path: func(acct, _ string) string {
+				return "/client/v4/accounts/" + acct + "/devices/policies"
+			}},
+		policyPattern("GET", ""): {path: at("")},
+		policyPattern("PATCH", ""): {path: at(""),
+			body: map[string]any{"auto_connect": 5}},
 		policyPattern("POST", ""):               {path: at(""), body: create},
 		policyPattern("GET", "/{policy_id}"):    {object: "policy", path: byID("")},
 		policyPattern("DELETE", "/{policy_id}"): {object: "policy", path: byID("")},
@@ -269,7 +275,7 @@ func (f *tenancyFixture) matrix(
 // does not exist, and nothing changes.
 func TestTenancyForeignObjects(t *testing.T) {
 	f := newTenancyFixture(t)
-	theirs, missing := f.objects(t)
+	theirs, missing := f.objects()
 	creds := map[string][]string{
 		"B's token":      bearerHeader(f.other.token),
 		"B's global key": {"X-Auth-Email", f.email, "X-Auth-Key", f.global},
@@ -299,7 +305,7 @@ func TestTenancyForeignObjects(t *testing.T) {
 // exist, and nothing changes.
 func TestTenancyForeignAccount(t *testing.T) {
 	f := newTenancyFixture(t)
-	theirs, missing := f.objects(t)
+	theirs, missing := f.objects()
 	nobody := device.NewAccountID()
 	creds := map[string][]string{
 		"B's token":      bearerHeader(f.other.token),
@@ -333,7 +339,7 @@ func TestTenancyForeignAccount(t *testing.T) {
 // every route that only reads, so the refusals are about writing.
 func TestTenancyReadTokenCannotWrite(t *testing.T) {
 	f := newTenancyFixture(t)
-	theirs, _ := f.objects(t)
+	theirs, _ := f.objects()
 	keep := func(_ string, c tenancyCall) bool { return c.kind == adminCall }
 	f.matrix(t, keep, func(t *testing.T, route string, c tenancyCall) {
 		if strings.HasSuffix(route, "/stream") {
@@ -357,8 +363,10 @@ func TestTenancyReadTokenCannotWrite(t *testing.T) {
 // refused as an unknown API token would be, and nothing changes.
 func TestTenancyEnrollmentSecretsAreNotAdmin(t *testing.T) {
 	f := newTenancyFixture(t)
-	theirs, _ := f.objects(t)
-	keep := func(_ string, c tenancyCall) bool { return c.kind == adminCall || c.kind == verifyCall }
+	theirs, _ := f.objects()
+	keep := func(_ string, c tenancyCall) bool {
+		return c.kind == adminCall || c.kind == verifyCall
+	}
 	f.matrix(t, keep, func(t *testing.T, route string, c tenancyCall) {
 		method, _, _ := strings.Cut(route, " ")
 		path, body := c.request(f.h.acct.ID, theirs[c.object])
@@ -408,7 +416,7 @@ func TestTenancyRegistrationTokenReachesOnlyItsOwn(t *testing.T) {
 // for a device never seen, and nothing of A's changes.
 func TestTenancyEnrollmentStaysInItsAccount(t *testing.T) {
 	f := newTenancyFixture(t)
-	theirs, _ := f.objects(t)
+	theirs, _ := f.objects()
 	var enrolment []string
 	for route, c := range f.calls() {
 		if c.kind == enrollCall {
