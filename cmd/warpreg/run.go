@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/cli"
@@ -70,6 +72,11 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+
+	// mayCreate lets the command create a SQLite database that is not there yet.
+	// Only serve, demo and account create may: any other command given a wrong path
+	// would otherwise leave an empty database behind and report a missing account.
+	mayCreate bool
 }
 
 var commands = []command{
@@ -151,7 +158,7 @@ func run(
 		level, logOut, closeLog = slog.LevelInfo, buffered, func() { buffered.Close() }
 	}
 	e := &env{getenv: getenv, cfg: cfg, args: positional, stdout: stdout, stderr: stderr,
-		log: newLogger(cfg, logOut, level)}
+		log: newLogger(cfg, logOut, level), mayCreate: cmd.serves || cmd.name == "account create"}
 	if !cmd.serves {
 		// Changes made from the command line are audited as the CLI's; a server's
 		// requests carry their own credential.
@@ -207,6 +214,16 @@ func newLogger(cfg config.Config, w io.Writer, level slog.Level) *slog.Logger {
 // openService opens the configured database and returns a service over it, with a
 // function that closes it.
 func openService(ctx context.Context, e *env) (*device.Service, func(), error) {
+	if !e.mayCreate {
+		engine, path, err := config.ParseDatabase(e.cfg.Database)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := os.Stat(path); engine == config.SQLite && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("database %s does not exist; 'warpreg account create' "+
+				"creates one, or pass --database", path)
+		}
+	}
 	st, err := openStore(ctx, e.cfg.Database, e.log)
 	if err != nil {
 		return nil, nil, err

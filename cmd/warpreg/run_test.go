@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -173,7 +175,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"account", "create"}, exitUsage, "--name is required"},
 		{[]string{"account", "create", "--name", "x", "--bogus"}, exitUsage, "bogus"},
-		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError, "not found"},
+		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError,
+			"does not exist"},
 		{[]string{"serve", "--addr", "nonsense"}, exitUsage, "HOST:PORT"},
 		{[]string{"import", "--account", "x"}, exitUsage, "usage"},
 	}
@@ -186,6 +189,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		if strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("warpreg %v: stderr is more than one line: %q", tt.args, errOut)
 		}
+	}
+	if _, err := os.Stat(c.db); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused commands left a database behind at %s (%v)", c.db, err)
 	}
 }
 

@@ -51,7 +51,9 @@ func changeFor(k ChangeKind, r *Registration, at time.Time) *Change {
 type ChangeFeed interface {
 	// Changes returns up to limit changes of the account with Seq > after, in order.
 	// It returns an error of kind KindGone when after is older than the retained
-	// log, since changes the client has not seen were pruned.
+	// log, since changes the client has not seen were pruned, and one of kind
+	// KindInvalid when after is beyond the newest change, since following from there
+	// would silently skip the changes to come.
 	Changes(ctx context.Context, accountID string, after int64, limit int) ([]Change, error)
 
 	// Subscribe returns a channel that receives an account id, at least once, after

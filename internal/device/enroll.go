@@ -614,8 +614,18 @@ func normalizeFacts(f *DeviceFacts) error {
 			return err
 		}
 	}
+	if f.DeviceType != "" && !slices.Contains(DeviceTypes, f.DeviceType) {
+		return Errorf(KindInvalid, "device.device_type must be one of %s",
+			strings.Join(DeviceTypes, ", "))
+	}
 	return nil
 }
+
+// DeviceTypes are the operating systems a WARP client reports, as Cloudflare's API
+// spells them. Match rules compare os.name with these, so a value outside the list
+// could never be matched and would show up on the wire where clients expect one of
+// them.
+var DeviceTypes = []string{"windows", "mac", "linux", "android", "ios", "chromeos"}
 
 func checkText(field, v string, max int) error {
 	if !utf8.ValidString(v) {

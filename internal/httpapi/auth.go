@@ -81,6 +81,27 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*device.Prin
 	return p, a.allowCredential(w, adminKey(p))
 }
 
+// stillAuthorized checks the request's admin credential again, as a long-lived
+// request must: a stream outlives the check at its start, and a credential revoked
+// or rolled since then must stop it.
+func (a *API) stillAuthorized(r *http.Request, accountID string) error {
+	token, email, key, status, _ := parseAuthHeaders(r.Header)
+	if status != 0 {
+		return device.Errorf(device.KindUnauthorized, "authentication error")
+	}
+	var p *device.Principal
+	var err error
+	if token != "" {
+		p, err = a.svc.AuthenticateToken(r.Context(), token)
+	} else {
+		p, err = a.svc.AuthenticateGlobalKey(r.Context(), email, key)
+	}
+	if err != nil {
+		return err
+	}
+	return p.Authorize(accountID, false)
+}
+
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the
 // X-Auth-Email and X-Auth-Key pair. A nonzero status reports a missing or malformed
 // credential with the message to send.

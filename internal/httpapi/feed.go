@@ -123,7 +123,8 @@ func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID st
 	fmt.Fprint(w, ": warpreg change feed\n\n")
 	rc.Flush()
 
-	s := &stream{a: a, w: w, rc: rc, accountID: accountID, after: after}
+	s := &stream{a: a, w: w, rc: rc, accountID: accountID, after: after,
+		recheck: func() error { return a.stillAuthorized(r, accountID) }}
 	s.run(ctx, first, wake)
 }
 
@@ -133,6 +134,12 @@ type stream struct {
 	rc        *http.ResponseController
 	accountID string
 	after     int64
+
+	// recheck checks the credential again. It runs before every batch is sent and
+	// at every poll, so a stream stops within a poll interval of its credential
+	// being revoked or rolled, and never sends a change after the revocation
+	// committed.
+	recheck func() error
 }
 
 func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan string) {
@@ -141,6 +148,12 @@ func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan str
 	keepalive := time.NewTicker(streamKeepalive)
 	defer keepalive.Stop()
 	for {
+		if len(batch) > 0 {
+			if err := s.recheck(); err != nil {
+				s.fail(err)
+				return
+			}
+		}
 		if err := s.send(batch); err != nil {
 			return
 		}
@@ -150,6 +163,10 @@ func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan str
 				return
 			case <-wake:
 			case <-poll.C:
+				if err := s.recheck(); err != nil {
+					s.fail(err)
+					return
+				}
 			case <-keepalive.C:
 				if _, err := fmt.Fprint(s.w, ": keepalive\n\n"); err != nil || s.rc.Flush() != nil {
 					return
@@ -186,12 +203,17 @@ func (s *stream) send(batch []device.Change) error {
 
 // fail ends a stream with an error event that carries the v4 error entry.
 func (s *stream) fail(err error) {
-	if device.KindOf(err) != device.KindGone {
+	var code int
+	switch device.KindOf(err) {
+	case device.KindGone:
+		code = codeGone
+	case device.KindUnauthorized:
+		code = codeAuthentication
+		err = device.Errorf(device.KindUnauthorized, "authentication error: the "+
+			"credential was revoked or rolled")
+	default:
 		s.a.log.Error("change stream failed", "err", err, "account_id", s.accountID)
 		err = device.Errorf(device.KindInternal, "internal error")
-	}
-	code := codeGone
-	if device.KindOf(err) != device.KindGone {
 		code = codeInternal
 	}
 	data, _ := json.Marshal(message{Code: code, Message: device.MessageOf(err)})

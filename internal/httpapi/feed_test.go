@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 type changesPage struct {
@@ -202,5 +205,59 @@ func TestChangeStream(t *testing.T) {
 	defer closeStream()
 	if id, kind := next(r); id != 4 || kind != "unrevoked" {
 		t.Errorf("resumed: id %d kind %s, want 4 unrevoked", id, kind)
+	}
+}
+
+// TestChangeStreamEndsWhenCredentialRevoked checks that an open stream stops, with an
+// error event and no further change, once its token is revoked: the check at the
+// start of the request is not enough for a request that lasts for hours.
+func TestChangeStreamEndsWhenCredentialRevoked(t *testing.T) {
+	h := newHarness(t, false)
+	srv := httptest.NewServer(h.api)
+	defer srv.Close()
+	a := h.enroll("a", "a@example.com", "A")
+	tok, secret, err := h.svc.CreateAPIToken(t.Context(), h.acct.ID, "watcher", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/v1/accounts/"+
+		h.acct.ID+"/registrations/changes/stream?after=0", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := bufio.NewReader(resp.Body)
+	readUntil := func(prefix string) string {
+		t.Helper()
+		deadline := time.AfterFunc(10*time.Second, func() { resp.Body.Close() })
+		defer deadline.Stop()
+		for {
+			line, err := body.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream ended before %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		}
+	}
+	readUntil("data: ") // the replay of the enrolment
+
+	if err := h.svc.RevokeCredential(t.Context(), device.CredentialAPIToken, h.acct.ID,
+		tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.admin("POST", h.regsPath("/revoke?id="+a.ID))
+	line := readUntil("event: ")
+	if line != "event: error\n" {
+		t.Fatalf("after the revocation the stream sent %q, want an error event", line)
+	}
+	if data := readUntil("data: "); !strings.Contains(data, `"code":10000`) {
+		t.Errorf("error event %q, want code 10000", data)
+	}
+	if rest, _ := io.ReadAll(body); strings.Contains(string(rest), "event: change") {
+		t.Errorf("the stream went on after its error: %q", rest)
 	}
 }

@@ -54,9 +54,9 @@ func (s *Store) Changes(
 func (r reader) Changes(
 	ctx context.Context, accountID string, after int64, limit int,
 ) ([]device.Change, error) {
-	var pruned int64
-	err := r.q.QueryRow(ctx, `SELECT pruned_seq FROM accounts WHERE id = $1`, accountID).
-		Scan(&pruned)
+	var pruned, head int64
+	err := r.q.QueryRow(ctx, `SELECT pruned_seq, change_seq FROM accounts WHERE id = $1`,
+		accountID).Scan(&pruned, &head)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", mapError(err))
 	}
@@ -64,6 +64,12 @@ func (r reader) Changes(
 		return nil, device.Errorf(device.KindGone, "changes after %d were pruned (the log "+
 			"starts after %d); list the registrations again and follow from the newest change",
 			after, pruned)
+	}
+	if after > head {
+		return nil, device.Errorf(device.KindInvalid, "after %d is beyond the newest change "+
+			"(%d); a position from another account or an older copy of the database would "+
+			"skip changes, so list the registrations again and follow from the newest change",
+			after, head)
 	}
 	rows, err := r.q.Query(ctx, `SELECT `+row.ChangeColumns+`
 		FROM registration_changes WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,

@@ -149,6 +149,10 @@ func testRefuseInvalid(t *testing.T, e *env) {
 	req := enrollRequest("hw-new", "new@example.com")
 	req.TunnelType = device.TunnelMASQUE
 	e.wantRefused(t, a.ID, secret, req, device.KindInvalid)
+
+	req = enrollRequest("hw-new", "new@example.com")
+	req.Device.DeviceType = "plan9" // an operating system no WARP client reports
+	e.wantRefused(t, a.ID, secret, req, device.KindInvalid)
 }
 
 func testRefuseRevokedSeat(t *testing.T, e *env) {
