@@ -266,7 +266,9 @@ func (f *badFixture) ownCases() map[string][]badCase {
 			code: 1002, msg: "limit must be between 1 and 1000"},
 		{name: "limit not a number", path: changes + "?limit=all", status: 400, code: 1002,
 			msg: "limit must be an integer from 1 to 1000"},
-		{name: "after beyond the end", path: changes + "?after=1000000", status: 200},
+		{name: "after beyond the newest change", path: changes + "?after=1000000",
+			status: 400, code: 1002, msg: "after 1000000 is beyond the newest change"},
+		{name: "after zero", path: changes + "?after=0", status: 200},
 	}
 	stream := []badCase{
 		{name: "after not a number", path: changes + "/stream?after=x", status: 400,
@@ -274,6 +276,8 @@ func (f *badFixture) ownCases() map[string][]badCase {
 		{name: "Last-Event-ID not a number", path: changes + "/stream",
 			headers: []string{"Authorization", "Bearer " + h.token, "Last-Event-ID", "x"},
 			status:  400, code: 1002, msg: seqMsg},
+		{name: "after beyond the newest change", path: changes + "/stream?after=1000000",
+			status: 400, code: 1002, msg: "after 1000000 is beyond the newest change"},
 		{name: "after twice", path: changes + "/stream?after=1&after=2", status: 400,
 			code: 1002, msg: "the after query parameter may be given only once"},
 	}

@@ -112,6 +112,8 @@ func (f *badFixture) enrollCases() map[string][]badCase {
 		}, "user.groups must be at most 256 characters"),
 		bad("empty group", func(_, _, u map[string]any) { u["groups"] = []string{"a", ""} },
 			"user.groups must not hold empty names"),
+		bad("device_type unknown", func(_, d, _ map[string]any) { d["device_type"] = "macOS" },
+			"device.device_type must be one of"),
 		bad("device name with NUL", func(_, d, _ map[string]any) { d["name"] = "a\x00b" },
 			"device.name must not contain control characters"),
 		bad("hardware id with a line break", func(_, d, _ map[string]any) {
