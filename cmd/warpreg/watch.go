@@ -22,7 +22,8 @@ import (
 // account's Server-Sent Events stream, prints each change, and reconnects from the
 // last sequence number it printed, so that it misses nothing and repeats nothing.
 func watchCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
-	base := fs.String("url", "http://127.0.0.1:8787", "the warpreg server's base URL")
+	base := fs.String("url", "http://127.0.0.1:8787", "the warpreg server's root URL (a "+
+		"trailing /client/v4, as demo prints, is dropped)")
 	account := fs.String("account", "", "the account id (required)")
 	token := fs.String("token", "", "an API token of the account (default: env CLOUDFLARE_API_TOKEN)")
 	after := fs.Int64("after", 0, "print changes after this sequence number")
@@ -41,6 +42,7 @@ func watchCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env
 		if *maxChanges < 0 {
 			return cli.Usagef("--max must not be negative")
 		}
+		*base = strings.TrimSuffix(strings.TrimSuffix(*base, "/"), "/client/v4")
 		w := &watcher{e: e, token: *token, after: *after, left: *maxChanges,
 			url: strings.TrimRight(*base, "/") + "/api/v1/accounts/" + url.PathEscape(*account) +
 				"/registrations/changes/stream"}
