@@ -33,39 +33,6 @@ func tokenListCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, 
 	}
 }
 
-func tokenRevokeCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
-	account, id := accountFlag(fs), fs.String("id", "", "the token's id (required)")
-	return func(ctx context.Context, e *env) error {
-		return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
-			return revoke(ctx, e, svc, device.CredentialAPIToken, *account, *id, nil)
-		})
-	}
-}
-
-func tokenRollCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
-	account, id := accountFlag(fs), fs.String("id", "", "the token's id (required)")
-	return func(ctx context.Context, e *env) error {
-		return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
-			secret, err := svc.RollCredential(ctx, device.CredentialAPIToken, *account, *id)
-			if err != nil {
-				return err
-			}
-			ts, err := svc.APITokens(ctx, *account)
-			if err != nil {
-				return err
-			}
-			out := map[string]any{"id": *id, "account_id": *account}
-			for _, t := range ts {
-				if t.ID == *id {
-					out = tokenJSON(&t)
-				}
-			}
-			out["value"] = secret
-			return printResult(e, out, secret)
-		})
-	}
-}
-
 func globalKeyListCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
 	account := accountFlag(fs)
 	return func(ctx context.Context, e *env) error {
@@ -143,36 +110,72 @@ func enrollKeyListCommand(fs *flag.FlagSet, _ *config.Config) func(context.Conte
 	}
 }
 
-func enrollKeyRevokeCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
-	account, id := accountFlag(fs), fs.String("id", "", "the enrollment key's id (required)")
-	return func(ctx context.Context, e *env) error {
-		return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
-			return revoke(ctx, e, svc, device.CredentialEnrollmentKey, *account, *id, nil)
+// The revoke and roll commands of the credentials named by id: API tokens and
+// enrolment keys. (Global keys are named by their user's email.)
+var (
+	tokenRevokeCommand     = revokeByIDCommand(device.CredentialAPIToken, "the token's id")
+	enrollKeyRevokeCommand = revokeByIDCommand(device.CredentialEnrollmentKey,
+		"the enrollment key's id")
+	tokenRollCommand = rollByIDCommand(device.CredentialAPIToken, "the token's id",
+		func(ctx context.Context, svc *device.Service, account, id string) (map[string]any, error) {
+			ts, err := svc.APITokens(ctx, account)
+			for _, t := range ts {
+				if t.ID == id {
+					return tokenJSON(&t), err
+				}
+			}
+			return nil, err
 		})
+	enrollKeyRollCommand = rollByIDCommand(device.CredentialEnrollmentKey,
+		"the enrollment key's id",
+		func(ctx context.Context, svc *device.Service, account, id string) (map[string]any, error) {
+			ks, err := svc.EnrollmentKeys(ctx, account)
+			for _, k := range ks {
+				if k.ID == id {
+					return enrollKeyJSON(&k), err
+				}
+			}
+			return nil, err
+		})
+)
+
+type commandFunc = func(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error
+
+func revokeByIDCommand(kind device.CredentialKind, idHelp string) commandFunc {
+	return func(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+		account, id := accountFlag(fs), fs.String("id", "", idHelp+" (required)")
+		return func(ctx context.Context, e *env) error {
+			return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
+				return revoke(ctx, e, svc, kind, *account, *id, nil)
+			})
+		}
 	}
 }
 
-func enrollKeyRollCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
-	account, id := accountFlag(fs), fs.String("id", "", "the enrollment key's id (required)")
-	return func(ctx context.Context, e *env) error {
-		return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
-			secret, err := svc.RollCredential(ctx, device.CredentialEnrollmentKey, *account, *id)
-			if err != nil {
-				return err
-			}
-			ks, err := svc.EnrollmentKeys(ctx, *account)
-			if err != nil {
-				return err
-			}
-			out := map[string]any{"id": *id, "account_id": *account}
-			for _, k := range ks {
-				if k.ID == *id {
-					out = enrollKeyJSON(&k)
+// rollByIDCommand rolls a credential and prints it as its list shows it (found by
+// find), with the new secret.
+func rollByIDCommand(kind device.CredentialKind, idHelp string,
+	find func(ctx context.Context, svc *device.Service, account, id string) (map[string]any, error),
+) commandFunc {
+	return func(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
+		account, id := accountFlag(fs), fs.String("id", "", idHelp+" (required)")
+		return func(ctx context.Context, e *env) error {
+			return withService(ctx, e, *account, "--id", *id, func(svc *device.Service) error {
+				secret, err := svc.RollCredential(ctx, kind, *account, *id)
+				if err != nil {
+					return err
 				}
-			}
-			out["value"] = secret
-			return printResult(e, out, secret)
-		})
+				out, err := find(ctx, svc, *account, *id)
+				if err != nil {
+					return err
+				}
+				if out == nil {
+					out = map[string]any{"id": *id, "account_id": *account}
+				}
+				out["value"] = secret
+				return printResult(e, out, secret)
+			})
+		}
 	}
 }
 
