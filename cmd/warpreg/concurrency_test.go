@@ -12,9 +12,10 @@ import (
 
 // TestConcurrentWritersNeverSeeBusy runs many writers at once against a server
 // process (heartbeats on shared registrations, enrolments, key rotations,
-// revokes and unrevokes) while the CLI writes to the same file from this process.
-// Every request must succeed: no "database is locked" or busy error may reach a
-// client on SQLite, and no writer may run out of serialization retries on PostgreSQL. A reader checks all the while that last_seen_at never moves backwards,
+// revokes and unrevokes) while the CLI writes to the same database from this
+// process. Every request must succeed: no "database is locked" or busy error may
+// reach a client on SQLite, and no writer may run out of serialization retries on
+// PostgreSQL. A reader checks all the while that last_seen_at never moves backwards,
 // and at the end that it holds the latest heartbeat acknowledged.
 func TestConcurrentWritersNeverSeeBusy(t *testing.T) {
 	duration := 2 * time.Second
