@@ -39,8 +39,9 @@ type auditTx struct {
 	now   func() time.Time
 	at    time.Time // read from now at the first entry, shared by the rest
 
-	// read holds registrations as this transaction last read or wrote them, by id.
-	read map[string]*Registration
+	regs    seen[Registration]
+	users   seen[User]
+	devices seen[Device]
 }
 
 // record appends an entry for a change of one object from before to after, unless
@@ -101,13 +102,16 @@ func (t *auditTx) PutProfile(ctx context.Context, p *Profile) error {
 }
 
 func (t *auditTx) PutUser(ctx context.Context, u *User) error {
-	before, err := t.Tx.User(ctx, u.AccountID, u.ID)
+	before, err := t.users.before(u.AccountID, u.ID, func() (*User, error) {
+		return t.Tx.User(ctx, u.AccountID, u.ID)
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	if err := t.Tx.PutUser(ctx, u); err != nil {
 		return err
 	}
+	t.users.keep(u.AccountID, u.ID, u)
 	var b Snapshot
 	verb := "create"
 	if before != nil {
@@ -117,13 +121,16 @@ func (t *auditTx) PutUser(ctx context.Context, u *User) error {
 }
 
 func (t *auditTx) PutDevice(ctx context.Context, d *Device) error {
-	before, err := t.Tx.Device(ctx, d.AccountID, d.ID)
+	before, err := t.devices.before(d.AccountID, d.ID, func() (*Device, error) {
+		return t.Tx.Device(ctx, d.AccountID, d.ID)
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	if err := t.Tx.PutDevice(ctx, d); err != nil {
 		return err
 	}
+	t.devices.keep(d.AccountID, d.ID, d)
 	var b Snapshot
 	verb := "create"
 	if before != nil {
@@ -135,48 +142,90 @@ func (t *auditTx) PutDevice(ctx context.Context, d *Device) error {
 	return t.record(ctx, d.AccountID, "device", d.ID, verb, b, deviceSnapshot(d))
 }
 
-// Registration remembers what the caller read, so that a write of the same
-// registration later in the transaction takes its state before from memory instead
-// of reading it again: a bulk revoke of 100 ids reads each once, not twice.
+// seen holds objects of one kind as the transaction last read or wrote them, keyed
+// by account and id, so that a write takes its state before from memory instead of
+// reading it again: an enrolment reads its user and device once, a bulk revoke of 100
+// ids reads each registration once.
+type seen[T any] map[string]*T
+
+func (m *seen[T]) keep(accountID, id string, v *T) {
+	if *m == nil {
+		*m = seen[T]{}
+	}
+	c := *v
+	(*m)[accountID+"/"+id] = &c
+}
+
+// before returns the object as last kept, else as read reads it.
+func (m seen[T]) before(accountID, id string, read func() (*T, error)) (*T, error) {
+	if v, ok := m[accountID+"/"+id]; ok {
+		return v, nil
+	}
+	return read()
+}
+
+// The reads below keep what they find, for the writes that follow.
+
 func (t *auditTx) Registration(ctx context.Context, accountID, id string) (*Registration, error) {
 	r, err := t.Tx.Registration(ctx, accountID, id)
 	if err == nil {
-		t.remember(r)
+		t.regs.keep(r.AccountID, r.ID, r)
 	}
 	return r, err
 }
 
-func (t *auditTx) remember(r *Registration) {
-	if t.read == nil {
-		t.read = map[string]*Registration{}
-	}
-	c := *r
-	t.read[r.ID] = &c
+func (t *auditTx) User(ctx context.Context, accountID, id string) (*User, error) {
+	return t.keepUser(t.Tx.User(ctx, accountID, id))
 }
 
-// stateBefore returns the registration as this transaction last read or wrote it,
-// else as the store holds it.
-func (t *auditTx) stateBefore(ctx context.Context, accountID, id string) (*Registration, error) {
-	if r, ok := t.read[id]; ok && r.AccountID == accountID {
-		return r, nil
+func (t *auditTx) UserByEmail(ctx context.Context, accountID, email string) (*User, error) {
+	return t.keepUser(t.Tx.UserByEmail(ctx, accountID, email))
+}
+
+func (t *auditTx) keepUser(u *User, err error) (*User, error) {
+	if err == nil {
+		t.users.keep(u.AccountID, u.ID, u)
 	}
-	return t.Tx.Registration(ctx, accountID, id)
+	return u, err
+}
+
+func (t *auditTx) Device(ctx context.Context, accountID, id string) (*Device, error) {
+	return t.keepDevice(t.Tx.Device(ctx, accountID, id))
+}
+
+func (t *auditTx) DeviceByHardwareID(ctx context.Context, accountID, hw string) (*Device, error) {
+	return t.keepDevice(t.Tx.DeviceByHardwareID(ctx, accountID, hw))
+}
+
+func (t *auditTx) DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error) {
+	return t.keepDevice(t.Tx.DeviceBySerial(ctx, accountID, serial))
+}
+
+func (t *auditTx) keepDevice(d *Device, err error) (*Device, error) {
+	if err == nil {
+		t.devices.keep(d.AccountID, d.ID, d)
+	}
+	return d, err
 }
 
 func (t *auditTx) PutRegistration(ctx context.Context, r *Registration) error {
-	before, err := t.stateBefore(ctx, r.AccountID, r.ID)
+	before, err := t.regs.before(r.AccountID, r.ID, func() (*Registration, error) {
+		return t.Tx.Registration(ctx, r.AccountID, r.ID)
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	if err := t.Tx.PutRegistration(ctx, r); err != nil {
 		return err
 	}
-	t.remember(r)
+	t.regs.keep(r.AccountID, r.ID, r)
 	return t.recordRegistration(ctx, before, r)
 }
 
 func (t *auditTx) SetRegistrationState(ctx context.Context, r *Registration) error {
-	before, err := t.stateBefore(ctx, r.AccountID, r.ID)
+	before, err := t.regs.before(r.AccountID, r.ID, func() (*Registration, error) {
+		return t.Tx.Registration(ctx, r.AccountID, r.ID)
+	})
 	if err != nil {
 		return err
 	}
@@ -185,7 +234,7 @@ func (t *auditTx) SetRegistrationState(ctx context.Context, r *Registration) err
 	}
 	after := *before
 	after.RevokedAt, after.DeletedAt, after.UpdatedAt = r.RevokedAt, r.DeletedAt, r.UpdatedAt
-	t.remember(&after)
+	t.regs.keep(after.AccountID, after.ID, &after)
 	return t.recordRegistration(ctx, before, &after)
 }
 
@@ -233,7 +282,7 @@ func (t *auditTx) AssignProfile(
 	for _, before := range rs {
 		after := *before
 		after.ProfileID, after.PolicyUpdatedAt = profileID, at
-		t.remember(&after)
+		t.regs.keep(after.AccountID, after.ID, &after)
 		if err := t.recordRegistration(ctx, before, &after); err != nil {
 			return err
 		}
