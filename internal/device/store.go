@@ -70,6 +70,15 @@ type Reader interface {
 	DeviceRegistrations(ctx context.Context, accountID, deviceID string) ([]Registration, error)
 
 	APITokenByHash(ctx context.Context, hash []byte) (*APIToken, error)
+
+	// TokenRegistration reads, in one round trip, the API token whose hash is
+	// tokenHash and the registration id of accountID, a tombstone included. It
+	// returns ErrNotFound unless the token exists, belongs to accountID and the
+	// registration does too: the caller then tells those cases apart the slow way.
+	TokenRegistration(
+		ctx context.Context, tokenHash []byte, accountID, id string,
+	) (*APIToken, *Registration, error)
+
 	GlobalKeyByHash(ctx context.Context, email string, hash []byte) (*GlobalKey, error)
 	EnrollmentKeyByHash(ctx context.Context, hash []byte) (*EnrollmentKey, error)
 

@@ -40,17 +40,27 @@ func (a *API) admin(write bool, h adminHandler) http.Handler {
 		if !ok {
 			return
 		}
-		if err := p.Authorize(accountID, write); err != nil {
-			a.writeError(w, r, err)
-			return
+		if r, ok = a.admit(w, r, p, accountID, write); ok {
+			h(w, r, accountID)
 		}
-		actor := device.ActorFrom(r.Context())
-		actor.Kind, actor.ID = p.Kind, p.CredentialID
-		if p.Email != "" {
-			actor.ID = p.Email
-		}
-		h(w, r.WithContext(device.WithActor(r.Context(), actor)), accountID)
 	})
+}
+
+// admit checks that p may act on accountID and returns r carrying p as the actor,
+// or writes the error and returns false.
+func (a *API) admit(
+	w http.ResponseWriter, r *http.Request, p *device.Principal, accountID string, write bool,
+) (*http.Request, bool) {
+	if err := p.Authorize(accountID, write); err != nil {
+		a.writeError(w, r, err)
+		return r, false
+	}
+	actor := device.ActorFrom(r.Context())
+	actor.Kind, actor.ID = p.Kind, p.CredentialID
+	if p.Email != "" {
+		actor.ID = p.Email
+	}
+	return r.WithContext(device.WithActor(r.Context(), actor)), true
 }
 
 // authenticate resolves the request's admin credential and spends one request of

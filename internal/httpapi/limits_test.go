@@ -119,6 +119,23 @@ func TestRateLimitPerCredential(t *testing.T) {
 	wantRemaining(t, rec, "default", 3, 300, 2)
 }
 
+// TestRateLimitGetSharesBudget checks that a get answered from its one-read path
+// spends the same budget as one answered the long way (a registration that does
+// not exist), and that the budget refuses the get once spent.
+func TestRateLimitGetSharesBudget(t *testing.T) {
+	h, _ := limited(t, httpapi.RateLimits{PerCredential: 3})
+	e := h.enroll("hw-a", "a@example.com", "A")
+	bearer := []string{"Authorization", "Bearer " + h.token}
+	for i, id := range []string{e.ID, device.NewID(), e.ID} {
+		rec := h.do("GET", h.regsPath("/"+id), nil, bearer...)
+		if want := []int{200, 404, 200}[i]; rec.Code != want {
+			t.Fatalf("get %d: status %d, want %d: %s", i+1, rec.Code, want, rec.Body)
+		}
+		wantRemaining(t, rec, "default", 3, 300, 2-i)
+	}
+	wantTooMany(t, h.do("GET", h.regsPath("/"+e.ID), nil, bearer...), "default", 100)
+}
+
 func TestRateLimitRegistrationAndEnrollmentKey(t *testing.T) {
 	h, _ := limited(t, httpapi.RateLimits{PerCredential: 3})
 	a, b := h.enroll("hw-a", "a@example.com", "A"), h.enroll("hw-b", "b@example.com", "B")

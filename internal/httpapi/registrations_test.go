@@ -3,9 +3,13 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 func TestGetRegistrationShape(t *testing.T) {
@@ -276,5 +280,34 @@ func TestIncludePolicyOnlyWhenAsked(t *testing.T) {
 		if has := strings.Contains(body, `"policy":`); has != want {
 			t.Errorf("GET %s: policy present = %v, want %v", path, has, want)
 		}
+	}
+}
+
+// TestGetRefusesRevokedTokenAtOnce checks that the get answered in one read checks
+// its token in that read: once a revocation commits, the next get is refused (403, code 10000), and a
+// read token is as good as a write token for a get.
+func TestGetRefusesRevokedTokenAtOnce(t *testing.T) {
+	h := newHarness(t, false)
+	e := h.enroll("hw-a", "a@example.com", "A")
+	id, secret, err := h.svc.CreateAPIToken(t.Context(), h.acct.ID, "short-lived", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *httptest.ResponseRecorder {
+		return h.do("GET", h.regsPath("/"+e.ID+"?include=policy"), nil,
+			"Authorization", "Bearer "+secret)
+	}
+	if rec := get(); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), e.ID) {
+		t.Fatalf("before revocation: status %d: %s", rec.Code, rec.Body)
+	}
+	err = h.svc.RevokeCredential(t.Context(), device.CredentialAPIToken, h.acct.ID, id.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := get()
+	if codes := errorCodes(t, rec); rec.Code != http.StatusForbidden ||
+		!slices.Equal(codes, []int{10000}) {
+		t.Errorf("after revocation: status %d, codes %v, want 403 [10000]: %s",
+			rec.Code, codes, rec.Body)
 	}
 }

@@ -16,6 +16,9 @@ type Service interface {
 	AuthenticateToken(ctx context.Context, secret string) (*device.Principal, error)
 	AuthenticateGlobalKey(ctx context.Context, email, key string) (*device.Principal, error)
 	Registration(ctx context.Context, accountID, id string) (*device.Registration, error)
+	RegistrationForToken(
+		ctx context.Context, secret, accountID, id string,
+	) (*device.Principal, *device.Registration, bool, error)
 	List(ctx context.Context, accountID string, q device.ListQuery) (device.Page, error)
 	Revoke(ctx context.Context, accountID string, ids []string) error
 	Unrevoke(ctx context.Context, accountID string, ids []string) error
@@ -113,7 +116,8 @@ func (a *API) routes() {
 	a.handle("DELETE "+regs, a.admin(true, a.bulkDeleteRegistrations))
 	a.handle("POST "+regs+"/revoke", a.admin(true, a.revokeRegistrations))
 	a.handle("POST "+regs+"/unrevoke", a.admin(true, a.unrevokeRegistrations))
-	a.handle("GET "+regs+"/{registration_id}", a.admin(false, a.getRegistration))
+	a.handle("GET "+regs+"/{registration_id}",
+		a.getRegistrationFast(a.admin(false, a.getRegistration)))
 	a.handle("DELETE "+regs+"/{registration_id}", a.admin(true, a.deleteRegistration))
 	a.handle("GET "+regs+"/{registration_id}/override_codes",
 		a.admin(true, a.registrationOverrideCodes))

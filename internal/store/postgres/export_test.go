@@ -30,3 +30,6 @@ var Migrations = migrations
 
 // CandidatesQuery is the query behind Store.Candidates, for the query-plan test.
 const CandidatesQuery = candidatesQuery
+
+// TokenRegistrationSelect exposes the one-read get's query to the query-plan test.
+var TokenRegistrationSelect = tokenRegistrationSelect

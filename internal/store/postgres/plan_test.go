@@ -162,3 +162,19 @@ func TestDeviceViewsPlanUsesIndex(t *testing.T) {
 		t.Errorf("device views: plan:\n%s", strings.Join(plan, "\n"))
 	}
 }
+
+// TestTokenRegistrationPlanSeeks checks the one-read get, the hottest admin query:
+// the token and the registration must each come from an index, never a scan.
+func TestTokenRegistrationPlanSeeks(t *testing.T) {
+	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	args := []any{"00000000-0000-4000-8000-000000000000", []byte("hash"), strings.Repeat("a", 32)}
+	plan, bad := badPlan(t, st, postgres.TokenRegistrationSelect, args)
+	joined := strings.Join(plan, "\n")
+	if bad || strings.Contains(joined, "Seq Scan on api_tokens") {
+		t.Errorf("token registration plan:\n%s", joined)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -186,6 +188,18 @@ func (r reader) LiveRegistration(
 		WHERE r.device_id = $1 AND r.slot = $2 AND r.deleted_at IS NULL`, deviceID, slot))
 }
 
+// tokenRegistrationSelect is row.TokenRegistrationSelect with PostgreSQL's numbered
+// placeholders.
+var tokenRegistrationSelect = numberPlaceholders(row.TokenRegistrationSelect)
+
+func (r reader) TokenRegistration(
+	ctx context.Context, tokenHash []byte, accountID, id string,
+) (*device.APIToken, *device.Registration, error) {
+	t, reg, err := row.TokenRegistration(
+		r.q.QueryRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID))
+	return t, reg, mapError(err)
+}
+
 func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APIToken, error) {
 	var t device.APIToken
 	var created int64
@@ -255,4 +269,20 @@ func scanDevice(s row.Scanner) (*device.Device, error) {
 func scanRegistration(s row.Scanner) (*device.Registration, error) {
 	r, err := row.Registration(s)
 	return r, mapError(err)
+}
+
+// numberPlaceholders turns the ? placeholders of SQL shared with SQLite into $1, $2,
+// ... in order. The shared text holds no other question mark.
+func numberPlaceholders(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c != '?' {
+			b.WriteRune(c)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
 }

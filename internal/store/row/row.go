@@ -62,13 +62,52 @@ func DeviceListSelect(q *device.DeviceListQuery) string {
 // from its own row, where triggers keep copies of the device's name and client
 // version and the user's name and email, and the small profiles table. Callers add
 // the WHERE clause.
-const RegistrationSelect = `SELECT r.id, r.account_id, r.device_id, r.user_id, r.profile_id,
+const RegistrationSelect = `SELECT ` + registrationColumns + `
+	FROM registrations r
+	JOIN profiles p ON p.id = r.profile_id`
+
+// registrationColumns are what Registration scans, in order.
+const registrationColumns = `r.id, r.account_id, r.device_id, r.user_id, r.profile_id,
 	r.slot, r.key, r.key_type, r.tunnel_type, r.secret_hash, r.created_at, r.updated_at,
 	r.last_seen_at, r.revoked_at, r.deleted_at, r.policy_updated_at,
 	r.device_name, r.client_version, r.user_email, r.user_name,
-	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at
-	FROM registrations r
-	JOIN profiles p ON p.id = r.profile_id`
+	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at`
+
+// TokenRegistrationSelect reads an API token and a registration of its account in
+// one statement, for TokenRegistration. Its parameters are, in order, the
+// registration id, the token hash and the account id; each adapter swaps in its own
+// placeholders. Only a token of that account that names a registration of it yields
+// a row, so a row proves both at once.
+const TokenRegistrationSelect = `SELECT t.id, t.account_id, t.name, t.read_only, t.hash,
+	t.created_at, ` + registrationColumns + `
+	FROM api_tokens t
+	JOIN registrations r ON r.account_id = t.account_id AND r.id = ?
+	JOIN profiles p ON p.id = r.profile_id
+	WHERE t.hash = ? AND t.account_id = ?`
+
+// TokenRegistration scans a row of TokenRegistrationSelect.
+func TokenRegistration(s Scanner) (*device.APIToken, *device.Registration, error) {
+	var t device.APIToken
+	var created int64
+	reg, err := Registration(prefixScanner{s, []any{
+		&t.ID, &t.AccountID, &t.Name, &t.ReadOnly, &t.Hash, &created}})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.CreatedAt = FromMicros(created)
+	return &t, reg, nil
+}
+
+// prefixScanner scans its own destinations ahead of the ones it is given, so that a
+// scan function for some columns can read a row that has more in front.
+type prefixScanner struct {
+	s      Scanner
+	prefix []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.s.Scan(append(p.prefix[:len(p.prefix):len(p.prefix)], dest...)...)
+}
 
 // ChangeColumns are read by Change, in order.
 const ChangeColumns = `account_id, seq, kind, at, registration_id, device_id, user_id, key,

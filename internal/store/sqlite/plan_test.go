@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // TestListPlansUseIndexes asks SQLite how it would run each list query and fails
@@ -225,5 +226,25 @@ func TestDeviceViewsPlanUsesIndex(t *testing.T) {
 	args := []any{strings.Repeat("a", 32), "", 1000}
 	if plan, bad := badPlan(t, st, deviceViewsQuery, args, false); bad {
 		t.Errorf("device views: plan %q", strings.Join(plan, "; "))
+	}
+}
+
+// TestTokenRegistrationPlanSeeks checks the one-read get, the hottest admin query:
+// every table in it must be reached by a seek on a unique key, never a scan.
+func TestTokenRegistrationPlanSeeks(t *testing.T) {
+	st := openWithLargeStats(t)
+	args := []any{"00000000-0000-4000-8000-000000000000", []byte("hash"), strings.Repeat("a", 32)}
+	plan, _ := badPlan(t, st, row.TokenRegistrationSelect, args, false)
+	seeks := 0
+	for _, step := range plan {
+		if strings.HasPrefix(step, "SCAN") || strings.Contains(step, "TEMP B-TREE") {
+			t.Fatalf("token registration plan %q: %s", strings.Join(plan, "; "), step)
+		}
+		if strings.HasPrefix(step, "SEARCH") {
+			seeks++
+		}
+	}
+	if seeks != 3 {
+		t.Errorf("token registration plan %q, want three seeks", strings.Join(plan, "; "))
 	}
 }

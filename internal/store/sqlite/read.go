@@ -226,6 +226,14 @@ func (r reader) LiveRegistration(
 		WHERE r.device_id = ? AND r.slot = ? AND r.deleted_at IS NULL`, deviceID, slot))
 }
 
+func (r reader) TokenRegistration(
+	ctx context.Context, tokenHash []byte, accountID, id string,
+) (*device.APIToken, *device.Registration, error) {
+	t, reg, err := row.TokenRegistration(
+		r.queryRow(ctx, row.TokenRegistrationSelect, id, tokenHash, accountID))
+	return t, reg, mapError(err)
+}
+
 func (r reader) APITokenByHash(ctx context.Context, hash []byte) (*device.APIToken, error) {
 	var t device.APIToken
 	var created int64

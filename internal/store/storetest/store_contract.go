@@ -137,6 +137,62 @@ func testRoundTrip(t *testing.T, e *env) {
 	}
 	check(t, "LiveRegistration (stored fields)", storedFields(gotR), storedFields(r), nil)
 	testCredentialRoundTrip(t, e, a)
+	testTokenRegistration(t, e, a, r.ID, &want)
+}
+
+// testTokenRegistration checks the one-read get: the token and the registration
+// together, and ErrNotFound for every case the caller must tell apart itself.
+func testTokenRegistration(
+	t *testing.T, e *env, a *device.Account, regID string, want *device.Registration,
+) {
+	tok := &device.APIToken{
+		ID: device.NewAccountID(), AccountID: a.ID, Name: "reader", ReadOnly: true,
+		Hash: device.HashSecret("one-read secret"), CreatedAt: rowTime(24),
+	}
+	b := e.seedAccount(t, false)
+	other := &device.APIToken{
+		ID: device.NewAccountID(), AccountID: b.ID, Name: "other", Hash: device.HashSecret(
+			"other account's secret"), CreatedAt: rowTime(25),
+	}
+	e.update(t, func(tx device.Tx) error {
+		return errors.Join(tx.InsertAPIToken(e.ctx, tok), tx.InsertAPIToken(e.ctx, other))
+	})
+	gotTok, gotReg, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
+	check(t, "TokenRegistration token", gotTok, tok, err)
+	check(t, "TokenRegistration registration", gotReg, want, err)
+
+	// In order: the revocation comes last.
+	misses := []struct {
+		name string
+		read func() error
+	}{
+		{"unknown token", func() error {
+			_, _, err := e.store.TokenRegistration(e.ctx, device.HashSecret("nope"), a.ID, regID)
+			return err
+		}},
+		{"unknown registration", func() error {
+			_, _, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, device.NewID())
+			return err
+		}},
+		{"token of another account", func() error {
+			_, _, err := e.store.TokenRegistration(e.ctx, other.Hash, a.ID, regID)
+			return err
+		}},
+		{"registration of another account", func() error {
+			_, _, err := e.store.TokenRegistration(e.ctx, other.Hash, b.ID, regID)
+			return err
+		}},
+		{"revoked token", func() error {
+			e.update(t, func(tx device.Tx) error {
+				return tx.DeleteCredential(e.ctx, device.CredentialAPIToken, a.ID, tok.ID)
+			})
+			_, _, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
+			return err
+		}},
+	}
+	for _, m := range misses {
+		wantIs(t, "TokenRegistration with "+m.name, m.read(), device.ErrNotFound)
+	}
 }
 
 func testCredentialRoundTrip(t *testing.T, e *env, a *device.Account) {
