@@ -18,7 +18,6 @@ var (
 	// Cloudflare API tokens are 40 characters of URL-safe base64; global keys are 37
 	// lowercase hex characters. A header of another shape is refused as malformed
 	// before any lookup, with Cloudflare's codes.
-	tokenPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{40}$`)
 	globalKeyPattern = regexp.MustCompile(`^[0-9a-f]{37}$`)
 	emailPattern     = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]{1,255}$`)
 )
@@ -112,13 +111,30 @@ func (a *API) stillAuthorized(r *http.Request, accountID string) error {
 	return p.Authorize(accountID, false)
 }
 
+// validToken reports whether s has an API token's form: 40 characters of the URL-safe
+// base64 alphabet. Every admin request checks it, by hand rather than by a regular
+// expression, which costs several times as much.
+func validToken(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the
 // X-Auth-Email and X-Auth-Key pair. A nonzero status reports a missing or malformed
 // credential with the message to send.
 func parseAuthHeaders(h http.Header) (token, email, key string, status int, msg message) {
 	if auth := h.Get("Authorization"); auth != "" {
 		scheme, value, _ := strings.Cut(auth, " ")
-		if !strings.EqualFold(scheme, "Bearer") || !tokenPattern.MatchString(value) {
+		if !strings.EqualFold(scheme, "Bearer") || !validToken(value) {
 			return "", "", "", http.StatusBadRequest, headerError(codeBadAuthHeader,
 				"Invalid format for Authorization header")
 		}
