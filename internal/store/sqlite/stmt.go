@@ -11,6 +11,19 @@ import (
 type stmtCache struct {
 	db    *sql.DB
 	stmts sync.Map // query text -> *sql.Stmt
+
+	// gate holds one token per connection of the pool. Single-row reads take one
+	// before they ask the pool for a connection, so they wait in this channel's
+	// first-come first-served queue rather than in database/sql's, which hands a
+	// freed connection to a waiter picked at random and so gives a busy server a long
+	// tail of slow gets. nil means no gate.
+	gate chan struct{}
+}
+
+// newStmtCache returns a statement cache on db, whose single-row reads queue in
+// order for its conns connections.
+func newStmtCache(db *sql.DB, conns int) *stmtCache {
+	return &stmtCache{db: db, gate: make(chan struct{}, conns)}
 }
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -52,7 +65,27 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScan
 	if err != nil {
 		return errRow{err}
 	}
-	return s.QueryRowContext(ctx, args...)
+	if r.tx != nil || r.cache.gate == nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	select {
+	case r.cache.gate <- struct{}{}:
+	case <-ctx.Done():
+		return errRow{ctx.Err()}
+	}
+	return gatedRow{s.QueryRowContext(ctx, args...), r.cache.gate}
+}
+
+// gatedRow gives its gate token back once it is scanned, when *sql.Row has given
+// its connection back to the pool.
+type gatedRow struct {
+	row  *sql.Row
+	gate chan struct{}
+}
+
+func (g gatedRow) Scan(dest ...any) error {
+	defer func() { <-g.gate }()
+	return g.row.Scan(dest...)
 }
 
 func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {

@@ -70,7 +70,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	read, err := openDB(path, "deferred", max(4, runtime.GOMAXPROCS(0)), readerCacheKiB)
+	readConns := max(4, runtime.GOMAXPROCS(0))
+	read, err := openDB(path, "deferred", readConns, readerCacheKiB)
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -85,7 +86,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		reader: reader{cache: &stmtCache{db: read}}, write: write, read: read,
+		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
 		lists: reader{cache: &stmtCache{db: listDB}}, listDB: listDB,
 		writeCache: &stmtCache{db: write}, log: log, hub: notify.NewHub(),
 		jobs: make(chan *job, maxBatch), closed: make(chan struct{}), done: make(chan struct{}),
