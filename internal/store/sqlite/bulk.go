@@ -18,8 +18,8 @@ import (
 var deferredIndexes = []string{
 	"registrations_live_created", "registrations_live_id", "registrations_live_key",
 	"registrations_live_seen", "registrations_live_user_email", "registrations_live_user_name",
-	"registrations_profile", "registrations_user",
-	"devices_account", "devices_live_active", "devices_live_client_version",
+	"registrations_user",
+	"devices_live_active", "devices_live_client_version",
 	"devices_live_created", "devices_live_hardware_id", "devices_live_id", "devices_live_name",
 	"devices_live_seen", "devices_live_serial", "devices_live_user_email",
 	"users_email",
