@@ -251,7 +251,8 @@ func openPGWriter(ctx context.Context, dsn string, writers int) (*pgWriter, erro
 func (w *pgWriter) write(ctx context.Context, b *batch) error {
 	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
-			return fmt.Errorf("set triggers aside (needs a superuser; or seed with --triggers): %w", err)
+			return fmt.Errorf("set triggers aside (needs a superuser; "+
+				"or seed with --triggers): %w", err)
 		}
 		users := make([][]any, len(b.users))
 		for i, u := range b.users {
