@@ -28,7 +28,8 @@ var deferredIndexes = []string{
 //
 // It is meant for a database that nothing else uses meanwhile (the bench seed):
 // lists and searches elsewhere would scan, and a load that fails leaves the rows it
-// committed with the indexes built over them.
+// committed with the indexes built over them. A process killed during the load
+// leaves the database without those indexes; seed a new one.
 func (s *Store) BulkLoad(ctx context.Context, load func(ctx context.Context) error) error {
 	rows, err := s.pool.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
 		WHERE schemaname = current_schema() AND indexname = ANY($1) ORDER BY indexname`,

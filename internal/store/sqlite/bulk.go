@@ -35,7 +35,8 @@ var deferredIndexes = []string{
 //
 // It is meant for a database that nothing else uses meanwhile (the bench seed):
 // lists and searches in other processes would scan, and a load that fails leaves
-// the rows it committed with the indexes built over them.
+// the rows it committed with the indexes built over them. A process killed during
+// the load leaves the database without those indexes; seed a new one.
 func (s *Store) BulkLoad(ctx context.Context, load func(ctx context.Context) error) error {
 	saved, err := s.dropIndexes(ctx)
 	if err != nil {
