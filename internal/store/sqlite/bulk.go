@@ -44,11 +44,14 @@ func (s *Store) BulkLoad(ctx context.Context, load func(ctx context.Context) err
 	}
 	loadErr := load(ctx)
 	// The indexes come back even when the load failed: the rows it committed stay.
-	err = s.ddl(context.WithoutCancel(ctx), saved...)
-	if err != nil {
-		err = fmt.Errorf("build indexes after bulk load: %w", err)
+	// Each is built on its own, so that one the rows break leaves the others.
+	var buildErr error
+	for _, create := range saved {
+		if err := s.ddl(context.WithoutCancel(ctx), create); err != nil {
+			buildErr = errors.Join(buildErr, fmt.Errorf("build index after bulk load: %w", err))
+		}
 	}
-	return errors.Join(loadErr, err)
+	return errors.Join(loadErr, buildErr)
 }
 
 // dropIndexes drops the deferred indexes that exist and returns the statements that
