@@ -11,11 +11,12 @@ import (
 )
 
 // batch is what one write transaction holds. Rows are written parents first, so
-// that every foreign key holds as each row goes in.
+// that every foreign key holds as each row goes in. Devices and registrations carry
+// the columns their triggers fill, for the bulk path, which sets the triggers aside.
 type batch struct {
 	users   []*device.User
-	devices []*device.Device
-	regs    []*device.Registration
+	devices []devRow
+	regs    []regRow
 
 	// barrier holds no rows: it says that what follows refers to what came before,
 	// so writers working in parallel must finish what they have first.
@@ -26,10 +27,11 @@ type batch struct {
 // b-trees' writes on neighbouring pages within one transaction.
 func (b *batch) sort() {
 	slices.SortFunc(b.users, func(x, y *device.User) int { return strings.Compare(x.ID, y.ID) })
-	slices.SortFunc(b.devices, func(x, y *device.Device) int { return strings.Compare(x.ID, y.ID) })
-	slices.SortFunc(b.regs, func(x, y *device.Registration) int { return strings.Compare(x.ID, y.ID) })
+	slices.SortFunc(b.devices, func(x, y devRow) int { return strings.Compare(x.d.ID, y.d.ID) })
+	slices.SortFunc(b.regs, func(x, y regRow) int { return strings.Compare(x.r.ID, y.r.ID) })
 }
 
+// write writes the batch through the store's transaction, every trigger running.
 func (b *batch) write(ctx context.Context, tx device.Tx) error {
 	for _, u := range b.users {
 		if err := tx.PutUser(ctx, u); err != nil {
@@ -37,13 +39,13 @@ func (b *batch) write(ctx context.Context, tx device.Tx) error {
 		}
 	}
 	for _, d := range b.devices {
-		if err := tx.PutDevice(ctx, d); err != nil {
-			return fmt.Errorf("device %s: %w", d.ID, err)
+		if err := tx.PutDevice(ctx, d.d); err != nil {
+			return fmt.Errorf("device %s: %w", d.d.ID, err)
 		}
 	}
 	for _, r := range b.regs {
-		if err := tx.PutRegistration(ctx, r); err != nil {
-			return fmt.Errorf("registration %s: %w", r.ID, err)
+		if err := tx.PutRegistration(ctx, r.r); err != nil {
+			return fmt.Errorf("registration %s: %w", r.r.ID, err)
 		}
 	}
 	return nil
@@ -186,8 +188,10 @@ func (g *generator) assign(
 func (g *generator) add(ctx context.Context, b *batch, a *device.Account, d *device.Device,
 	regs []*device.Registration, users []*device.User, multiUser bool) (*batch, error) {
 	finishDevice(d, regs, multiUser)
-	b.devices = append(b.devices, d)
-	b.regs = append(b.regs, regs...)
+	b.devices = append(b.devices, deriveDevice(d, regs, users))
+	for i, r := range regs {
+		b.regs = append(b.regs, deriveRegistration(r, users[i], d))
+	}
 	if a.ID == g.mainID {
 		for i, r := range regs {
 			g.smp.offer(r, users[i])

@@ -75,7 +75,6 @@ func fakeLargeStats(t *testing.T, st *Store) {
 		"registrations_live_user_name":     "1000000 200000 3 1",
 		"registrations_live_user_email":    "1000000 200000 3 1",
 		"registrations_user":               "1000000 3",
-		"registrations_profile":            "1000000 200000",
 		"sqlite_autoindex_registrations_1": "1000000 1",
 	}
 	if _, err := st.write.Exec(`ANALYZE`); err != nil {
@@ -92,7 +91,6 @@ func fakeLargeStats(t *testing.T, st *Store) {
 		}
 	}
 	deviceStats := map[string]string{
-		"devices_account":             "200000 40000",
 		"devices_live_hardware_id":    "200000 40000 1",
 		"devices_live_serial":         "200000 40000 1",
 		"devices_live_id":             "200000 40000 1",

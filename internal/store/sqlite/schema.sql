@@ -349,8 +349,6 @@ CREATE INDEX audit_log_target ON audit_log (account_id, target_id, seq);
 
 CREATE INDEX audit_log_type ON audit_log (account_id, target_type, seq);
 
-CREATE INDEX devices_account ON devices (account_id);
-
 CREATE INDEX devices_live_active ON devices (account_id, active_count, id)
     WHERE deleted_at IS NULL;
 
@@ -406,8 +404,6 @@ CREATE INDEX registrations_live_user_email ON registrations (account_id, user_em
 
 CREATE INDEX registrations_live_user_name ON registrations (account_id, user_name, id)
     WHERE deleted_at IS NULL;
-
-CREATE INDEX registrations_profile ON registrations (profile_id);
 
 CREATE INDEX registrations_user ON registrations (user_id);
 

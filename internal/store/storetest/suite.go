@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) device.Store) {
 		{"audit log", auditTests()},
 		{"races", raceTests()},
 		{"retries", retryTests()},
+		{"bulk load", bulkTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
