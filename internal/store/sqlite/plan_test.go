@@ -119,7 +119,14 @@ func fakeLargeStats(t *testing.T, st *Store) {
 
 func checkPlan(t *testing.T, st *Store, q *device.ListQuery, mayTempSort bool) {
 	t.Helper()
-	query, args, err := pageQuery(strings.Repeat("a", 32), q)
+	checkSearchPlan(t, st, q, walkSort, mayTempSort)
+}
+
+func checkSearchPlan(
+	t *testing.T, st *Store, q *device.ListQuery, plan searchPlan, mayTempSort bool,
+) {
+	t.Helper()
+	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
