@@ -89,7 +89,7 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 }
 
 // count returns the number of rows the filters match: from the account's counters
-// when only the status filters, by counting otherwise.
+// when only the status filters, by counting at most row.CountCap+1 rows otherwise.
 func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
 	var n int
 	var err error
@@ -99,7 +99,10 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 	} else {
 		var a args
 		where := listFilter(&a, accountID, q)
-		err = r.q.QueryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, a...).Scan(&n)
+		limit := a.add(row.CountCap + 1)
+		err = r.q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM registrations r WHERE `+
+			where+` LIMIT `+limit+`) m`, a...).Scan(&n)
+		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)
