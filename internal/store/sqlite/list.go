@@ -100,19 +100,25 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 		col := row.CountColumn(q.Status)
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
-		plan := walkSort
-		if trigramQuery(q.Search) != "" && !selectiveFilter(q) {
-			plan = fromIndex
-		}
-		from, where, args := listFilter(accountID, q, plan)
-		err = r.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 `+from+` WHERE `+where+
-			` LIMIT ?)`, append(args, row.CountCap+1)...).Scan(&n)
+		query, args := countQuery(accountID, q)
+		err = r.queryRow(ctx, query, args...).Scan(&n)
 		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
 	return n, nil
+}
+
+// countQuery returns the query that counts q's matches up to row.CountCap+1.
+func countQuery(accountID string, q *device.ListQuery) (string, []any) {
+	plan := walkSort
+	if trigramQuery(q.Search) != "" && !selectiveFilter(q) {
+		plan = fromIndex
+	}
+	from, where, args := listFilter(accountID, q, plan)
+	return `SELECT count(*) FROM (SELECT 1 ` + from + ` WHERE ` + where + ` LIMIT ?)`,
+		append(args, row.CountCap+1)
 }
 
 // listFilter builds the FROM and WHERE clauses shared by the count and the page
