@@ -16,7 +16,7 @@ import (
 func (r reader) ListRegistrations(
 	ctx context.Context, accountID string, q device.ListQuery,
 ) (device.Page, error) {
-	plan, err := r.searchPlan(ctx, &q)
+	plan, err := r.choosePlan(ctx, accountID, &q)
 	if err != nil {
 		return device.Page{}, err
 	}
@@ -53,7 +53,7 @@ func (r reader) ListRegistrations(
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
-func pageQuery(accountID string, q *device.ListQuery, plan searchPlan) (string, []any, error) {
+func pageQuery(accountID string, q *device.ListQuery, plan listPlan) (string, []any, error) {
 	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
@@ -79,6 +79,13 @@ func pageQuery(accountID string, q *device.ListQuery, plan searchPlan) (string, 
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
+	if plan == fromSeen {
+		// The page's keys from the window alone, then its rows, sorted again.
+		from = "FROM (SELECT r.rowid AS rid FROM registrations r " +
+			"INDEXED BY registrations_live_seen WHERE " + where + " ORDER BY " + order +
+			" LIMIT ?) page CROSS JOIN registrations r ON r.rowid = page.rid"
+		return registrationSelectFrom(from) + " ORDER BY " + order, args, nil
+	}
 	return registrationSelectFrom(from) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?",
 		args, nil
 }
@@ -123,7 +130,7 @@ func countQuery(accountID string, q *device.ListQuery) (string, []any) {
 
 // listFilter builds the FROM and WHERE clauses shared by the count and the page
 // query, for the search plan chosen.
-func listFilter(accountID string, q *device.ListQuery, plan searchPlan) (string, string, []any) {
+func listFilter(accountID string, q *device.ListQuery, plan listPlan) (string, string, []any) {
 	from := "FROM registrations r"
 	conds := []string{"r.account_id = ?", "r.deleted_at IS NULL"}
 	args := []any{accountID}

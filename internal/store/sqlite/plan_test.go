@@ -44,6 +44,12 @@ func TestListPlansUseIndexes(t *testing.T) {
 			checkSearchPlan(t, st, &search, walkIndexed, false)
 			checkSearchPlan(t, st, &search, fromIndex, true)
 		}
+		// A narrow last seen window may be sorted, but read from its index.
+		window := device.ListQuery{SeenAfter: time.Unix(1, 0), Sort: sort, Limit: 50}
+		for _, pos := range []*device.Position{nil, after} {
+			window.After = pos
+			checkSearchPlan(t, st, &window, fromSeen, true)
+		}
 		// Filters that select a handful of rows may sort them, but must not scan.
 		for _, selective := range []device.ListQuery{
 			{UserIDs: []string{after.ID}},
@@ -133,7 +139,7 @@ func checkPlan(t *testing.T, st *Store, q *device.ListQuery, mayTempSort bool) {
 }
 
 func checkSearchPlan(
-	t *testing.T, st *Store, q *device.ListQuery, plan searchPlan, mayTempSort bool,
+	t *testing.T, st *Store, q *device.ListQuery, plan listPlan, mayTempSort bool,
 ) {
 	t.Helper()
 	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan)

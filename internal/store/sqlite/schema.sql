@@ -418,7 +418,8 @@ CREATE UNIQUE INDEX registrations_live_key ON registrations (account_id, key)
 CREATE UNIQUE INDEX registrations_live_seat ON registrations (device_id, slot)
     WHERE deleted_at IS NULL;
 
-CREATE INDEX registrations_live_seen ON registrations (account_id, last_seen_at, id, revoked_at)
+CREATE INDEX registrations_live_seen
+    ON registrations (account_id, last_seen_at, id, revoked_at, created_at)
     WHERE deleted_at IS NULL;
 
 CREATE INDEX registrations_live_user_email ON registrations (account_id, user_email, id)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/storetest"
@@ -65,13 +66,29 @@ func TestSearchPlansAgree(t *testing.T) {
 			if trigramQuery(term) == "" {
 				continue
 			}
-			for _, plan := range []searchPlan{walkIndexed, fromIndex} {
+			for _, plan := range []listPlan{walkIndexed, fromIndex} {
 				if got := planIDs(t, st, &q, plan); !slices.Equal(got, want) {
 					t.Errorf("search %q sort %s plan %d: %v, want %v", term, sort, plan, got, want)
 				}
 			}
 		}
 	}
+	for _, w := range []device.ListQuery{
+		{SeenAfter: time.UnixMicro(950)},
+		{SeenBefore: time.UnixMicro(920), Status: device.StatusRevoked},
+		{SeenAfter: time.UnixMicro(890), SeenBefore: time.UnixMicro(990), Desc: true},
+		{SeenAfter: time.UnixMicro(890), Status: device.StatusAll,
+			After: &device.Position{Value: "40", ID: "0"}},
+		{SeenAfter: time.UnixMicro(890), Desc: true,
+			After: &device.Position{Value: "100", ID: "0"}},
+	} {
+		w.Sort, w.Limit = device.SortByCreatedAt, 7
+		want := planIDs(t, st, &w, walkSort)
+		if got := planIDs(t, st, &w, fromSeen); len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("window %+v by fromSeen: %v, want %v", w, got, want)
+		}
+	}
+
 	q := device.ListQuery{Search: "REL", Status: device.StatusAll, Sort: device.SortByID, Limit: 50}
 	page, err := st.ListRegistrations(t.Context(), acct, q)
 	if err != nil || len(page.Registrations) != 1 || page.Total != 1 {
@@ -88,7 +105,7 @@ func exec(t *testing.T, st *Store, query string, args ...any) {
 }
 
 // planIDs returns the ids of the first page of q by plan.
-func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan searchPlan) []string {
+func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []string {
 	t.Helper()
 	query, args, err := pageQuery("0123456789abcdef0123456789abcdef", q, plan)
 	if err != nil {

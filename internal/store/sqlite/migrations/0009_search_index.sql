@@ -27,6 +27,19 @@ SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
     user_email || char(31) || user_name)
 FROM registrations;
 
+-- One segment rather than the many that a bulk load leaves: a query reads each
+-- segment's doclist for each trigram, and a merged index answers in half the time.
+INSERT INTO registrations_search (registrations_search) VALUES ('optimize');
+
+-- created_at rides along in the last seen index too, so that a list filtered by a
+-- narrow seen_after/seen_before window and sorted by created_at reads the window
+-- from this index alone and sorts it, rather than walk the created_at index (last
+-- seen and creation times go together, so the window's rows are all at one end).
+DROP INDEX registrations_live_seen;
+CREATE INDEX registrations_live_seen
+    ON registrations (account_id, last_seen_at, id, revoked_at, created_at)
+    WHERE deleted_at IS NULL;
+
 CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BEGIN
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
