@@ -97,17 +97,23 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 		col := row.CountColumn(q.Status)
 		err = r.q.QueryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = $1`, accountID).Scan(&n)
 	} else {
-		var a args
-		where := listFilter(&a, accountID, q)
-		limit := a.add(row.CountCap + 1)
-		err = r.q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM registrations r WHERE `+
-			where+` LIMIT `+limit+`) m`, a...).Scan(&n)
+		query, a := countQuery(accountID, q)
+		err = r.q.QueryRow(ctx, query, a...).Scan(&n)
 		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
 	return n, nil
+}
+
+// countQuery returns the query that counts q's matches up to row.CountCap+1.
+func countQuery(accountID string, q *device.ListQuery) (string, args) {
+	var a args
+	where := listFilter(&a, accountID, q)
+	limit := a.add(row.CountCap + 1)
+	return `SELECT count(*) FROM (SELECT 1 FROM registrations r WHERE ` + where +
+		` LIMIT ` + limit + `) m`, a
 }
 
 // listFilter builds the WHERE clause shared by the count and the page query.

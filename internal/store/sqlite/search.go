@@ -28,7 +28,7 @@ const (
 
 	// walkIndexed walks the sort key's index too, but skips the rows that are not
 	// among the search index's candidates without reading them: for a term with
-	// more candidates than fromIndex sorts and few enough to hold in memory.
+	// more candidates than fromIndex sorts, yet too few to find 51 soon by walkSort.
 	walkIndexed
 
 	// fromIndex reads the search index's candidates, rechecks and sorts them: for
@@ -43,15 +43,17 @@ const (
 
 // Thresholds of the search plans, in candidates of the search index (over every
 // account: the index does not know them). fromIndex sorts at most rareCandidates
-// rows; walkIndexed holds at most indexedCandidates rowids.
+// rows; walkIndexed holds at most indexedCandidates rowids, which costs about as
+// much as walkSort reading the 100 rows a term that common needs for a page, on
+// average, at a million registrations. Each probe costs what it counts.
 const (
 	rareCandidates    = 2000
-	indexedCandidates = 50000
+	indexedCandidates = 10000
 )
 
 // seenCandidates bounds the window that fromSeen sorts: an index-only read of
 // this many entries costs a few milliseconds.
-const seenCandidates = 50000
+const seenCandidates = 20000
 
 // listPlan chooses the plan for q's search by counting the index's candidates
 // for it, up to the thresholds.
