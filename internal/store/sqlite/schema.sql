@@ -100,6 +100,10 @@ CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BE
         device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
         client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), '')
     WHERE id = NEW.id;
+    INSERT INTO registrations_search (rowid, text)
+    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
+        user_email || char(31) || user_name)
+    FROM registrations WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_denormalize_update AFTER UPDATE OF user_id, device_id ON registrations
@@ -176,20 +180,13 @@ CREATE TRIGGER registrations_search_delete AFTER DELETE ON registrations BEGIN
     DELETE FROM registrations_search WHERE rowid = OLD.rowid;
 END;
 
-CREATE TRIGGER registrations_search_insert AFTER INSERT ON registrations BEGIN
-    INSERT OR REPLACE INTO registrations_search (rowid, text)
-    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
-        user_email || char(31) || user_name)
-    FROM registrations WHERE id = NEW.id;
-END;
-
 CREATE TRIGGER registrations_search_update
 AFTER UPDATE OF id, device_name, user_email, user_name ON registrations
 WHEN OLD.id IS NOT NEW.id OR OLD.device_name IS NOT NEW.device_name
     OR OLD.user_email IS NOT NEW.user_email OR OLD.user_name IS NOT NEW.user_name BEGIN
-    INSERT OR REPLACE INTO registrations_search (rowid, text)
-    VALUES (NEW.rowid, go_lower(NEW.id || char(31) || NEW.device_name || char(31) ||
-        NEW.user_email || char(31) || NEW.user_name));
+    UPDATE registrations_search SET text = go_lower(NEW.id || char(31) || NEW.device_name ||
+        char(31) || NEW.user_email || char(31) || NEW.user_name)
+    WHERE rowid = NEW.rowid;
 END;
 
 CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users

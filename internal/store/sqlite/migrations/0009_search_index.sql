@@ -40,6 +40,9 @@ CREATE INDEX registrations_live_seen
     ON registrations (account_id, last_seen_at, id, revoked_at, created_at)
     WHERE deleted_at IS NULL;
 
+-- A new row's names are filled in, then its search text indexed, in that order in
+-- one trigger: the search index's own update trigger fires for the names too, but
+-- finds no entry to update yet, so each registration is indexed once.
 CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BEGIN
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
@@ -47,6 +50,10 @@ CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BE
         device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
         client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), '')
     WHERE id = NEW.id;
+    INSERT INTO registrations_search (rowid, text)
+    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
+        user_email || char(31) || user_name)
+    FROM registrations WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_denormalize_update AFTER UPDATE OF user_id, device_id ON registrations
@@ -72,23 +79,14 @@ WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BE
     WHERE device_id = NEW.id AND deleted_at IS NULL;
 END;
 
--- The index follows the row whatever writes it. On insert the row is read back, as
--- the denormalizing trigger may fill its names before or after this one runs; the
--- update trigger covers the other order. REPLACE makes either order converge.
-CREATE TRIGGER registrations_search_insert AFTER INSERT ON registrations BEGIN
-    INSERT OR REPLACE INTO registrations_search (rowid, text)
-    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
-        user_email || char(31) || user_name)
-    FROM registrations WHERE id = NEW.id;
-END;
-
+-- The index follows the row whatever writes its names.
 CREATE TRIGGER registrations_search_update
 AFTER UPDATE OF id, device_name, user_email, user_name ON registrations
 WHEN OLD.id IS NOT NEW.id OR OLD.device_name IS NOT NEW.device_name
     OR OLD.user_email IS NOT NEW.user_email OR OLD.user_name IS NOT NEW.user_name BEGIN
-    INSERT OR REPLACE INTO registrations_search (rowid, text)
-    VALUES (NEW.rowid, go_lower(NEW.id || char(31) || NEW.device_name || char(31) ||
-        NEW.user_email || char(31) || NEW.user_name));
+    UPDATE registrations_search SET text = go_lower(NEW.id || char(31) || NEW.device_name ||
+        char(31) || NEW.user_email || char(31) || NEW.user_name)
+    WHERE rowid = NEW.rowid;
 END;
 
 CREATE TRIGGER registrations_search_delete AFTER DELETE ON registrations BEGIN
