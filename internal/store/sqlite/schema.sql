@@ -403,7 +403,8 @@ CREATE INDEX registration_changes_at ON registration_changes (at);
 CREATE INDEX registrations_device_deleted ON registrations (device_id)
     WHERE deleted_at IS NOT NULL;
 
-CREATE INDEX registrations_live_created ON registrations (account_id, created_at, id)
+CREATE INDEX registrations_live_created
+    ON registrations (account_id, created_at, id, last_seen_at, revoked_at)
     WHERE deleted_at IS NULL;
 
 CREATE INDEX registrations_live_id ON registrations (account_id, id)
