@@ -56,13 +56,20 @@ type ListQuery struct {
 
 // Page is one page of a list. Rows are ordered by the sort key, then id, both in the
 // query's direction, so a descending list is the exact reverse of the ascending one.
-// Total counts every row that matches the filters, whatever the position. Next is
-// nil on the last page.
+// Total counts every row that matches the filters, whatever the position, or is
+// TotalUnknown when more rows match than the store will count. Next is nil on the
+// last page.
 type Page struct {
 	Registrations []Registration
 	Total         int
 	Next          *Position
 }
+
+// TotalUnknown is a page's Total when more rows match than the store counts. A
+// store counts the matches of a filter its counters do not answer only up to a cap,
+// so that a broad filter costs a bounded read rather than one of every match; past
+// the cap it says it does not know rather than report a wrong number.
+const TotalUnknown = -1
 
 // SortValue returns r's key for field f, in the form Position.Value uses.
 func SortValue(r *Registration, f SortField) string {

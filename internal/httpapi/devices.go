@@ -51,7 +51,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, accountID stri
 	}
 	writeDevices(w, page.Devices, true, withPolicy, &resultInfo{
 		Count: len(page.Devices), Cursor: a.cursors.encode(fp, page.Next),
-		PerPage: perPage, TotalCount: page.Total,
+		PerPage: perPage, TotalCount: totalCount(page.Total),
 	})
 }
 

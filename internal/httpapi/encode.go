@@ -54,8 +54,10 @@ func writeDirect(w http.ResponseWriter, list bool, n int, info *resultInfo,
 		b = appendString(b, info.Cursor)
 		b = append(b, `,"per_page":`...)
 		b = strconv.AppendInt(b, int64(info.PerPage), 10)
-		b = append(b, `,"total_count":`...)
-		b = strconv.AppendInt(b, int64(info.TotalCount), 10)
+		if info.TotalCount != nil {
+			b = append(b, `,"total_count":`...)
+			b = strconv.AppendInt(b, int64(*info.TotalCount), 10)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, ",\"success\":true}\n"...)

@@ -7,6 +7,8 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 // message is an entry of a v4 envelope's errors or messages list.
@@ -16,12 +18,22 @@ type message struct {
 	ErrorChain []message `json:"error_chain,omitempty"`
 }
 
-// resultInfo is the pagination block of a v4 list response.
+// resultInfo is the pagination block of a v4 list response. TotalCount is nil, and
+// total_count left out, when the store did not count every match (a broad filter).
 type resultInfo struct {
 	Count      int    `json:"count"`
 	Cursor     string `json:"cursor"`
 	PerPage    int    `json:"per_page"`
-	TotalCount int    `json:"total_count"`
+	TotalCount *int   `json:"total_count,omitempty"`
+}
+
+// totalCount returns a page's total for resultInfo: nil when the store does not
+// know it.
+func totalCount(total int) *int {
+	if total == device.TotalUnknown {
+		return nil
+	}
+	return &total
 }
 
 // envelope is Cloudflare's v4 response frame. Field order follows Cloudflare's

@@ -112,7 +112,7 @@ func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request, accountI
 	}
 	writeRegistrations(w, page.Registrations, true, withPolicy, &resultInfo{
 		Count: len(page.Registrations), Cursor: a.cursors.encode(fp, page.Next),
-		PerPage: perPage, TotalCount: page.Total,
+		PerPage: perPage, TotalCount: totalCount(page.Total),
 	})
 }
 

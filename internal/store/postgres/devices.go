@@ -79,7 +79,8 @@ func devicePageQuery(accountID string, q *device.DeviceListQuery) (string, args,
 }
 
 // countDevices returns the number of devices the filters match: from the account's
-// counters when only the active filter applies, by counting otherwise.
+// counters when only the active filter applies, by counting at most
+// row.CountCap+1 devices otherwise.
 func (r reader) countDevices(
 	ctx context.Context, accountID string, q *device.DeviceListQuery,
 ) (int, error) {
@@ -91,7 +92,10 @@ func (r reader) countDevices(
 	} else {
 		var a args
 		where := deviceFilter(&a, accountID, q)
-		err = r.q.QueryRow(ctx, `SELECT count(*) FROM devices d WHERE `+where, a...).Scan(&n)
+		limit := a.add(row.CountCap + 1)
+		err = r.q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM devices d WHERE `+
+			where+` LIMIT `+limit+`) m`, a...).Scan(&n)
+		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("count devices: %w", err)

@@ -15,6 +15,11 @@ func PageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 	return query, a, err
 }
 
+// CountQuery exposes the bounded count of a list to the query-plan test.
+func CountQuery(accountID string, q *device.ListQuery) (string, []any) {
+	return countQuery(accountID, q)
+}
+
 // DeviceViewsQuery exposes the deprecated device list's page query to the
 // query-plan test.
 const DeviceViewsQuery = deviceViewsQuery

@@ -89,7 +89,7 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 }
 
 // count returns the number of rows the filters match: from the account's counters
-// when only the status filters, by counting otherwise.
+// when only the status filters, by counting at most row.CountCap+1 rows otherwise.
 func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
 	var n int
 	var err error
@@ -97,14 +97,23 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 		col := row.CountColumn(q.Status)
 		err = r.q.QueryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = $1`, accountID).Scan(&n)
 	} else {
-		var a args
-		where := listFilter(&a, accountID, q)
-		err = r.q.QueryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, a...).Scan(&n)
+		query, a := countQuery(accountID, q)
+		err = r.q.QueryRow(ctx, query, a...).Scan(&n)
+		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
 	return n, nil
+}
+
+// countQuery returns the query that counts q's matches up to row.CountCap+1.
+func countQuery(accountID string, q *device.ListQuery) (string, args) {
+	var a args
+	where := listFilter(&a, accountID, q)
+	limit := a.add(row.CountCap + 1)
+	return `SELECT count(*) FROM (SELECT 1 FROM registrations r WHERE ` + where +
+		` LIMIT ` + limit + `) m`, a
 }
 
 // listFilter builds the WHERE clause shared by the count and the page query.

@@ -14,6 +14,7 @@ CREATE INDEX registration_changes_at ON SCHEMA.registration_changes USING btree 
 CREATE INDEX registrations_device_deleted ON SCHEMA.registrations USING btree (device_id) WHERE (deleted_at IS NOT NULL)
 CREATE INDEX registrations_live_created ON SCHEMA.registrations USING btree (account_id, created_at, id) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_id ON SCHEMA.registrations USING btree (account_id, id) WHERE (deleted_at IS NULL)
+CREATE INDEX registrations_live_search ON SCHEMA.registrations USING gin (search_text public.gin_trgm_ops) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_seen ON SCHEMA.registrations USING btree (account_id, last_seen_at, id) INCLUDE (revoked_at) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_user_email ON SCHEMA.registrations USING btree (account_id, user_email, id) WHERE (deleted_at IS NULL)
 CREATE INDEX registrations_live_user_name ON SCHEMA.registrations USING btree (account_id, user_name, id) WHERE (deleted_at IS NULL)

@@ -123,3 +123,17 @@ func DevicePositionArg(f device.DeviceSortField, v string) (any, error) {
 	}
 	return v, nil
 }
+
+// CountCap is how many matches a list counts, at most, for a filter that the
+// account's counters do not answer. Counting every match of a broad filter reads
+// every matching row, hundreds of milliseconds at a million; past the cap the store
+// reports device.TotalUnknown instead.
+const CountCap = 1000
+
+// CappedTotal turns a count of at most CountCap+1 rows into a page's Total.
+func CappedTotal(n int) int {
+	if n > CountCap {
+		return device.TotalUnknown
+	}
+	return n
+}

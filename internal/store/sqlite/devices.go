@@ -86,7 +86,8 @@ func devicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any
 }
 
 // countDevices returns the number of devices the filters match: from the account's
-// counters when only the active filter applies, by counting otherwise.
+// counters when only the active filter applies, by counting at most
+// row.CountCap+1 devices otherwise.
 func (r reader) countDevices(
 	ctx context.Context, accountID string, q *device.DeviceListQuery,
 ) (int, error) {
@@ -97,7 +98,9 @@ func (r reader) countDevices(
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
 		where, args := deviceFilter(accountID, q)
-		err = r.queryRow(ctx, `SELECT count(*) FROM devices d WHERE `+where, args...).Scan(&n)
+		err = r.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM devices d WHERE `+where+
+			` LIMIT ?)`, append(args, row.CountCap+1)...).Scan(&n)
+		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("count devices: %w", err)

@@ -16,13 +16,15 @@ import (
 func (r reader) ListRegistrations(
 	ctx context.Context, accountID string, q device.ListQuery,
 ) (device.Page, error) {
-	where, args := listFilter(accountID, &q)
-	var page device.Page
-	var err error
-	if page.Total, err = r.count(ctx, accountID, &q, where, args); err != nil {
+	plan, err := r.choosePlan(ctx, accountID, &q)
+	if err != nil {
 		return device.Page{}, err
 	}
-	query, args, err := pageQuery(accountID, &q)
+	var page device.Page
+	if page.Total, err = r.count(ctx, accountID, &q); err != nil {
+		return device.Page{}, err
+	}
+	query, args, err := pageQuery(accountID, &q, plan)
 	if err != nil {
 		return device.Page{}, err
 	}
@@ -51,12 +53,12 @@ func (r reader) ListRegistrations(
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
-func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
+func pageQuery(accountID string, q *device.ListQuery, plan listPlan) (string, []any, error) {
 	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
 	}
-	where, args := listFilter(accountID, q)
+	from, where, args := listFilter(accountID, q, plan)
 	dir, cmp := "ASC", ">"
 	if q.Desc {
 		dir, cmp = "DESC", "<"
@@ -77,21 +79,37 @@ func pageQuery(accountID string, q *device.ListQuery) (string, []any, error) {
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
-	return row.RegistrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
+	if plan == fromSeen {
+		// The page's keys from the window alone, then its rows, sorted again.
+		from = "FROM (SELECT r.rowid AS rid FROM registrations r " +
+			"INDEXED BY registrations_live_seen WHERE " + where + " ORDER BY " + order +
+			" LIMIT ?) page CROSS JOIN registrations r ON r.rowid = page.rid"
+		return registrationSelectFrom(from) + " ORDER BY " + order, args, nil
+	}
+	return registrationSelectFrom(from) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?",
+		args, nil
+}
+
+// registrationSelectFrom is row.RegistrationSelect with from in place of its
+// "FROM registrations r".
+func registrationSelectFrom(from string) string {
+	return strings.Replace(row.RegistrationSelect, "FROM registrations r", from, 1)
 }
 
 // count returns the number of rows the filters match: from the account's counters
-// when only the status filters, by counting otherwise.
-func (r reader) count(
-	ctx context.Context, accountID string, q *device.ListQuery, where string, args []any,
-) (int, error) {
+// when only the status filters, by counting at most row.CountCap+1 rows otherwise.
+// A search counts the index's candidates in index order, rechecked, whatever plan
+// the page takes: that stops after the cap whether the term is rare or common.
+func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
 	var n int
 	var err error
 	if row.OnlyStatus(q) {
 		col := row.CountColumn(q.Status)
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
-		err = r.queryRow(ctx, `SELECT count(*) FROM registrations r WHERE `+where, args...).Scan(&n)
+		query, args := countQuery(accountID, q)
+		err = r.queryRow(ctx, query, args...).Scan(&n)
+		n = row.CappedTotal(n)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)
@@ -99,10 +117,34 @@ func (r reader) count(
 	return n, nil
 }
 
-// listFilter builds the WHERE clause shared by the count and the page query.
-func listFilter(accountID string, q *device.ListQuery) (string, []any) {
+// countQuery returns the query that counts q's matches up to row.CountCap+1.
+func countQuery(accountID string, q *device.ListQuery) (string, []any) {
+	plan := walkSort
+	if trigramQuery(q.Search) != "" && !selectiveFilter(q) {
+		plan = fromIndex
+	}
+	from, where, args := listFilter(accountID, q, plan)
+	return `SELECT count(*) FROM (SELECT 1 ` + from + ` WHERE ` + where + ` LIMIT ?)`,
+		append(args, row.CountCap+1)
+}
+
+// listFilter builds the FROM and WHERE clauses shared by the count and the page
+// query, for the search plan chosen.
+func listFilter(accountID string, q *device.ListQuery, plan listPlan) (string, string, []any) {
+	from := "FROM registrations r"
 	conds := []string{"r.account_id = ?", "r.deleted_at IS NULL"}
 	args := []any{accountID}
+	switch plan {
+	case fromIndex:
+		from = "FROM registrations_search CROSS JOIN registrations r " +
+			"ON r.rowid = registrations_search.rowid"
+		conds = append([]string{"registrations_search MATCH ?"}, conds...)
+		args = append([]any{trigramQuery(q.Search)}, args...)
+	case walkIndexed:
+		conds = append(conds, "+r.rowid IN (SELECT rowid FROM registrations_search "+
+			"WHERE registrations_search MATCH ?)")
+		args = append(args, trigramQuery(q.Search))
+	}
 	switch q.Status {
 	case device.StatusActive:
 		conds = append(conds, "r.revoked_at IS NULL")
@@ -130,10 +172,10 @@ func listFilter(accountID string, q *device.ListQuery) (string, []any) {
 		args = append(args, q.SeenBefore.UnixMicro())
 	}
 	if q.Search != "" {
-		conds = append(conds, `r.search_text LIKE ? ESCAPE '\'`)
+		conds = append(conds, searchText+` LIKE ? ESCAPE '\'`)
 		args = append(args, row.LikePattern(q.Search))
 	}
-	return strings.Join(conds, " AND "), args
+	return from, strings.Join(conds, " AND "), args
 }
 
 func placeholders(n int) string {

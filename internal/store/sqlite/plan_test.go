@@ -35,6 +35,22 @@ func TestListPlansUseIndexes(t *testing.T) {
 			filtered.Sort, filtered.Status, filtered.Limit = sort, device.StatusActive, 50
 			checkPlan(t, st, &filtered, false)
 		}
+		// A search walks the sort's index, skipping rows by the search index's
+		// candidates or not; for a rare term it sorts at most rareCandidates rows
+		// that the search index names.
+		search := device.ListQuery{Search: "ada", Sort: sort, Status: device.StatusActive,
+			Limit: 50}
+		for _, pos := range []*device.Position{nil, after} {
+			search.After = pos
+			checkSearchPlan(t, st, &search, walkIndexed, false)
+			checkSearchPlan(t, st, &search, fromIndex, true)
+		}
+		// A narrow last seen window may be sorted, but read from its index.
+		window := device.ListQuery{SeenAfter: time.Unix(1, 0), Sort: sort, Limit: 50}
+		for _, pos := range []*device.Position{nil, after} {
+			window.After = pos
+			checkSearchPlan(t, st, &window, fromSeen, true)
+		}
 		// Filters that select a handful of rows may sort them, but must not scan.
 		for _, selective := range []device.ListQuery{
 			{UserIDs: []string{after.ID}},
@@ -118,7 +134,14 @@ func fakeLargeStats(t *testing.T, st *Store) {
 
 func checkPlan(t *testing.T, st *Store, q *device.ListQuery, mayTempSort bool) {
 	t.Helper()
-	query, args, err := pageQuery(strings.Repeat("a", 32), q)
+	checkSearchPlan(t, st, q, walkSort, mayTempSort)
+}
+
+func checkSearchPlan(
+	t *testing.T, st *Store, q *device.ListQuery, plan listPlan, mayTempSort bool,
+) {
+	t.Helper()
+	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +247,28 @@ func TestDeviceViewsPlanUsesIndex(t *testing.T) {
 	args := []any{strings.Repeat("a", 32), "", 1000}
 	if plan, bad := badPlan(t, st, deviceViewsQuery, args, false); bad {
 		t.Errorf("device views: plan %q", strings.Join(plan, "; "))
+	}
+}
+
+// TestCountPlansUseIndexes checks the bounded counts of the filters that the
+// account's counters do not answer: each must read an index, or the search index's
+// candidates, never scan the table (the cap bounds the rows, not the rows read).
+func TestCountPlansUseIndexes(t *testing.T) {
+	st := openWithLargeStats(t)
+	for _, q := range []device.ListQuery{
+		{SeenAfter: time.Unix(1, 0)},
+		{SeenBefore: time.Unix(1, 0), Status: device.StatusRevoked},
+		{Search: "ada"},
+		{Search: "ada", SeenAfter: time.Unix(1, 0)},
+		{UserIDs: []string{"u"}, Search: "ada"},
+		{DeviceID: "d", Status: device.StatusAll},
+	} {
+		query, args := countQuery(strings.Repeat("a", 32), &q)
+		plan, bad := badPlan(t, st, query, args, false)
+		if joined := strings.Join(plan, "; "); bad ||
+			q.Search != "" && q.UserIDs == nil && !strings.Contains(joined, "VIRTUAL TABLE") {
+			t.Errorf("count %+v: plan %q", q, joined)
+		}
 	}
 }
 

@@ -30,9 +30,7 @@ END;
 
 CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devices
 WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BEGIN
-    UPDATE registrations SET device_name = NEW.name, client_version = NEW.client_version,
-        search_text = go_lower(id || char(31) || NEW.name || char(31) ||
-            user_email || char(31) || user_name)
+    UPDATE registrations SET device_name = NEW.name, client_version = NEW.client_version
     WHERE device_id = NEW.id AND deleted_at IS NULL;
 END;
 
@@ -100,12 +98,12 @@ CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BE
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
         device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
-        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), ''),
-        search_text = go_lower(NEW.id || char(31) ||
-            coalesce((SELECT name FROM devices WHERE id = NEW.device_id), '') || char(31) ||
-            coalesce((SELECT email FROM users WHERE id = NEW.user_id), '') || char(31) ||
-            coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''))
+        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), '')
     WHERE id = NEW.id;
+    INSERT INTO registrations_search (rowid, text)
+    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
+        user_email || char(31) || user_name)
+    FROM registrations WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_denormalize_update AFTER UPDATE OF user_id, device_id ON registrations
@@ -114,11 +112,7 @@ WHEN OLD.user_id IS NOT NEW.user_id OR OLD.device_id IS NOT NEW.device_id BEGIN
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
         device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
-        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), ''),
-        search_text = go_lower(NEW.id || char(31) ||
-            coalesce((SELECT name FROM devices WHERE id = NEW.device_id), '') || char(31) ||
-            coalesce((SELECT email FROM users WHERE id = NEW.user_id), '') || char(31) ||
-            coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''))
+        client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), '')
     WHERE id = NEW.id;
 END;
 
@@ -182,11 +176,22 @@ WHEN OLD.user_id IS NOT NEW.user_id BEGIN
     WHERE id = NEW.device_id AND last_seen_registration_id = NEW.id;
 END;
 
+CREATE TRIGGER registrations_search_delete AFTER DELETE ON registrations BEGIN
+    DELETE FROM registrations_search WHERE rowid = OLD.rowid;
+END;
+
+CREATE TRIGGER registrations_search_update
+AFTER UPDATE OF id, device_name, user_email, user_name ON registrations
+WHEN OLD.id IS NOT NEW.id OR OLD.device_name IS NOT NEW.device_name
+    OR OLD.user_email IS NOT NEW.user_email OR OLD.user_name IS NOT NEW.user_name BEGIN
+    UPDATE registrations_search SET text = go_lower(NEW.id || char(31) || NEW.device_name ||
+        char(31) || NEW.user_email || char(31) || NEW.user_name)
+    WHERE rowid = NEW.rowid;
+END;
+
 CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users
 WHEN OLD.name IS NOT NEW.name OR OLD.email IS NOT NEW.email BEGIN
-    UPDATE registrations SET user_name = NEW.name, user_email = NEW.email,
-        search_text = go_lower(id || char(31) || device_name || char(31) ||
-            NEW.email || char(31) || NEW.name)
+    UPDATE registrations SET user_name = NEW.name, user_email = NEW.email
     WHERE user_id = NEW.id;
 END;
 
@@ -325,7 +330,19 @@ CREATE TABLE registrations (
     revoked_at        INTEGER,
     deleted_at        INTEGER,
     policy_updated_at INTEGER NOT NULL
-, user_name TEXT NOT NULL DEFAULT '', user_email TEXT NOT NULL DEFAULT '', device_name TEXT NOT NULL DEFAULT '', client_version TEXT NOT NULL DEFAULT '', search_text TEXT NOT NULL DEFAULT '');
+, user_name TEXT NOT NULL DEFAULT '', user_email TEXT NOT NULL DEFAULT '', device_name TEXT NOT NULL DEFAULT '', client_version TEXT NOT NULL DEFAULT '');
+
+CREATE VIRTUAL TABLE registrations_search USING fts5(
+    text, content='', contentless_delete=1, detail=none,
+    tokenize='trigram case_sensitive 1');
+
+CREATE TABLE 'registrations_search_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+
+CREATE TABLE 'registrations_search_data'(id INTEGER PRIMARY KEY, block BLOB);
+
+CREATE TABLE 'registrations_search_docsize'(id INTEGER PRIMARY KEY, sz BLOB, origin INTEGER);
+
+CREATE TABLE 'registrations_search_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
 
 CREATE TABLE schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
@@ -384,7 +401,8 @@ CREATE INDEX registration_changes_at ON registration_changes (at);
 CREATE INDEX registrations_device_deleted ON registrations (device_id)
     WHERE deleted_at IS NOT NULL;
 
-CREATE INDEX registrations_live_created ON registrations (account_id, created_at, id)
+CREATE INDEX registrations_live_created
+    ON registrations (account_id, created_at, id, last_seen_at, revoked_at)
     WHERE deleted_at IS NULL;
 
 CREATE INDEX registrations_live_id ON registrations (account_id, id)
@@ -396,7 +414,8 @@ CREATE UNIQUE INDEX registrations_live_key ON registrations (account_id, key)
 CREATE UNIQUE INDEX registrations_live_seat ON registrations (device_id, slot)
     WHERE deleted_at IS NULL;
 
-CREATE INDEX registrations_live_seen ON registrations (account_id, last_seen_at, id, revoked_at)
+CREATE INDEX registrations_live_seen
+    ON registrations (account_id, last_seen_at, id, revoked_at, created_at)
     WHERE deleted_at IS NULL;
 
 CREATE INDEX registrations_live_user_email ON registrations (account_id, user_email, id)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 func listTests() []behaviour {
@@ -16,7 +18,64 @@ func listTests() []behaviour {
 		{"status selects by revocation and never lists deleted rows", testListStatus},
 		{"filters select the matching rows", testListFilters},
 		{"listed rows carry their read views", testListViews},
+		{"a broad filter's total is exact up to the cap, unknown past it", testListCountCap},
 	}
+}
+
+// testListCountCap imports one registration more than row.CountCap on as many
+// devices, all of whose names match a search: the total of that search is unknown,
+// for registrations and devices alike, while the status-only total from the
+// account's counters stays exact. One deletion brings the search to the cap, which
+// is counted exactly.
+func testListCountCap(t *testing.T, e *env) {
+	a := e.newAccount(t, true)
+	base := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	var regs []device.Registration
+	for i := range row.CountCap + 1 {
+		regs = append(regs, device.Registration{
+			ID: device.NewID(), DeviceID: device.NewID(), Key: newCurve25519Key(),
+			KeyType: device.KeyCurve25519, TunnelType: device.TunnelWireGuard,
+			CreatedAt: base, UpdatedAt: base, LastSeenAt: base.Add(time.Duration(i)),
+			DeviceName: fmt.Sprintf("Capped Laptop %d", i),
+		})
+	}
+	if _, err := e.svc.Import(e.ctx, a.ID, regs); err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	totals := func(step string, want int) {
+		t.Helper()
+		for name, q := range map[string]device.ListQuery{
+			"search": {Search: "CAPPED", Sort: device.SortByID, Limit: 10},
+			"window": {SeenAfter: base.Add(-time.Second), Sort: device.SortByCreatedAt,
+				Limit: 10},
+		} {
+			page, err := e.store.ListRegistrations(e.ctx, a.ID, q)
+			if err != nil || page.Total != want || len(page.Registrations) != 10 {
+				t.Errorf("%s, %s: total %d, %d rows, %v; want total %d, 10 rows", step, name,
+					page.Total, len(page.Registrations), err, want)
+			}
+		}
+		dq := device.DeviceListQuery{Search: "capped laptop", Active: device.ActiveInclude,
+			Sort: device.DeviceSortByID, Limit: 10}
+		page, err := e.store.ListDevices(e.ctx, a.ID, dq)
+		if err != nil || page.Total != want {
+			t.Errorf("%s, devices: total %d, %v; want %d", step, page.Total, err, want)
+		}
+		all, err := e.store.ListRegistrations(e.ctx, a.ID, device.ListQuery{Sort: device.SortByID,
+			Limit: 10})
+		if err != nil || all.Total != want && want != device.TotalUnknown ||
+			want == device.TotalUnknown && all.Total != row.CountCap+1 {
+			t.Errorf("%s, status only: total %d, %v", step, all.Total, err)
+		}
+	}
+	totals("one past the cap", device.TotalUnknown)
+	if err := e.svc.Delete(e.ctx, a.ID, []string{regs[0].ID}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := e.svc.DeleteDevice(e.ctx, a.ID, regs[0].DeviceID); err != nil {
+		t.Fatalf("DeleteDevice: %v", err)
+	}
+	totals("at the cap", row.CountCap)
 }
 
 func testListEmpty(t *testing.T, e *env) {

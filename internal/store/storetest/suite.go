@@ -7,7 +7,9 @@
 // cannot disagree:
 //   - strings sort by their bytes (SQLite's BINARY collation, PostgreSQL's "C");
 //   - a descending list is the exact reverse of the ascending one, ties included;
-//   - Page.Total counts every row that matches the filter, whatever the cursor;
+//   - Page.Total counts every row that matches the filter, whatever the cursor,
+//     or is device.TotalUnknown when a filter the counters do not answer matches
+//     more than row.CountCap rows;
 //   - User.Groups never reads back nil: a user written with nil or empty groups
 //     reads back with an empty, non-nil slice, so that the wire shows [] not null.
 package storetest

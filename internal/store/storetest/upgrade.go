@@ -106,6 +106,7 @@ func CheckUpgrade(t *testing.T, s device.Store) {
 		"search":   {device.DeviceListQuery{Active: device.ActiveInclude, Search: "BOB"}, []string{id("d01")}},
 		"no users": {device.DeviceListQuery{Active: device.ActiveInclude, Search: "hw-3"}, []string{id("d03")}},
 	}
+	checkUpgradedSearch(t, s, acct, id)
 	for name, l := range lists {
 		q := l.q
 		q.Sort, q.Limit = device.DeviceSortByID, 10
@@ -116,6 +117,37 @@ func CheckUpgrade(t *testing.T, s device.Store) {
 		if diff := cmp.Diff(l.want, deviceIDs(page.Devices)); diff != "" || page.Total != len(l.want) {
 			t.Errorf("ListDevices %s after the upgrade: total %d, ids (-want +got):\n%s",
 				name, page.Total, diff)
+		}
+	}
+}
+
+// checkUpgradedSearch lists the registrations of the upgraded fixture by search
+// terms in every field of the search text, which migration 9 moved into a trigram
+// index (on SQLite) built from the rows written before it.
+func checkUpgradedSearch(t *testing.T, s device.Store, acct string, id func(string) string) {
+	t.Helper()
+	searches := map[string][]string{
+		"BOB@":    {id("e02")},
+		"ann":     {id("e01")},
+		"laptop":  {id("e01"), id("e02")},
+		"000e02":  {id("e02")},
+		"hw":      nil,
+		"no such": nil,
+	}
+	for term, want := range searches {
+		q := device.ListQuery{Search: term, Status: device.StatusAll, Sort: device.SortByID,
+			Limit: 10}
+		page, err := s.ListRegistrations(context.Background(), acct, q)
+		if err != nil {
+			t.Fatalf("ListRegistrations %q: %v", term, err)
+		}
+		var got []string
+		for _, r := range page.Registrations {
+			got = append(got, r.ID)
+		}
+		if diff := cmp.Diff(want, got); diff != "" || page.Total != len(want) {
+			t.Errorf("search %q after the upgrade: total %d, ids (-want +got):\n%s",
+				term, page.Total, diff)
 		}
 	}
 }

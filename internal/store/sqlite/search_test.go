@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/storetest"
+)
+
+// TestSearchPlansAgree lists the same searches by each plan, whatever the
+// candidate counts would choose, after renames and deletions that the triggers
+// must carry into the search index: every plan must return what walkSort, the
+// old scan with its LIKE on the row's own text, returns.
+func TestSearchPlansAgree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	migrateTo(t, path, 3, storetest.Version3Fixture)
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const acct = "0123456789abcdef0123456789abcdef"
+	names := []string{"Zoë Ærø", "ANN-MARIE", "o'brien \"q\"", "100% sure", "a_b\\c", "Ünïcode"}
+	for i := range 120 {
+		user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x100+i)
+		dev := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x1000+i)
+		reg := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x10000+i)
+		exec(t, st, `INSERT INTO users (id, account_id, email, name, groups, created_at,
+			updated_at) VALUES (?, ?, ?, ?, '[]', 1, 1)`,
+			user, acct, fmt.Sprintf("u%d@Example.COM", i), names[i%len(names)])
+		exec(t, st, `INSERT INTO devices (id, account_id, name, model, manufacturer,
+			device_type, os_version, os_version_extra, serial_number, hardware_id,
+			mac_address, client_version, last_seen_at, created_at, updated_at)
+			VALUES (?, ?, ?, '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
+			dev, acct, fmt.Sprintf("Machine %d", i), fmt.Sprintf("hw-x%d", i))
+		exec(t, st, `INSERT INTO registrations (id, account_id, device_id, user_id,
+			profile_id, slot, key, created_at, updated_at, last_seen_at, policy_updated_at)
+			VALUES (?, ?, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, ?, 1, ?, 1)`,
+			reg, acct, dev, user, user, fmt.Sprintf("key-x%d", i), i, 1000-i)
+	}
+	exec(t, st, `UPDATE users SET name = 'Renamed Person' WHERE id =
+		'00000000-0000-4000-8000-000000000101'`)
+	exec(t, st, `UPDATE devices SET name = 'Relabelled Box' WHERE id =
+		'00000000-0000-4000-8000-000000001002'`)
+	exec(t, st, `DELETE FROM registrations WHERE id = '00000000-0000-4000-8000-000000010003'`)
+	exec(t, st, `UPDATE registrations SET user_id = '00000000-0000-4000-8000-000000000104'
+		WHERE id = '00000000-0000-4000-8000-000000010005'`)
+
+	terms := []string{"zoë", "ZOË ÆRØ", "ann-marie", "O'BRIEN", `"q"`, "100%", "% s",
+		`a_b\c`, "_b", "renamed person", "relabelled", "machine 2", "ünïcode", "example.com",
+		"u4@", "u5@", "000010003", "0-0000-4000", "zz", "ë", "machine 1", "machine 3"}
+	// u5's registration moved to u4, 10003 is deleted: they must find nothing.
+	none := []string{"zz", "u5@", "000010003"}
+	for _, term := range terms {
+		for _, sort := range device.SortFields {
+			q := device.ListQuery{Search: term, Sort: sort, Status: device.StatusAll, Limit: 500}
+			want := planIDs(t, st, &q, walkSort)
+			if (len(want) == 0) != slices.Contains(none, term) {
+				t.Errorf("search %q: %d rows", term, len(want))
+			}
+			if trigramQuery(term) == "" {
+				continue
+			}
+			for _, plan := range []listPlan{walkIndexed, fromIndex} {
+				if got := planIDs(t, st, &q, plan); !slices.Equal(got, want) {
+					t.Errorf("search %q sort %s plan %d: %v, want %v", term, sort, plan, got, want)
+				}
+			}
+		}
+	}
+	for _, w := range []device.ListQuery{
+		{SeenAfter: time.UnixMicro(950)},
+		{SeenBefore: time.UnixMicro(920), Status: device.StatusRevoked},
+		{SeenAfter: time.UnixMicro(890), SeenBefore: time.UnixMicro(990), Desc: true},
+		{SeenAfter: time.UnixMicro(890), Status: device.StatusAll,
+			After: &device.Position{Value: "40", ID: "0"}},
+		{SeenAfter: time.UnixMicro(890), Desc: true,
+			After: &device.Position{Value: "100", ID: "0"}},
+	} {
+		w.Sort, w.Limit = device.SortByCreatedAt, 7
+		want := planIDs(t, st, &w, walkSort)
+		if got := planIDs(t, st, &w, fromSeen); len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("window %+v by fromSeen: %v, want %v", w, got, want)
+		}
+	}
+
+	// A backup (VACUUM INTO) must keep the rowids that the search index names:
+	// the first rows are gone, so renumbering them would shift every match.
+	exec(t, st, `DELETE FROM registrations WHERE id IN ('00000000-0000-4000-8000-000000000e01',
+		'00000000-0000-4000-8000-000000010000', '00000000-0000-4000-8000-000000010001')`)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := Backup(t.Context(), path, backup, BackupOptions{},
+		slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := Open(t.Context(), backup, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	for _, term := range terms {
+		q := device.ListQuery{Search: term, Sort: device.SortByID, Status: device.StatusAll,
+			Limit: 500}
+		if trigramQuery(term) == "" {
+			continue
+		}
+		want := planIDs(t, st, &q, walkSort)
+		if got := planIDs(t, restored, &q, fromIndex); !slices.Equal(got, want) {
+			t.Errorf("search %q in the backup: %v, want %v", term, got, want)
+		}
+	}
+
+	q := device.ListQuery{Search: "REL", Status: device.StatusAll, Sort: device.SortByID, Limit: 50}
+	page, err := st.ListRegistrations(t.Context(), acct, q)
+	if err != nil || len(page.Registrations) != 1 || page.Total != 1 {
+		t.Errorf("List %q: %d rows, total %d, %v; want 1", q.Search, len(page.Registrations),
+			page.Total, err)
+	}
+}
+
+func exec(t *testing.T, st *Store, query string, args ...any) {
+	t.Helper()
+	if _, err := st.write.Exec(query, args...); err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+}
+
+// planIDs returns the ids of the first page of q by plan.
+func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []string {
+	t.Helper()
+	query, args, err := pageQuery("0123456789abcdef0123456789abcdef", q, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.read.Query(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		g, err := scanRegistration(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, g.ID)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
