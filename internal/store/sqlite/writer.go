@@ -88,6 +88,7 @@ func (s *Store) runBatch(batch []*job) {
 	if commitErr != nil {
 		return
 	}
+	s.signalCommit()
 	for accountID := range changed {
 		s.hub.Publish(accountID)
 	}
