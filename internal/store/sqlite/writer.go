@@ -116,6 +116,9 @@ func (s *Store) commitBatch(batch []*job, errs []error, changed map[string]bool)
 		}
 		t := &tx{reader: reader{cache: s.writeCache, tx: sqlTx}, changed: map[string]bool{}}
 		errs[i] = j.fn(t)
+		if errs[i] == nil {
+			errs[i] = t.flushJournal(ctx)
+		}
 		if errs[i] != nil && single {
 			sqlTx.Rollback()
 			return nil
