@@ -184,10 +184,26 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
+// revokeQuery is SetRegistrationState when the deletion does not change.
+const revokeQuery = `UPDATE registrations SET revoked_at = ?, updated_at = ?
+	WHERE id = ? AND account_id = ? AND deleted_at IS ?`
+
+// SetRegistrationState names deleted_at in its SET clause only when the deletion
+// changes: SQLite rewrites the entries of every index whose columns or WHERE clause
+// name a column set, changed or not, and eight of the registration indexes are
+// partial on deleted_at IS NULL. A revocation then moves one index entry, not nine.
 func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
-	res, err := t.exec(ctx, "set registration state", `UPDATE registrations
+	deleted := row.Micros(r.DeletedAt)
+	res, err := t.exec(ctx, "set registration state", revokeQuery, row.Micros(r.RevokedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID, deleted)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	res, err = t.exec(ctx, "set registration state", `UPDATE registrations
 		SET revoked_at = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
-		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+		row.Micros(r.RevokedAt), deleted, r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
 	if err != nil {
 		return err
 	}
@@ -216,8 +232,8 @@ func (t *tx) TouchRegistrations(
 	} {
 		for len(c.ids) > 0 {
 			n := min(len(c.ids), touchChunk)
-			_, err := t.exec(ctx, c.what, `UPDATE `+c.table+` SET last_seen_at = max(last_seen_at, ?)
-				WHERE id IN (`+placeholders(n)+`)`, append([]any{us}, anySlice(c.ids[:n])...)...)
+			_, err := t.exec(ctx, c.what, touchQuery(c.table, n),
+				append([]any{us}, anySlice(c.ids[:n])...)...)
 			if err != nil {
 				return err
 			}
@@ -225,6 +241,13 @@ func (t *tx) TouchRegistrations(
 		}
 	}
 	return nil
+}
+
+// touchQuery moves the last-seen time of n rows of table forward. Rows already seen
+// as late are left alone rather than rewritten.
+func touchQuery(table string, n int) string {
+	return `UPDATE ` + table + ` SET last_seen_at = ?1
+		WHERE last_seen_at < ?1 AND id IN (` + placeholders(n) + `)`
 }
 
 func anySlice(ss []string) []any {
