@@ -15,7 +15,7 @@ import (
 type tx struct {
 	reader
 	changed map[string]bool // accounts whose change log this transaction appended to
-	log     journal         // audit entries and changes not written yet
+	log     row.Journal     // audit entries and changes not written yet
 }
 
 // exec runs a statement and maps driver errors to domain kinds.
