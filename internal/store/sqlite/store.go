@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -52,6 +53,7 @@ type Store struct {
 
 	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
+	wrapWAL   atomic.Bool   // the writer should wrap the log; see checkpointer
 }
 
 var registerFuncs sync.Once

@@ -60,6 +60,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.runBatch(batch)
+		s.wrapLog()
 	}
 }
 
