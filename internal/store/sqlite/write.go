@@ -194,7 +194,8 @@ const revokeQuery = `UPDATE registrations SET revoked_at = ?, updated_at = ?
 // partial on deleted_at IS NULL. A revocation then moves one index entry, not nine.
 func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
 	deleted := row.Micros(r.DeletedAt)
-	res, err := t.exec(ctx, "set registration state", revokeQuery, row.Micros(r.RevokedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID, deleted)
+	res, err := t.exec(ctx, "set registration state", revokeQuery,
+		row.Micros(r.RevokedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID, deleted)
 	if err != nil {
 		return err
 	}
