@@ -123,7 +123,9 @@ func (s *Service) enrollTx(
 			CreatedAt: now, PolicyUpdatedAt: now,
 		}
 		if !acct.MultiUser {
-			r.ID = dev.ID
+			r.ID = dev.ID // a deleted registration may hold it
+		} else {
+			markFresh(tx, r.AccountID, r.ID)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("read seat: %w", err)
@@ -192,6 +194,7 @@ func (s *Service) upsertUser(
 	u, err := tx.UserByEmail(ctx, accountID, req.UserEmail)
 	if errors.Is(err, ErrNotFound) {
 		u = &User{ID: NewID(), AccountID: accountID, Email: req.UserEmail, CreatedAt: now}
+		markFresh(tx, accountID, u.ID)
 	} else if err != nil {
 		return nil, false, fmt.Errorf("read user: %w", err)
 	}
@@ -225,6 +228,7 @@ func (s *Service) upsertDevice(
 	existed := err == nil
 	if errors.Is(err, ErrNotFound) {
 		d = &Device{ID: NewID(), AccountID: acct.ID, CreatedAt: now}
+		markFresh(tx, acct.ID, d.ID)
 	} else if err != nil {
 		return nil, false, fmt.Errorf("read device: %w", err)
 	}

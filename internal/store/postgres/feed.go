@@ -11,33 +11,6 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
-	err := t.tx.QueryRow(ctx, `UPDATE accounts SET change_seq = change_seq + 1
-		WHERE id = $1 RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
-	if err != nil {
-		return fmt.Errorf("next change number: %w", mapError(err))
-	}
-	_, err = t.exec(ctx, "append change", `INSERT INTO registration_changes
-		(account_id, seq, kind, at, registration_id, device_id, user_id, key, key_type,
-		 tunnel_type, previous_key, active, profile_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
-		row.NullString(c.UserID), c.Key, row.NullString(string(c.KeyType)),
-		row.NullString(string(c.TunnelType)), row.NullString(c.PreviousKey), c.Active, c.ProfileID)
-	if err != nil {
-		return err
-	}
-	if !t.notified[c.AccountID] {
-		// Delivered to every listener when, and only if, the transaction commits.
-		if _, err := t.exec(ctx, "notify change", `SELECT pg_notify($1, $2)`,
-			notifyChannel, c.AccountID); err != nil {
-			return err
-		}
-		t.notified[c.AccountID] = true
-	}
-	return nil
-}
-
 // Changes reads the pruning horizon and the entries in one snapshot, so a prune
 // committing between the two cannot open an unnoticed gap.
 func (s *Store) Changes(

@@ -163,6 +163,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error, alo
 	if err := fn(t); err != nil {
 		return err
 	}
+	if err := t.flushJournal(ctx); err != nil {
+		return err
+	}
 	if err := pgTx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", mapError(err))
 	}

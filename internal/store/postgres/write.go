@@ -20,6 +20,7 @@ type tx struct {
 	reader
 	tx       pgx.Tx
 	notified map[string]bool // accounts whose change log this transaction appended to
+	log      row.Journal     // audit entries and changes not written yet
 }
 
 // exec runs a statement and maps driver errors to domain kinds.

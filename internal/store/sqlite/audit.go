@@ -8,21 +8,6 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-func (t *tx) AppendAudit(ctx context.Context, e *device.AuditEntry) error {
-	err := t.queryRow(ctx, `UPDATE accounts SET audit_seq = audit_seq + 1
-		WHERE id = ? RETURNING audit_seq`, e.AccountID).Scan(&e.Seq)
-	if err != nil {
-		return fmt.Errorf("next audit number: %w", mapError(err))
-	}
-	args, err := row.AuditArgs(e)
-	if err != nil {
-		return err
-	}
-	_, err = t.exec(ctx, "append audit entry", `INSERT INTO audit_log (`+row.AuditInsert+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	return err
-}
-
 func (r reader) AuditLog(
 	ctx context.Context, accountID string, q device.AuditQuery,
 ) ([]device.AuditEntry, error) {

@@ -10,26 +10,6 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
-	err := t.queryRow(ctx, `UPDATE accounts SET change_seq = change_seq + 1
-		WHERE id = ? RETURNING change_seq`, c.AccountID).Scan(&c.Seq)
-	if err != nil {
-		return fmt.Errorf("next change number: %w", mapError(err))
-	}
-	_, err = t.exec(ctx, "append change", `INSERT INTO registration_changes
-		(account_id, seq, kind, at, registration_id, device_id, user_id, key, key_type,
-		 tunnel_type, previous_key, active, profile_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.AccountID, c.Seq, string(c.Kind), c.At.UnixMicro(), c.RegistrationID, c.DeviceID,
-		row.NullString(c.UserID), c.Key, row.NullString(string(c.KeyType)),
-		row.NullString(string(c.TunnelType)), row.NullString(c.PreviousKey), c.Active, c.ProfileID)
-	if err != nil {
-		return err
-	}
-	t.changed[c.AccountID] = true
-	return nil
-}
-
 // Changes reads the pruning horizon and the entries in one read transaction, so a
 // prune committing between the two cannot open an unnoticed gap.
 func (s *Store) Changes(

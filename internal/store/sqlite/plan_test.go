@@ -291,3 +291,25 @@ func TestTokenRegistrationPlanSeeks(t *testing.T) {
 		t.Errorf("token registration plan %q, want three seeks", strings.Join(plan, "; "))
 	}
 }
+
+// TestWritePlansUseIndex checks that the writes of heartbeats and revocations find
+// their rows by id, not through the index on last_seen_at or deleted_at that their
+// other conditions name.
+func TestWritePlansUseIndex(t *testing.T) {
+	st := openWithLargeStats(t)
+	id := strings.Repeat("a", 32)
+	for _, c := range []struct {
+		query string
+		args  []any
+		index string
+	}{
+		{touchQuery("registrations", 2), []any{1, id, id}, "sqlite_autoindex_registrations_1"},
+		{touchQuery("devices", 2), []any{1, id, id}, "sqlite_autoindex_devices_1"},
+		{revokeQuery, []any{1, 1, id, id, nil}, "sqlite_autoindex_registrations_1"},
+	} {
+		plan, _ := badPlan(t, st, c.query, c.args, false)
+		if joined := strings.Join(plan, "; "); !strings.Contains(joined, c.index) {
+			t.Errorf("%s: plan %q, want a search of %s", c.query, joined, c.index)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -41,12 +42,18 @@ type Store struct {
 	lists      reader // a pool of its own for list queries; see Open
 	listDB     *sql.DB
 	writeCache *stmtCache
+	ckpt       *sql.DB // the checkpointer's connection; see checkpointer
+	path       string
 	log        *slog.Logger
 	hub        *notify.Hub
 
 	jobs   chan *job     // write transactions waiting for the writer
 	closed chan struct{} // closed by Close, to stop the writer
 	done   chan struct{} // closed when the writer has stopped
+
+	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
+	ckptDone  chan struct{} // closed when the checkpointer has stopped
+	wrapWAL   atomic.Bool   // the writer should wrap the log; see checkpointer
 }
 
 var registerFuncs sync.Once
@@ -66,35 +73,45 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	registerFunctions()
 	// One goroutine runs every write transaction, so one connection does the writing;
 	// the second only prepares statements for the cache while the first is busy.
-	write, err := openDB(path, "immediate", 2, writerCacheKiB)
+	write, err := openDB(path, "immediate", 2, writerCacheKiB, true)
 	if err != nil {
 		return nil, err
 	}
 	readConns := max(4, runtime.GOMAXPROCS(0))
-	read, err := openDB(path, "deferred", readConns, readerCacheKiB)
+	read, err := openDB(path, "deferred", readConns, readerCacheKiB, false)
 	if err != nil {
 		write.Close()
+		return nil, err
+	}
+	ckpt, err := openCheckpointer(path)
+	if err != nil {
+		write.Close()
+		read.Close()
 		return nil, err
 	}
 	// Lists get connections of their own: a list whose filter matches most of a
 	// large account counts every match, and must not hold up the point reads that
 	// gets, credential checks and heartbeats need.
-	listDB, err := openDB(path, "deferred", listConns, readerCacheKiB)
+	listDB, err := openDB(path, "deferred", listConns, readerCacheKiB, false)
 	if err != nil {
 		write.Close()
 		read.Close()
+		ckpt.Close()
 		return nil, err
 	}
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
 		lists: reader{cache: &stmtCache{db: listDB}}, listDB: listDB,
-		writeCache: &stmtCache{db: write}, log: log, hub: notify.NewHub(),
-		jobs: make(chan *job, maxBatch), closed: make(chan struct{}), done: make(chan struct{}),
+		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
+		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
+		done: make(chan struct{}), committed: make(chan struct{}, 1),
+		ckptDone: make(chan struct{}),
 	}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		read.Close()
 		listDB.Close()
+		ckpt.Close()
 		return nil, err
 	}
 	// Planner statistics, refreshed where stale and sampled (analysis_limit), as
@@ -104,6 +121,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		log.Warn("refresh planner statistics", "err", err)
 	}
 	go s.writer()
+	s.signalCommit() // for what the migrations wrote
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -127,7 +146,9 @@ func (s *Store) ListRegistrations(
 	return s.lists.ListRegistrations(ctx, accountID, q)
 }
 
-func openDB(path, txlock string, conns, cacheKiB int) (*sql.DB, error) {
+// openDB opens a pool on path. The writer's pool (writer) leaves checkpoints to
+// the checkpointer.
+func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_txlock", txlock)
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -136,6 +157,9 @@ func openDB(path, txlock string, conns, cacheKiB int) (*sql.DB, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKiB))
 	q.Add("_pragma", "temp_store(MEMORY)") // savepoint journals stay off the disk
+	if writer {
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -151,10 +175,11 @@ func openDB(path, txlock string, conns, cacheKiB int) (*sql.DB, error) {
 func (s *Store) Close() error {
 	close(s.closed)
 	<-s.done
+	<-s.ckptDone
 	s.cache.close()
 	s.lists.cache.close()
 	s.writeCache.close()
-	return errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close())
+	return errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close())
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 type tx struct {
 	reader
 	changed map[string]bool // accounts whose change log this transaction appended to
+	log     row.Journal     // audit entries and changes not written yet
 }
 
 // exec runs a statement and maps driver errors to domain kinds.
@@ -140,10 +141,14 @@ func (t *tx) PutUser(ctx context.Context, u *device.User) error {
 		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
 }
 
+// PutDevice writes a new device's search text with the row, as devices_search_insert
+// would have by writing the row a second time; a new device has no last seen user.
 func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 	f := &d.Facts
-	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`, search_text)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+			go_lower(?1 || char(31) || ?3 || char(31) || ?4 || char(31) || ?5 || char(31) ||
+				?9 || char(31) || ?10 || char(31) || ?11 || char(31) || char(31)))
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
 			manufacturer = excluded.manufacturer, device_type = excluded.device_type,
 			os_version = excluded.os_version, os_version_extra = excluded.os_version_extra,
@@ -179,10 +184,27 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro())
 }
 
+// revokeQuery is SetRegistrationState when the deletion does not change.
+const revokeQuery = `UPDATE registrations SET revoked_at = ?, updated_at = ?
+	WHERE id = ? AND account_id = ? AND deleted_at IS ?`
+
+// SetRegistrationState names deleted_at in its SET clause only when the deletion
+// changes: SQLite rewrites the entries of every index whose columns or WHERE clause
+// name a column set, changed or not, and eight of the registration indexes are
+// partial on deleted_at IS NULL. A revocation then moves one index entry, not nine.
 func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) error {
-	res, err := t.exec(ctx, "set registration state", `UPDATE registrations
+	deleted := row.Micros(r.DeletedAt)
+	res, err := t.exec(ctx, "set registration state", revokeQuery,
+		row.Micros(r.RevokedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID, deleted)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	res, err = t.exec(ctx, "set registration state", `UPDATE registrations
 		SET revoked_at = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
-		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
+		row.Micros(r.RevokedAt), deleted, r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
 	if err != nil {
 		return err
 	}
@@ -211,8 +233,8 @@ func (t *tx) TouchRegistrations(
 	} {
 		for len(c.ids) > 0 {
 			n := min(len(c.ids), touchChunk)
-			_, err := t.exec(ctx, c.what, `UPDATE `+c.table+` SET last_seen_at = max(last_seen_at, ?)
-				WHERE id IN (`+placeholders(n)+`)`, append([]any{us}, anySlice(c.ids[:n])...)...)
+			_, err := t.exec(ctx, c.what, touchQuery(c.table, n),
+				append([]any{us}, anySlice(c.ids[:n])...)...)
 			if err != nil {
 				return err
 			}
@@ -220,6 +242,13 @@ func (t *tx) TouchRegistrations(
 		}
 	}
 	return nil
+}
+
+// touchQuery moves the last-seen time of n rows of table forward. Rows already seen
+// as late are left alone rather than rewritten.
+func touchQuery(table string, n int) string {
+	return `UPDATE ` + table + ` SET last_seen_at = ?1
+		WHERE last_seen_at < ?1 AND id IN (` + placeholders(n) + `)`
 }
 
 func anySlice(ss []string) []any {

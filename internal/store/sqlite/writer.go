@@ -60,6 +60,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.runBatch(batch)
+		s.wrapLog()
 	}
 }
 
@@ -88,6 +89,7 @@ func (s *Store) runBatch(batch []*job) {
 	if commitErr != nil {
 		return
 	}
+	s.signalCommit()
 	for accountID := range changed {
 		s.hub.Publish(accountID)
 	}
@@ -115,6 +117,9 @@ func (s *Store) commitBatch(batch []*job, errs []error, changed map[string]bool)
 		}
 		t := &tx{reader: reader{cache: s.writeCache, tx: sqlTx}, changed: map[string]bool{}}
 		errs[i] = j.fn(t)
+		if errs[i] == nil {
+			errs[i] = t.flushJournal(ctx)
+		}
 		if errs[i] != nil && single {
 			sqlTx.Rollback()
 			return nil

@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
+)
+
+// The log entries a transaction appends wait in its row.Journal and are written
+// when its fn returns (updateOnce): a statement is a round trip to the server.
+
+// logSeqs reads the account's numbers at its first entry, locking the row as the
+// UPDATE that took each number did, so that concurrent writers queue on it the
+// same way.
+func (t *tx) logSeqs(ctx context.Context, accountID string) (*row.LogSeqs, error) {
+	return t.log.Seqs(accountID, func() (row.LogSeqs, error) {
+		var s row.LogSeqs
+		err := t.tx.QueryRow(ctx, `SELECT audit_seq, change_seq FROM accounts
+			WHERE id = $1 FOR UPDATE`, accountID).Scan(&s.Audit, &s.Change)
+		return s, mapError(err)
+	})
+}
+
+func (t *tx) AppendAudit(ctx context.Context, e *device.AuditEntry) error {
+	s, err := t.logSeqs(ctx, e.AccountID)
+	if err != nil {
+		return fmt.Errorf("next audit number: %w", err)
+	}
+	if err := t.log.AddAudit(e, s); err != nil {
+		return err
+	}
+	return t.flushIfFull(ctx)
+}
+
+func (t *tx) AppendChange(ctx context.Context, c *device.Change) error {
+	s, err := t.logSeqs(ctx, c.AccountID)
+	if err != nil {
+		return fmt.Errorf("next change number: %w", err)
+	}
+	t.log.AddChange(c, s)
+	if !t.notified[c.AccountID] {
+		// Delivered to every listener when, and only if, the transaction commits.
+		if _, err := t.exec(ctx, "notify change", `SELECT pg_notify($1, $2)`,
+			notifyChannel, c.AccountID); err != nil {
+			return err
+		}
+		t.notified[c.AccountID] = true
+	}
+	return t.flushIfFull(ctx)
+}
+
+func (t *tx) flushIfFull(ctx context.Context) error {
+	if !t.log.Full() {
+		return nil
+	}
+	return t.flushJournal(ctx)
+}
+
+// flushJournal writes the waiting entries and the counters they advanced.
+func (t *tx) flushJournal(ctx context.Context) error {
+	for id, s := range t.log.Counters() {
+		_, err := t.exec(ctx, "advance log numbers", `UPDATE accounts
+			SET audit_seq = $1, change_seq = $2 WHERE id = $3`, s.Audit, s.Change, id)
+		if err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct {
+		what, table, columns string
+		rows                 [][]any
+	}{
+		{"append audit entries", "audit_log", row.AuditInsert, t.log.Audit},
+		{"append changes", "registration_changes", row.ChangeInsert, t.log.Changes},
+	} {
+		err := row.Chunks(x.rows, row.DollarParam, func(v string, args []any) error {
+			_, err := t.exec(ctx, x.what, `INSERT INTO `+x.table+` (`+x.columns+`) VALUES `+v,
+				args...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	t.log.Written()
+	return nil
+}
