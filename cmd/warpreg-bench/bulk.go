@@ -41,8 +41,14 @@ const (
 		last_seen_user_email, last_seen_user_name, search_text`
 	bulkRegColumns = `id, account_id, device_id, user_id, profile_id, slot, key, key_type,
 		tunnel_type, secret_hash, created_at, updated_at, last_seen_at, revoked_at,
-		deleted_at, policy_updated_at, user_name, user_email, device_name, client_version,
-		search_text`
+		deleted_at, policy_updated_at, user_name, user_email, device_name, client_version`
+
+	// PostgreSQL keeps a registration's search text in a column, under a trigram
+	// index; SQLite keeps it only in the registrations_search full-text index, keyed
+	// by the registration's rowid, which sqliteSearchInsert fills.
+	bulkRegColumnsPG   = bulkRegColumns + `, search_text`
+	sqliteSearchInsert = `INSERT INTO registrations_search (rowid, text)
+		VALUES (last_insert_rowid(), ?)`
 )
 
 func userValues(u *userRow) []any {
@@ -76,7 +82,7 @@ func regValues(x *regRow) []any {
 		r.Key, row.NullString(string(r.KeyType)), row.NullString(string(r.TunnelType)), secret,
 		r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro(), r.LastSeenAt.UnixMicro(),
 		row.Micros(r.RevokedAt), row.Micros(r.DeletedAt), r.PolicyUpdatedAt.UnixMicro(),
-		x.userName, x.userEmail, x.deviceName, x.clientVersion, x.searchT}
+		x.userName, x.userEmail, x.deviceName, x.clientVersion}
 }
 
 func encodeUser(u *device.User) (*userRow, error) {
@@ -187,6 +193,11 @@ func (w *sqliteWriter) insert(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return err
 	}
 	defer regs.Close()
+	search, err := tx.PrepareContext(ctx, sqliteSearchInsert)
+	if err != nil {
+		return err
+	}
+	defer search.Close()
 
 	for _, u := range b.users {
 		ur, err := encodeUser(u)
@@ -205,6 +216,9 @@ func (w *sqliteWriter) insert(ctx context.Context, tx *sql.Tx, b *batch) error {
 	for i := range b.regs {
 		if _, err := regs.ExecContext(ctx, regValues(&b.regs[i])...); err != nil {
 			return fmt.Errorf("registration %s: %w", b.regs[i].r.ID, err)
+		}
+		if _, err := search.ExecContext(ctx, b.regs[i].searchT); err != nil {
+			return fmt.Errorf("index registration %s for search: %w", b.regs[i].r.ID, err)
 		}
 	}
 	return nil
@@ -268,7 +282,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 		}
 		regs := make([][]any, len(b.regs))
 		for i := range b.regs {
-			regs[i] = regValues(&b.regs[i])
+			regs[i] = append(regValues(&b.regs[i]), b.regs[i].searchT)
 		}
 		for _, c := range []struct {
 			table, columns string
@@ -276,7 +290,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 		}{
 			{"users", bulkUserColumns, users},
 			{"devices", row.DeviceColumns + ", " + bulkDeviceExtra, devices},
-			{"registrations", bulkRegColumns, regs},
+			{"registrations", bulkRegColumnsPG, regs},
 		} {
 			if len(c.rows) == 0 {
 				continue
