@@ -13,12 +13,15 @@ import (
 
 // logSeqs reads the account's numbers at its first entry, locking the row as the
 // UPDATE that took each number did, so that concurrent writers queue on it the
-// same way.
+// same way. The lock is FOR NO KEY UPDATE, an UPDATE's own: FOR UPDATE would also
+// wait for the key-share locks that foreign-key checks take on the account row, so
+// two enrolments that had each inserted a row referring to the account would wait
+// for each other until PostgreSQL broke the deadlock a second later.
 func (t *tx) logSeqs(ctx context.Context, accountID string) (*row.LogSeqs, error) {
 	return t.log.Seqs(accountID, func() (row.LogSeqs, error) {
 		var s row.LogSeqs
 		err := t.tx.QueryRow(ctx, `SELECT audit_seq, change_seq FROM accounts
-			WHERE id = $1 FOR UPDATE`, accountID).Scan(&s.Audit, &s.Change)
+			WHERE id = $1 FOR NO KEY UPDATE`, accountID).Scan(&s.Audit, &s.Change)
 		return s, mapError(err)
 	})
 }

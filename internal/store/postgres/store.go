@@ -102,6 +102,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 		if !retryable(err) {
 			return err
 		}
+		s.log.DebugContext(ctx, "write transaction lost a race; retrying",
+			"attempt", attempt, "sqlstate", sqlState(err))
 		backoff := time.Duration(rand.IntN(1<<min(attempt, 4))) * time.Millisecond
 		select {
 		case <-ctx.Done():
@@ -173,6 +175,15 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error, alo
 		s.hub.Publish(accountID) // NOTIFY does not reach our own LISTEN promptly enough
 	}
 	return nil
+}
+
+// sqlState returns err's SQLSTATE code, or "" when PostgreSQL did not send one.
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
 }
 
 // retryable reports whether err is a serialization failure or deadlock, after which
