@@ -81,8 +81,8 @@ type sqlStates struct {
 }
 
 func (h *sqlStates) Enabled(context.Context, slog.Level) bool { return true }
-func (h *sqlStates) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *sqlStates) WithGroup(string) slog.Handler           { return h }
+func (h *sqlStates) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *sqlStates) WithGroup(string) slog.Handler            { return h }
 
 func (h *sqlStates) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(func(a slog.Attr) bool {
