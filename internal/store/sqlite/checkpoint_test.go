@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -17,8 +18,9 @@ import (
 // instead of growing with every commit: checkpoints run beside the writer, so
 // without the writer's own wrap the log would never start again from its beginning.
 func TestWriteAheadLogStaysBounded(t *testing.T) {
-	defer func(b int64) { walWrapBytes = b }(walWrapBytes)
-	walWrapBytes = 256 << 10
+	defer func(b int64, d time.Duration) { walWrapBytes, checkpointEvery = b, d }(
+		walWrapBytes, checkpointEvery)
+	walWrapBytes, checkpointEvery = 256<<10, 20*time.Millisecond
 	path := filepath.Join(t.TempDir(), "w.db")
 	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -67,13 +67,16 @@ func (r reader) choosePlan(
 	if match == "" {
 		return r.seenPlan(ctx, accountID, q)
 	}
-	n, err := r.countCandidates(ctx, match, rareCandidates)
-	if err != nil || n <= rareCandidates {
-		return fromIndex, err
-	}
-	n, err = r.countCandidates(ctx, match, indexedCandidates)
-	if err != nil || n <= indexedCandidates {
-		return walkIndexed, err
+	// One probe answers both thresholds: it stops at what it counts, so a rare
+	// term costs what its few candidates do and a common one at most the larger.
+	n, err := r.countCandidates(ctx, match, indexedCandidates)
+	switch {
+	case err != nil:
+		return walkSort, err
+	case n <= rareCandidates:
+		return fromIndex, nil
+	case n <= indexedCandidates:
+		return walkIndexed, nil
 	}
 	return walkSort, nil
 }
