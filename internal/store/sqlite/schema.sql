@@ -144,10 +144,18 @@ END;
 
 CREATE TRIGGER registrations_device_revoke AFTER UPDATE OF revoked_at ON registrations
 WHEN OLD.device_id IS NEW.device_id AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NULL
-    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL) BEGIN
+    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    AND OLD.user_id IS NEW.user_id AND OLD.last_seen_at IS NEW.last_seen_at BEGIN
     UPDATE devices SET active_count = active_count + (NEW.revoked_at IS NULL)
         - (OLD.revoked_at IS NULL)
     WHERE id = NEW.device_id;
+END;
+
+CREATE TRIGGER registrations_device_revoke_refresh AFTER UPDATE OF revoked_at ON registrations
+WHEN OLD.device_id IS NEW.device_id AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NULL
+    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    AND (OLD.user_id IS NOT NEW.user_id OR OLD.last_seen_at IS NOT NEW.last_seen_at) BEGIN
+    INSERT INTO device_refresh VALUES (NEW.device_id);
 END;
 
 CREATE TRIGGER registrations_device_seen AFTER UPDATE OF last_seen_at ON registrations

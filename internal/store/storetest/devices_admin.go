@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ func deviceAdminTests() []behaviour {
 			testDeleteDeviceSingleUser},
 		{"unknown, deleted and other accounts' devices look not found", testDeviceNotFound},
 		{"the account's device counts follow every change", testDeviceCounts},
+		{"a revocation written with other changes counts once", testRevokeWithOtherChanges},
 	}
 }
 
@@ -385,4 +387,43 @@ func numberChanges(cs []device.Change, after int64) {
 	for i := range cs {
 		cs[i].Seq = after + int64(i+1)
 	}
+}
+
+// testRevokeWithOtherChanges writes a revocation together with a change that makes
+// the device's views be recomputed (a later last seen time, another user), in one
+// upsert, as an import does: the device's active count must move once, not twice.
+func testRevokeWithOtherChanges(t *testing.T, e *env) {
+	a := e.seedAccount(t, true)
+	ann, bob := e.seedUser(t, a.ID, "ann@example.com"), e.seedUser(t, a.ID, "bob@example.com")
+	d := e.seedDevice(t, a.ID, "hw-1")
+	r1, r2 := newRegistration(a, d, ann), newRegistration(a, d, bob)
+	r1.LastSeenAt, r2.LastSeenAt = rowTime(5), rowTime(6)
+	e.update(t, func(tx device.Tx) error {
+		return errors.Join(tx.PutRegistration(e.ctx, r1), tx.PutRegistration(e.ctx, r2))
+	})
+	active := func(what string, want int) {
+		t.Helper()
+		got, err := e.store.Device(e.ctx, a.ID, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ActiveRegistrations != want {
+			t.Errorf("%s: device shows %d active registrations, want %d",
+				what, got.ActiveRegistrations, want)
+		}
+	}
+	active("two live seats", 2)
+
+	r1.RevokedAt, r1.LastSeenAt = rowTime(7), rowTime(7)
+	e.update(t, func(tx device.Tx) error { return tx.PutRegistration(e.ctx, r1) })
+	active("revoked and seen later in one write", 1)
+
+	r1.RevokedAt, r1.LastSeenAt = time.Time{}, rowTime(8)
+	e.update(t, func(tx device.Tx) error { return tx.PutRegistration(e.ctx, r1) })
+	active("unrevoked and seen later in one write", 2)
+
+	carl := e.seedUser(t, a.ID, "carl@example.com")
+	r2.RevokedAt, r2.UserID = rowTime(9), carl.ID
+	e.update(t, func(tx device.Tx) error { return tx.PutRegistration(e.ctx, r2) })
+	active("revoked and given another user in one write", 1)
 }

@@ -63,13 +63,26 @@ END;
 
 -- A revocation or unrevocation of a live registration moves its device's active
 -- count by one and changes nothing else the device shows: a revoked registration
--- still counts as seen when it was.
+-- still counts as seen when it was. Only when nothing else the device's views
+-- depend on changes in the same statement: SQLite runs a statement's triggers
+-- newest first, so the refresh that a new user or a later last seen time asks for
+-- (an import's upsert writes every column) recounts first, and a move by one on
+-- top of that recount would count the revocation twice. Those statements refresh
+-- the device in full instead (registrations_device_revoke_refresh).
 CREATE TRIGGER registrations_device_revoke AFTER UPDATE OF revoked_at ON registrations
 WHEN OLD.device_id IS NEW.device_id AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NULL
-    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL) BEGIN
+    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    AND OLD.user_id IS NEW.user_id AND OLD.last_seen_at IS NEW.last_seen_at BEGIN
     UPDATE devices SET active_count = active_count + (NEW.revoked_at IS NULL)
         - (OLD.revoked_at IS NULL)
     WHERE id = NEW.device_id;
+END;
+
+CREATE TRIGGER registrations_device_revoke_refresh AFTER UPDATE OF revoked_at ON registrations
+WHEN OLD.device_id IS NEW.device_id AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NULL
+    AND (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
+    AND (OLD.user_id IS NOT NEW.user_id OR OLD.last_seen_at IS NOT NEW.last_seen_at) BEGIN
+    INSERT INTO device_refresh VALUES (NEW.device_id);
 END;
 
 -- A heartbeat changes the ranking only when it moves a registration that is not
