@@ -34,7 +34,8 @@ var deferredIndexes = []string{
 // covers as an insert would have, only later.
 //
 // It is meant for a database that nothing else uses meanwhile (the bench seed):
-// lists and searches in other processes would scan, and a load that fails leaves
+// lists and searches in other processes would scan, or fail where a plan names its
+// index (a created_at list of a last seen window), and a load that fails leaves
 // the rows it committed with the indexes built over them. A process killed during
 // the load leaves the database without those indexes; seed a new one.
 func (s *Store) BulkLoad(ctx context.Context, load func(ctx context.Context) error) error {
