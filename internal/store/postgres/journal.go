@@ -63,29 +63,8 @@ func (t *tx) flushIfFull(ctx context.Context) error {
 
 // flushJournal writes the waiting entries and the counters they advanced.
 func (t *tx) flushJournal(ctx context.Context) error {
-	for id, s := range t.log.Counters() {
-		_, err := t.exec(ctx, "advance log numbers", `UPDATE accounts
-			SET audit_seq = $1, change_seq = $2 WHERE id = $3`, s.Audit, s.Change, id)
-		if err != nil {
-			return err
-		}
-	}
-	for _, x := range []struct {
-		what, table, columns string
-		rows                 [][]any
-	}{
-		{"append audit entries", "audit_log", row.AuditInsert, t.log.Audit},
-		{"append changes", "registration_changes", row.ChangeInsert, t.log.Changes},
-	} {
-		err := row.Chunks(x.rows, row.DollarParam, func(v string, args []any) error {
-			_, err := t.exec(ctx, x.what, `INSERT INTO `+x.table+` (`+x.columns+`) VALUES `+v,
-				args...)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	t.log.Written()
-	return nil
+	return t.log.Flush(row.DollarParam, func(what, query string, args ...any) error {
+		_, err := t.exec(ctx, what, query, args...)
+		return err
+	})
 }

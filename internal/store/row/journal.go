@@ -83,11 +83,39 @@ func (j *Journal) AddChange(c *device.Change, s *LogSeqs) {
 // Full reports whether enough entries wait to be written now.
 func (j *Journal) Full() bool { return len(j.Audit)+len(j.Changes) >= JournalFlushAt }
 
-// Counters returns the numbers taken, by account, to write back.
-func (j *Journal) Counters() map[string]*LogSeqs { return j.seqs }
+// Flush writes the waiting entries and the counters they advanced through exec, in
+// the adapter's transaction, spelling the n-th parameter with param, and then
+// forgets the entries.
+func (j *Journal) Flush(
+	param func(n int) string, exec func(what, query string, args ...any) error,
+) error {
+	counters := `UPDATE accounts SET audit_seq = ` + param(1) + `, change_seq = ` + param(2) +
+		` WHERE id = ` + param(3)
+	for id, s := range j.seqs {
+		if err := exec("advance log numbers", counters, s.Audit, s.Change, id); err != nil {
+			return err
+		}
+	}
+	for _, x := range []struct {
+		what, table, columns string
+		rows                 [][]any
+	}{
+		{"append audit entries", "audit_log", AuditInsert, j.Audit},
+		{"append changes", "registration_changes", ChangeInsert, j.Changes},
+	} {
+		err := Chunks(x.rows, param, func(v string, args []any) error {
+			return exec(x.what, `INSERT INTO `+x.table+` (`+x.columns+`) VALUES `+v, args...)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	j.Audit, j.Changes = j.Audit[:0], j.Changes[:0] // the numbers stay
+	return nil
+}
 
-// Written forgets the entries once they are written; the numbers stay.
-func (j *Journal) Written() { j.Audit, j.Changes = j.Audit[:0], j.Changes[:0] }
+// QuestionParam spells SQLite's parameters, which need no number.
+func QuestionParam(int) string { return "?" }
 
 // Chunks splits rows into JournalChunk rows or the powers of two below it (100 rows
 // go in as 64, 32 and 4) and calls insert with each chunk's VALUES list, spelt by
