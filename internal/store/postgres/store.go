@@ -189,8 +189,8 @@ func sqlState(err error) string {
 // retryable reports whether err is a serialization failure or deadlock, after which
 // the transaction may succeed if run again.
 func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	code := sqlState(err)
+	return code == "40001" || code == "40P01"
 }
 
 // listen relays NOTIFY wake-ups to the hub until ctx is done, reconnecting after
