@@ -16,15 +16,11 @@ import (
 func (r reader) ListRegistrations(
 	ctx context.Context, accountID string, q device.ListQuery,
 ) (device.Page, error) {
-	plan, err := r.choosePlan(ctx, accountID, &q)
+	plan, match, err := r.choosePlan(ctx, accountID, &q)
 	if err != nil {
 		return device.Page{}, err
 	}
-	var page device.Page
-	if page.Total, err = r.count(ctx, accountID, &q); err != nil {
-		return device.Page{}, err
-	}
-	query, args, err := pageQuery(accountID, &q, plan)
+	query, args, err := pageQuery(accountID, &q, plan, match)
 	if err != nil {
 		return device.Page{}, err
 	}
@@ -33,6 +29,7 @@ func (r reader) ListRegistrations(
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
 	defer rows.Close()
+	var page device.Page
 	for rows.Next() {
 		g, err := scanRegistration(rows)
 		if err != nil {
@@ -42,6 +39,10 @@ func (r reader) ListRegistrations(
 	}
 	if err := rows.Err(); err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
+	}
+	rows.Close()
+	if page.Total, err = r.count(ctx, accountID, &q, match, len(page.Registrations)); err != nil {
+		return device.Page{}, err
 	}
 	if len(page.Registrations) > q.Limit {
 		page.Registrations = page.Registrations[:q.Limit]
@@ -53,12 +54,14 @@ func (r reader) ListRegistrations(
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
-func pageQuery(accountID string, q *device.ListQuery, plan listPlan) (string, []any, error) {
+func pageQuery(
+	accountID string, q *device.ListQuery, plan listPlan, match string,
+) (string, []any, error) {
 	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
 	}
-	from, where, args := listFilter(accountID, q, plan)
+	from, where, args := listFilter(accountID, q, plan, match)
 	dir, cmp := "ASC", ">"
 	if q.Desc {
 		dir, cmp = "DESC", "<"
@@ -96,18 +99,25 @@ func registrationSelectFrom(from string) string {
 	return strings.Replace(row.RegistrationSelect, "FROM registrations r", from, 1)
 }
 
-// count returns the number of rows the filters match: from the account's counters
-// when only the status filters, by counting at most row.CountCap+1 rows otherwise.
-// A search counts the index's candidates in index order, rechecked, whatever plan
-// the page takes: that stops after the cap whether the term is rare or common.
-func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
+// count returns the number of rows the filters match, given that the first rows
+// of the page found got: a first page with room to spare holds them all. Otherwise
+// it reads the account's counters when only the status filters, and counts at most
+// row.CountCap+1 rows for any other filter. A search counts the index's
+// candidates in index order, rechecked, whatever plan the page takes: that stops
+// after the cap whether the term is rare or common.
+func (r reader) count(
+	ctx context.Context, accountID string, q *device.ListQuery, match string, got int,
+) (int, error) {
+	if q.After == nil && got <= q.Limit {
+		return got, nil
+	}
 	var n int
 	var err error
 	if row.OnlyStatus(q) {
 		col := row.CountColumn(q.Status)
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
-		query, args := countQuery(accountID, q)
+		query, args := countQuery(accountID, q, match)
 		err = r.queryRow(ctx, query, args...).Scan(&n)
 		n = row.CappedTotal(n)
 	}
@@ -117,20 +127,23 @@ func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery
 	return n, nil
 }
 
-// countQuery returns the query that counts q's matches up to row.CountCap+1.
-func countQuery(accountID string, q *device.ListQuery) (string, []any) {
+// countQuery returns the query that counts q's matches up to row.CountCap+1; match
+// is the search's full-text query, or "" when it has none.
+func countQuery(accountID string, q *device.ListQuery, match string) (string, []any) {
 	plan := walkSort
-	if trigramQuery(q.Search) != "" && !selectiveFilter(q) {
+	if match != "" && !selectiveFilter(q) {
 		plan = fromIndex
 	}
-	from, where, args := listFilter(accountID, q, plan)
+	from, where, args := listFilter(accountID, q, plan, match)
 	return `SELECT count(*) FROM (SELECT 1 ` + from + ` WHERE ` + where + ` LIMIT ?)`,
 		append(args, row.CountCap+1)
 }
 
 // listFilter builds the FROM and WHERE clauses shared by the count and the page
-// query, for the search plan chosen.
-func listFilter(accountID string, q *device.ListQuery, plan listPlan) (string, string, []any) {
+// query, for the search plan chosen and its full-text query.
+func listFilter(
+	accountID string, q *device.ListQuery, plan listPlan, match string,
+) (string, string, []any) {
 	from := "FROM registrations r"
 	conds := []string{"r.account_id = ?", "r.deleted_at IS NULL"}
 	args := []any{accountID}
@@ -139,11 +152,11 @@ func listFilter(accountID string, q *device.ListQuery, plan listPlan) (string, s
 		from = "FROM registrations_search CROSS JOIN registrations r " +
 			"ON r.rowid = registrations_search.rowid"
 		conds = append([]string{"registrations_search MATCH ?"}, conds...)
-		args = append([]any{trigramQuery(q.Search)}, args...)
+		args = append([]any{match}, args...)
 	case walkIndexed:
 		conds = append(conds, "+r.rowid IN (SELECT rowid FROM registrations_search "+
 			"WHERE registrations_search MATCH ?)")
-		args = append(args, trigramQuery(q.Search))
+		args = append(args, match)
 	}
 	switch q.Status {
 	case device.StatusActive:

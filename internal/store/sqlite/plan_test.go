@@ -141,7 +141,7 @@ func checkSearchPlan(
 	t *testing.T, st *Store, q *device.ListQuery, plan listPlan, mayTempSort bool,
 ) {
 	t.Helper()
-	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan)
+	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan, trigramQuery(q.Search))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestCountPlansUseIndexes(t *testing.T) {
 		{UserIDs: []string{"u"}, Search: "ada"},
 		{DeviceID: "d", Status: device.StatusAll},
 	} {
-		query, args := countQuery(strings.Repeat("a", 32), &q)
+		query, args := countQuery(strings.Repeat("a", 32), &q, trigramQuery(q.Search))
 		plan, bad := badPlan(t, st, query, args, false)
 		if joined := strings.Join(plan, "; "); bad ||
 			q.Search != "" && q.UserIDs == nil && !strings.Contains(joined, "VIRTUAL TABLE") {

@@ -15,7 +15,8 @@ import (
 // a write transaction, on that transaction.
 type reader struct {
 	cache *stmtCache
-	tx    *sql.Tx // nil outside a transaction
+	tx    *sql.Tx       // nil outside a transaction
+	grams *trigramStats // nil where searches go without statistics; see searchMatch
 }
 
 func (r reader) Account(ctx context.Context, id string) (*device.Account, error) {

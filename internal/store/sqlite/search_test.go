@@ -133,7 +133,8 @@ func exec(t *testing.T, st *Store, query string, args ...any) {
 // planIDs returns the ids of the first page of q by plan.
 func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []string {
 	t.Helper()
-	query, args, err := pageQuery("0123456789abcdef0123456789abcdef", q, plan)
+	query, args, err := pageQuery("0123456789abcdef0123456789abcdef", q, plan,
+		trigramQuery(q.Search))
 	if err != nil {
 		t.Fatal(err)
 	}

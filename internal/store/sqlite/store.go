@@ -101,7 +101,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
-		lists: reader{cache: &stmtCache{db: listDB}}, listDB: listDB,
+		lists:      reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
+		listDB:     listDB,
 		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
 		done: make(chan struct{}), committed: make(chan struct{}, 1),
