@@ -71,6 +71,19 @@ func TestSearchPlansAgree(t *testing.T) {
 					t.Errorf("search %q sort %s plan %d: %v, want %v", term, sort, plan, got, want)
 				}
 			}
+			// The list itself, which may name only the term's rarest trigrams.
+			page, err := st.ListRegistrations(t.Context(), acct, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range page.Registrations {
+				got = append(got, g.ID)
+			}
+			if !slices.Equal(got, want) || page.Total != len(want) {
+				t.Errorf("list %q sort %s: %v (total %d), want %v", term, sort, got, page.Total,
+					want)
+			}
 		}
 	}
 	for _, w := range []device.ListQuery{
@@ -155,4 +168,38 @@ func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []stri
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// TestRarestTrigrams checks which trigrams a search names from the statistics: the
+// rarest first, then the rarest that do not overlap those taken, three at most.
+func TestRarestTrigrams(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "r.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, stats := st.lists, st.lists.grams
+	now := time.Now()
+	for gram, n := range map[string]int{"abc": 5, "bcd": 1, "cde": 9, "def": 7, "efg": 3,
+		"fgh": 20000, "ghi": 2} {
+		stats.counts[gram] = trigramCount{n: n, at: now}
+	}
+	for term, want := range map[string]string{
+		// bcd (1), then ghi (2); every other one shares a letter with one of them.
+		"ABCDEFGHI": `"bcd" AND "ghi"`,
+		// fgx, gxy and xyz are counted (no rows in this empty database), so fgx
+		// comes first, in term order, then bcd; the rest overlap one of the two.
+		"abcdefgxyz": `"fgx" AND "bcd"`,
+	} {
+		got, err := r.rarestTrigrams(t.Context(), term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("rarestTrigrams(%q) = %s, want %s", term, got, want)
+		}
+	}
+	if got, _ := (reader{}).rarestTrigrams(t.Context(), "abcdefghi"); got != "" {
+		t.Errorf("without statistics: %q, want none", got)
+	}
 }
