@@ -185,8 +185,9 @@ func listFilter(
 		args = append(args, q.SeenBefore.UnixMicro())
 	}
 	if q.Search != "" {
-		conds = append(conds, searchText+` LIKE ? ESCAPE '\'`)
-		args = append(args, row.LikePattern(q.Search))
+		cond, condArgs := searchCondition(q.Search)
+		conds = append(conds, cond)
+		args = append(args, condArgs...)
 	}
 	return from, strings.Join(conds, " AND "), args
 }

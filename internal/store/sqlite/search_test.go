@@ -203,3 +203,47 @@ func TestRarestTrigrams(t *testing.T) {
 		t.Errorf("without statistics: %q, want none", got)
 	}
 }
+
+// TestSearchFoldsLikeGo checks the recheck's shortcut for ASCII terms: the two
+// letters outside ASCII that Go lower-cases into it (U+0130 to 'i', the Kelvin
+// sign U+212A to 'k') must still be found, as go_lower folds them in the index.
+func TestSearchFoldsLikeGo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	migrateTo(t, path, 3, storetest.Version3Fixture)
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const acct = "0123456789abcdef0123456789abcdef"
+	for i, name := range []string{"\u0130STANBUL office", "\u212Aelvin Lab", "Plain Kelvin"} {
+		user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x500+i)
+		dev := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x5000+i)
+		reg := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x50000+i)
+		exec(t, st, `INSERT INTO users (id, account_id, email, name, groups, created_at,
+			updated_at) VALUES (?, ?, ?, ?, '[]', 1, 1)`, user, acct, fmt.Sprintf("f%d@x", i), name)
+		exec(t, st, `INSERT INTO devices (id, account_id, name, model, manufacturer,
+			device_type, os_version, os_version_extra, serial_number, hardware_id,
+			mac_address, client_version, last_seen_at, created_at, updated_at)
+			VALUES (?, ?, 'box', '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
+			dev, acct, fmt.Sprintf("hw-f%d", i))
+		exec(t, st, `INSERT INTO registrations (id, account_id, device_id, user_id,
+			profile_id, slot, key, created_at, updated_at, last_seen_at, policy_updated_at)
+			VALUES (?, ?, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, 1, 1, 1, 1)`,
+			reg, acct, dev, user, user, fmt.Sprintf("key-f%d", i))
+	}
+	for term, want := range map[string]int{"istanbul": 1, "KELVIN": 2, "kelvin lab": 1,
+		"\u212Aelvin": 2, "elvin": 2, "ice": 1} {
+		for _, sort := range device.SortFields {
+			q := device.ListQuery{Search: term, Sort: sort, Status: device.StatusAll, Limit: 50}
+			page, err := st.ListRegistrations(t.Context(), acct, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Registrations) != want {
+				t.Errorf("search %q by %s: %d rows, want %d", term, sort,
+					len(page.Registrations), want)
+			}
+		}
+	}
+}
