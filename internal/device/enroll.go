@@ -419,20 +419,23 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 }
 
 // Heartbeat marks a registration and its device as seen now, and records the
-// client version if one is given. The secret is checked on a read, outside the
-// write transaction, and concurrent heartbeats share one write (see toucher); a
-// revoke that commits in between at worst lets one last heartbeat move last_seen_at.
+// client version if one is given. The secret is checked in the write transaction
+// that moves last_seen_at, which concurrent heartbeats share (see toucher), so a
+// revocation either precedes the check or follows the write.
 func (s *Service) Heartbeat(
 	ctx context.Context, id, token, clientVersion string,
 ) (*Registration, error) {
 	if err := checkText("client_version", clientVersion, maxFact); err != nil {
 		return nil, err
 	}
-	r, err := clientRegistration(ctx, s.store, id, token)
+	if !ValidID(id) {
+		return nil, errDenied
+	}
+	now := s.Now()
+	r, err := s.touches.touch(ctx, id, token, now)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
 	if clientVersion != "" && clientVersion != r.ClientVersion {
 		ctx = actAs(ctx, ActorRegistration, r.ID)
 		err = s.store.Update(ctx, func(tx Tx) error {
@@ -444,14 +447,12 @@ func (s *Service) Heartbeat(
 			if err := tx.PutDevice(ctx, d); err != nil {
 				return fmt.Errorf("write device: %w", err)
 			}
-			return tx.TouchRegistrations(ctx, []*Registration{r}, now)
+			return nil
 		})
+		if err != nil {
+			return nil, fmt.Errorf("heartbeat: %w", err)
+		}
 		r.ClientVersion = clientVersion
-	} else {
-		err = s.touches.touch(ctx, r, now)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	if now.After(r.LastSeenAt) {
 		r.LastSeenAt = now
@@ -459,23 +460,26 @@ func (s *Service) Heartbeat(
 	return r, nil
 }
 
+// errDenied is the answer to a client call with an unknown id, a deleted
+// registration or a wrong secret: the same for all three.
+var errDenied = Errorf(KindUnauthorized, "registration token is not valid")
+
 // clientRegistration authenticates a client call. Unknown ids, deleted rows and
 // wrong secrets all give the same answer; a revoked registration says so, since
 // its client holds the secret and needs to know why it is refused.
 func clientRegistration(ctx context.Context, tx Reader, id, token string) (*Registration, error) {
-	denied := Errorf(KindUnauthorized, "registration token is not valid")
 	if !ValidID(id) {
-		return nil, denied
+		return nil, errDenied
 	}
 	r, err := tx.RegistrationByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, denied
+		return nil, errDenied
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read registration: %w", err)
 	}
 	if !r.DeletedAt.IsZero() || !SecretMatches(token, r.SecretHash) {
-		return nil, denied
+		return nil, errDenied
 	}
 	if !r.RevokedAt.IsZero() {
 		return nil, Errorf(KindRevoked, "registration is revoked")

@@ -2,16 +2,28 @@ package device
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
 
-// toucher batches heartbeats' last-seen writes. The first heartbeat to arrive while
-// none is being written writes its own, and then every one that queued meanwhile, in
-// one transaction and one statement per table, until the queue is empty. Each caller
-// returns once the batch holding its write has committed, so batching costs no
-// durability: an acknowledged heartbeat is on disk. Under load, batches grow by
-// themselves; alone, a heartbeat is written at once.
+// toucher batches heartbeats: the check of each one's secret and the write of
+// their last-seen times. A heartbeat that arrives while no batch is being written
+// writes at once, with every one that queued meanwhile, in one transaction and one
+// statement per table; then it hands the turn to the first heartbeat that queued
+// during its write, if any, and returns. Each caller returns once the batch holding
+// its write has committed, so batching costs no durability: an acknowledged
+// heartbeat is on disk. Under load, batches grow by themselves; alone, a heartbeat
+// is written at once. Handing the turn on, rather than writing batches until the
+// queue runs dry, keeps one caller from waiting out a steady stream of others.
+//
+// The secret is checked on the writer's own connection, inside the batch, rather
+// than on a read before it: under a steady stream of writes a reading connection
+// finds the database changed at every read and starts from an empty page cache
+// (SQLite's WAL mode does so), where the writer's pages stay cached. The check is
+// also exact: no revocation can commit between it and the write.
 type toucher struct {
 	store Store
 
@@ -21,24 +33,38 @@ type toucher struct {
 }
 
 type touch struct {
-	r    *Registration
-	at   time.Time
-	done chan error
+	id, token string
+	at        time.Time
+	done      chan error    // the batch's own failure, or nil
+	turn      chan struct{} // this heartbeat is to write the next batch
+
+	r      *Registration // the registration, when the secret matched
+	refuse error         // why the heartbeat is refused otherwise
 }
 
 // maxTouchBatch bounds one batch, so that one transaction stays short.
 const maxTouchBatch = 1000
 
-func (b *toucher) touch(ctx context.Context, r *Registration, at time.Time) error {
-	t := &touch{r: r, at: at, done: make(chan error, 1)}
+// touch authenticates a heartbeat for registration id with token, and moves its
+// registration's and device's last-seen times to at (or later, see write).
+func (b *toucher) touch(
+	ctx context.Context, id, token string, at time.Time,
+) (*Registration, error) {
+	t := &touch{id: id, token: token, at: at, done: make(chan error, 1),
+		turn: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, t)
 	if b.flushing {
 		b.mu.Unlock()
-		return <-t.done
+		select {
+		case err := <-t.done:
+			return t.result(err)
+		case <-t.turn: // the last writer handed this heartbeat the next batch
+		}
+		b.mu.Lock()
 	}
 	b.flushing = true
-	for len(b.pending) > 0 {
+	for {
 		batch := b.pending[:min(len(b.pending), maxTouchBatch)]
 		b.pending = b.pending[len(batch):]
 		b.mu.Unlock()
@@ -47,22 +73,51 @@ func (b *toucher) touch(ctx context.Context, r *Registration, at time.Time) erro
 			x.done <- err
 		}
 		b.mu.Lock()
-	}
-	b.flushing = false
-	b.mu.Unlock()
-	return <-t.done
-}
-
-// write stores one batch. Its heartbeats arrived within one write's time of each
-// other; they share the latest of their times.
-func (b *toucher) write(ctx context.Context, batch []*touch) error {
-	rs := make([]*Registration, len(batch))
-	var at time.Time
-	for i, t := range batch {
-		rs[i] = t.r
-		if t.at.After(at) {
-			at = t.at
+		if !slices.Contains(b.pending, t) {
+			break
 		}
 	}
-	return b.store.Update(ctx, func(tx Tx) error { return tx.TouchRegistrations(ctx, rs, at) })
+	if len(b.pending) > 0 {
+		b.pending[0].turn <- struct{}{}
+	} else {
+		b.flushing = false
+	}
+	b.mu.Unlock()
+	return t.result(<-t.done)
+}
+
+func (t *touch) result(err error) (*Registration, error) {
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	return t.r, t.refuse
+}
+
+// write checks and stores one batch. Its heartbeats arrived within one write's time
+// of each other; they share the latest of their times. A refused heartbeat does not
+// fail the others; a failure to read or write fails them all.
+func (b *toucher) write(ctx context.Context, batch []*touch) error {
+	return b.store.Update(ctx, func(tx Tx) error {
+		rs := make([]*Registration, 0, len(batch))
+		var at time.Time
+		for _, t := range batch {
+			t.r, t.refuse = clientRegistration(ctx, tx, t.id, t.token)
+			var refusal *Error
+			if errors.As(t.refuse, &refusal) {
+				t.r = nil
+				continue
+			}
+			if t.refuse != nil {
+				return t.refuse
+			}
+			rs = append(rs, t.r)
+			if t.at.After(at) {
+				at = t.at
+			}
+		}
+		if len(rs) == 0 {
+			return nil
+		}
+		return tx.TouchRegistrations(ctx, rs, at)
+	})
 }

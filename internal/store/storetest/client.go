@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ func clientTests() []behaviour {
 		{"client calls need a live registration's token", testClientAuth},
 		{"heartbeat marks registration and device seen", testHeartbeat},
 		{"heartbeat never moves last seen backwards", testHeartbeatBackwards},
+		{"concurrent heartbeats each get their own answer", testHeartbeatsTogether},
 	}
 }
 
@@ -198,5 +201,67 @@ func testHeartbeatBackwards(t *testing.T, e *env) {
 	if !got.LastSeenAt.Equal(latest) || !d.LastSeenAt.Equal(latest) {
 		t.Errorf("last seen of registration, device = %s, %s; want %s",
 			got.LastSeenAt, d.LastSeenAt, latest)
+	}
+}
+
+// testHeartbeatsTogether sends many heartbeats at once, which share write batches:
+// good ones, a revoked registration's, a wrong token's and an unknown id's. Each must
+// get its own answer, and a refusal in a batch must not fail the others.
+func testHeartbeatsTogether(t *testing.T, e *env) {
+	a, ens := e.enrollN(t, false, 3)
+	revoked := ens[2].Registration
+	if err := e.svc.Revoke(e.ctx, a.ID, []string{revoked.ID}); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	e.clock.Advance(time.Hour)
+	now := e.svc.Now()
+	type call struct {
+		id, token string
+		want      device.Kind // 0 for success
+	}
+	var calls []call
+	for i := range 120 {
+		switch i % 5 {
+		case 0, 1:
+			en := ens[i%2]
+			calls = append(calls, call{en.Registration.ID, en.Token, 0})
+		case 2:
+			calls = append(calls, call{revoked.ID, ens[2].Token, device.KindRevoked})
+		case 3:
+			calls = append(calls, call{ens[0].Registration.ID, ens[1].Token,
+				device.KindUnauthorized})
+		case 4:
+			calls = append(calls, call{device.NewID(), ens[0].Token, device.KindUnauthorized})
+		}
+	}
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() {
+			r, err := e.svc.Heartbeat(e.ctx, c.id, c.token, "")
+			switch {
+			case c.want == 0 && err != nil:
+				errs[i] = fmt.Errorf("heartbeat %d: %w", i, err)
+			case c.want == 0 && (r.ID != c.id || !r.LastSeenAt.Equal(now)):
+				errs[i] = fmt.Errorf("heartbeat %d: %s seen %s, want %s seen %s", i, r.ID,
+					r.LastSeenAt, c.id, now)
+			case c.want != 0 && device.KindOf(err) != c.want:
+				errs[i] = fmt.Errorf("heartbeat %d: %v, want kind %v", i, err, c.want)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, en := range ens[:2] {
+		if got := e.registration(t, a.ID, en.Registration.ID); !got.LastSeenAt.Equal(now) {
+			t.Errorf("%s: last seen %s, want %s", got.ID, got.LastSeenAt, now)
+		}
+	}
+	if got := e.registration(t, a.ID, revoked.ID); got.LastSeenAt.Equal(now) {
+		t.Errorf("revoked registration seen at %s: a refused heartbeat moved it", now)
 	}
 }
