@@ -38,16 +38,18 @@ func openRowWriter(
 const (
 	bulkUserColumns = `id, account_id, email, name, groups, created_at, updated_at`
 	bulkDeviceExtra = `active_count, last_seen_registration_id, last_seen_user_id,
-		last_seen_user_email, last_seen_user_name, search_text`
+		last_seen_user_email, last_seen_user_name`
 	bulkRegColumns = `id, account_id, device_id, user_id, profile_id, slot, key, key_type,
 		tunnel_type, secret_hash, created_at, updated_at, last_seen_at, revoked_at,
 		deleted_at, policy_updated_at, user_name, user_email, device_name, client_version`
 
-	// PostgreSQL keeps a registration's search text in a column, under a trigram
-	// index; SQLite keeps it only in the registrations_search full-text index, keyed
-	// by the registration's rowid, which sqliteSearchInsert fills.
-	bulkRegColumnsPG   = bulkRegColumns + `, search_text`
-	sqliteSearchInsert = `INSERT INTO registrations_search (rowid, text)
+	// PostgreSQL keeps the search texts in columns, under trigram indexes; SQLite
+	// keeps a registration's only in the registrations_search full-text index, keyed
+	// by the registration's rowid, which sqliteSearchInsert fills, and computes a
+	// device's from its row.
+	bulkDeviceColumnsPG = row.DeviceColumns + ", " + bulkDeviceExtra + `, search_text`
+	bulkRegColumnsPG    = bulkRegColumns + `, search_text`
+	sqliteSearchInsert  = `INSERT INTO registrations_search (rowid, text)
 		VALUES (last_insert_rowid(), ?)`
 )
 
@@ -68,8 +70,7 @@ func deviceValues(r *devRow) []any {
 		f.OSVersion, f.OSVersionExtra, f.SerialNumber, f.HardwareID, f.MACAddress,
 		f.ClientVersion, d.LastSeenAt.UnixMicro(), d.CreatedAt.UnixMicro(),
 		d.UpdatedAt.UnixMicro(), row.Micros(d.DeletedAt),
-		r.active, row.NullString(r.lastReg), row.NullString(r.lastUser), r.lastEmail, r.lastNm,
-		r.searchT}
+		r.active, row.NullString(r.lastReg), row.NullString(r.lastUser), r.lastEmail, r.lastNm}
 }
 
 func regValues(x *regRow) []any {
@@ -98,17 +99,23 @@ func encodeUser(u *device.User) (*userRow, error) {
 }
 
 // recountSQL sets the account counters from the rows, as the migrations that added
-// them did; with the indexes built it reads only index pages.
-const recountSQL = `UPDATE accounts SET
+// them did; with the indexes built it reads only index pages. key is the accounts
+// column that registrations and devices hold: the id on PostgreSQL, the number on
+// SQLite.
+func recountSQL(key string) string {
+	return `UPDATE accounts SET
 	live_count = (SELECT count(*) FROM registrations r
-		WHERE r.account_id = accounts.id AND r.deleted_at IS NULL),
+		WHERE r.account_id = accounts.` + key + ` AND r.deleted_at IS NULL),
 	revoked_count = (SELECT count(*) FROM registrations r
-		WHERE r.account_id = accounts.id AND r.deleted_at IS NULL AND r.revoked_at IS NOT NULL),
+		WHERE r.account_id = accounts.` + key + ` AND r.deleted_at IS NULL
+			AND r.revoked_at IS NOT NULL),
 	live_device_count = (SELECT count(*) FROM devices d
-		WHERE d.account_id = accounts.id AND d.deleted_at IS NULL),
+		WHERE d.account_id = accounts.` + key + ` AND d.deleted_at IS NULL),
 	active_device_count = (SELECT count(*) FROM devices d
-		WHERE d.account_id = accounts.id AND d.deleted_at IS NULL AND d.active_count > 0)
+		WHERE d.account_id = accounts.` + key + ` AND d.deleted_at IS NULL
+			AND d.active_count > 0)
 	WHERE id = `
+}
 
 // sqliteWriter writes through a connection of its own. Each batch's transaction
 // drops the triggers of the tables it fills and creates them again before it
@@ -183,12 +190,12 @@ func (w *sqliteWriter) insert(ctx context.Context, tx *sql.Tx, b *batch) error {
 	}
 	defer users.Close()
 	devices, err := tx.PrepareContext(ctx,
-		insertSQL("devices", row.DeviceColumns+", "+bulkDeviceExtra))
+		sqliteInsertSQL("devices", row.DeviceColumns+", "+bulkDeviceExtra))
 	if err != nil {
 		return err
 	}
 	defer devices.Close()
-	regs, err := tx.PrepareContext(ctx, insertSQL("registrations", bulkRegColumns))
+	regs, err := tx.PrepareContext(ctx, sqliteInsertSQL("registrations", bulkRegColumns))
 	if err != nil {
 		return err
 	}
@@ -230,9 +237,23 @@ func insertSQL(table, columns string) string {
 	return "INSERT INTO " + table + " (" + columns + ") VALUES (" + marks + ")"
 }
 
+// sqliteInsertSQL is insertSQL for a SQLite table that holds its account's number
+// (migration 0012): the account id given for account_id is turned into it.
+func sqliteInsertSQL(table, columns string) string {
+	marks := make([]string, 0, 24)
+	for _, c := range splitColumns(columns) {
+		if c == "account_id" {
+			marks = append(marks, "(SELECT num FROM accounts WHERE id = ?)")
+		} else {
+			marks = append(marks, "?")
+		}
+	}
+	return "INSERT INTO " + table + " (" + columns + ") VALUES (" + strings.Join(marks, ", ") + ")"
+}
+
 func (w *sqliteWriter) recount(ctx context.Context, accountIDs []string) error {
 	for _, id := range accountIDs {
-		if _, err := w.db.ExecContext(ctx, recountSQL+"?", id); err != nil {
+		if _, err := w.db.ExecContext(ctx, recountSQL("num")+"?", id); err != nil {
 			return fmt.Errorf("count account %s: %w", id, err)
 		}
 	}
@@ -278,7 +299,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 		}
 		devices := make([][]any, len(b.devices))
 		for i := range b.devices {
-			devices[i] = deviceValues(&b.devices[i])
+			devices[i] = append(deviceValues(&b.devices[i]), b.devices[i].searchT)
 		}
 		regs := make([][]any, len(b.regs))
 		for i := range b.regs {
@@ -289,7 +310,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 			rows           [][]any
 		}{
 			{"users", bulkUserColumns, users},
-			{"devices", row.DeviceColumns + ", " + bulkDeviceExtra, devices},
+			{"devices", bulkDeviceColumnsPG, devices},
 			{"registrations", bulkRegColumnsPG, regs},
 		} {
 			if len(c.rows) == 0 {
@@ -316,7 +337,7 @@ func splitColumns(s string) []string {
 
 func (w *pgWriter) recount(ctx context.Context, accountIDs []string) error {
 	for _, id := range accountIDs {
-		if _, err := w.pool.Exec(ctx, recountSQL+"$1", id); err != nil {
+		if _, err := w.pool.Exec(ctx, recountSQL("id")+"$1", id); err != nil {
 			return fmt.Errorf("count account %s: %w", id, err)
 		}
 	}
