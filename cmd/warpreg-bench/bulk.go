@@ -38,18 +38,16 @@ func openRowWriter(
 const (
 	bulkUserColumns = `id, account_id, email, name, groups, created_at, updated_at`
 	bulkDeviceExtra = `active_count, last_seen_registration_id, last_seen_user_id,
-		last_seen_user_email, last_seen_user_name`
+		last_seen_user_email, last_seen_user_name, search_text`
 	bulkRegColumns = `id, account_id, device_id, user_id, profile_id, slot, key, key_type,
 		tunnel_type, secret_hash, created_at, updated_at, last_seen_at, revoked_at,
 		deleted_at, policy_updated_at, user_name, user_email, device_name, client_version`
 
-	// PostgreSQL keeps the search texts in columns, under trigram indexes; SQLite
-	// keeps a registration's only in the registrations_search full-text index, keyed
-	// by the registration's rowid, which sqliteSearchInsert fills, and computes a
-	// device's from its row.
-	bulkDeviceColumnsPG = row.DeviceColumns + ", " + bulkDeviceExtra + `, search_text`
-	bulkRegColumnsPG    = bulkRegColumns + `, search_text`
-	sqliteSearchInsert  = `INSERT INTO registrations_search (rowid, text)
+	// PostgreSQL keeps a registration's search text in a column, under a trigram
+	// index; SQLite keeps it only in the registrations_search full-text index, keyed
+	// by the registration's rowid, which sqliteSearchInsert fills.
+	bulkRegColumnsPG   = bulkRegColumns + `, search_text`
+	sqliteSearchInsert = `INSERT INTO registrations_search (rowid, text)
 		VALUES (last_insert_rowid(), ?)`
 )
 
@@ -70,7 +68,8 @@ func deviceValues(r *devRow) []any {
 		f.OSVersion, f.OSVersionExtra, f.SerialNumber, f.HardwareID, f.MACAddress,
 		f.ClientVersion, d.LastSeenAt.UnixMicro(), d.CreatedAt.UnixMicro(),
 		d.UpdatedAt.UnixMicro(), row.Micros(d.DeletedAt),
-		r.active, row.NullString(r.lastReg), row.NullString(r.lastUser), r.lastEmail, r.lastNm}
+		r.active, row.NullString(r.lastReg), row.NullString(r.lastUser), r.lastEmail, r.lastNm,
+		r.searchT}
 }
 
 func regValues(x *regRow) []any {
@@ -299,7 +298,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 		}
 		devices := make([][]any, len(b.devices))
 		for i := range b.devices {
-			devices[i] = append(deviceValues(&b.devices[i]), b.devices[i].searchT)
+			devices[i] = deviceValues(&b.devices[i])
 		}
 		regs := make([][]any, len(b.regs))
 		for i := range b.regs {
@@ -310,7 +309,7 @@ func (w *pgWriter) write(ctx context.Context, b *batch) error {
 			rows           [][]any
 		}{
 			{"users", bulkUserColumns, users},
-			{"devices", bulkDeviceColumnsPG, devices},
+			{"devices", row.DeviceColumns + ", " + bulkDeviceExtra, devices},
 			{"registrations", bulkRegColumnsPG, regs},
 		} {
 			if len(c.rows) == 0 {

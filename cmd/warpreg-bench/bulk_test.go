@@ -79,11 +79,10 @@ var seedDumps = map[string]string{
 }
 
 // sqliteSeedDump adapts seedDumps to the SQLite schema, where registrations and
-// devices hold their account's number and a device's search text is not stored.
+// devices hold their account's number (migration 0012).
 var sqliteSeedDump = strings.NewReplacer(
 	"a.id = d.account_id", "a.num = d.account_id",
 	"a.id = r.account_id", "a.num = r.account_id",
-	", d.search_text", "",
 )
 
 // schemaDumps list the indexes and triggers, which the bulk path sets aside and

@@ -8,8 +8,7 @@ import (
 
 // The bulk path writes rows with the triggers set aside, so it fills in what the
 // triggers would have: the copies of user and device fields on each registration,
-// what each device shows of its registrations, and the search texts (a device's
-// only on PostgreSQL, which keeps it in a column; SQLite computes it). The account
+// what each device shows of its registrations, and both search texts. The account
 // counters are counted afterwards, in SQL. TestBulkSeedMatchesTriggers checks the
 // result against rows written through the store on both engines; when a migration
 // changes what a trigger computes, that test says so.

@@ -76,7 +76,7 @@ var upgradeDumps = map[string]string{
 		os_version_extra, serial_number, hardware_id, mac_address, client_version,
 		last_seen_at, created_at, updated_at, deleted_at, active_count,
 		last_seen_registration_id, last_seen_user_id, last_seen_user_email,
-		last_seen_user_name FROM devices ORDER BY id`,
+		last_seen_user_name, search_text FROM devices ORDER BY id`,
 	"override secrets": `SELECT registration_id, secret, counter, created_at, updated_at, %s
 		FROM override_secrets ORDER BY registration_id`,
 	"accounts": `SELECT id, live_count, revoked_count, live_device_count,

@@ -5,7 +5,11 @@ CREATE VIEW device_refresh (device_id) AS SELECT NULL;
 CREATE TRIGGER device_refresh_run INSTEAD OF INSERT ON device_refresh BEGIN
     UPDATE devices SET active_count = v.active, last_seen_registration_id = v.reg,
         last_seen_user_id = v.user_id, last_seen_user_email = v.email,
-        last_seen_user_name = v.name
+        last_seen_user_name = v.name,
+        search_text = go_lower(devices.id || char(31) || devices.name || char(31) ||
+            devices.model || char(31) || devices.manufacturer || char(31) ||
+            devices.serial_number || char(31) || devices.hardware_id || char(31) ||
+            devices.mac_address || char(31) || v.email || char(31) || v.name)
     FROM (SELECT s.active, s.reg, r.user_id, coalesce(u.email, '') AS email,
             coalesce(u.name, '') AS name
         FROM (SELECT
@@ -57,6 +61,29 @@ CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devic
 WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BEGIN
     UPDATE registrations SET device_name = NEW.name, client_version = NEW.client_version
     WHERE device_id = NEW.id AND deleted_at IS NULL;
+END;
+
+CREATE TRIGGER devices_search_insert AFTER INSERT ON devices WHEN NEW.search_text = '' BEGIN
+    UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
+        model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
+        hardware_id || char(31) || mac_address || char(31) ||
+        last_seen_user_email || char(31) || last_seen_user_name)
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER devices_search_update AFTER UPDATE OF name, model, manufacturer, serial_number,
+    hardware_id, mac_address, last_seen_user_email, last_seen_user_name ON devices
+WHEN (OLD.name IS NOT NEW.name OR OLD.model IS NOT NEW.model
+    OR OLD.manufacturer IS NOT NEW.manufacturer OR OLD.serial_number IS NOT NEW.serial_number
+    OR OLD.hardware_id IS NOT NEW.hardware_id OR OLD.mac_address IS NOT NEW.mac_address
+    OR OLD.last_seen_user_email IS NOT NEW.last_seen_user_email
+    OR OLD.last_seen_user_name IS NOT NEW.last_seen_user_name)
+    AND OLD.search_text IS NEW.search_text BEGIN
+    UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
+        model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
+        hardware_id || char(31) || mac_address || char(31) ||
+        last_seen_user_email || char(31) || last_seen_user_name)
+    WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_count_delete AFTER DELETE ON registrations BEGIN
@@ -229,7 +256,8 @@ CREATE TABLE "devices" (
     last_seen_registration_id TEXT,
     last_seen_user_id         TEXT,
     last_seen_user_email      TEXT    NOT NULL DEFAULT '',
-    last_seen_user_name       TEXT    NOT NULL DEFAULT ''
+    last_seen_user_name       TEXT    NOT NULL DEFAULT '',
+    search_text               TEXT    NOT NULL DEFAULT ''
 );
 
 CREATE TABLE enrollment_keys (

@@ -16,16 +16,6 @@ import (
 const searchText = `go_lower(r.id || char(31) || r.device_name || char(31) || ` +
 	`r.user_email || char(31) || r.user_name)`
 
-// deviceSearchText is a device's search text, computed from its own row: its id,
-// name, model, manufacturer, serial number, hardware id and MAC address, and its
-// last seen user's email and name, lower-cased and joined as searchText is. A
-// device list walks its sort key's index and rechecks each row against it;
-// migration 0012 dropped the column that held a copy of it.
-const deviceSearchText = `go_lower(d.id || char(31) || d.name || char(31) || ` +
-	`d.model || char(31) || d.manufacturer || char(31) || d.serial_number || char(31) || ` +
-	`d.hardware_id || char(31) || d.mac_address || char(31) || ` +
-	`d.last_seen_user_email || char(31) || d.last_seen_user_name)`
-
 // listPlan is how a list page finds its rows when a filter is not the sort key's
 // own: a search term, or a last seen window under another sort.
 type listPlan int

@@ -144,11 +144,15 @@ func (t *tx) PutUser(ctx context.Context, u *device.User) error {
 		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
 }
 
+// PutDevice writes a new device's search text with the row, as devices_search_insert
+// would have by writing the row a second time; a new device has no last seen user.
 func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 	f := &d.Facts
-	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`)
+	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`, search_text)
 		VALUES (?1, (SELECT num FROM accounts WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-			?10, ?11, ?12, ?13, ?14, ?15, ?16)
+			?10, ?11, ?12, ?13, ?14, ?15, ?16,
+			go_lower(?1 || char(31) || ?3 || char(31) || ?4 || char(31) || ?5 || char(31) ||
+				?9 || char(31) || ?10 || char(31) || ?11 || char(31) || char(31)))
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
 			manufacturer = excluded.manufacturer, device_type = excluded.device_type,
 			os_version = excluded.os_version, os_version_extra = excluded.os_version_extra,

@@ -2,9 +2,7 @@
 -- instead of its 32-character id. The id led six registration indexes and nine
 -- device indexes and sat in both rows: about thirteen copies of 33 bytes for each
 -- registration, some 430 bytes of the 2,370 a registration took at a million. An
--- integer below 128 takes one byte. The device's search text goes too: a device
--- list computes it from the row, as a registration list does, so the column and
--- the two triggers that kept it were another 120 bytes a registration.
+-- integer below 128 takes one byte.
 --
 -- num is a column of its own, not the rowid, which VACUUM may renumber. Existing
 -- accounts take their rowid as it is now; InsertAccount gives a new one the number
@@ -47,7 +45,8 @@ CREATE TABLE devices_new (
     last_seen_registration_id TEXT,
     last_seen_user_id         TEXT,
     last_seen_user_email      TEXT    NOT NULL DEFAULT '',
-    last_seen_user_name       TEXT    NOT NULL DEFAULT ''
+    last_seen_user_name       TEXT    NOT NULL DEFAULT '',
+    search_text               TEXT    NOT NULL DEFAULT ''
 );
 
 -- A row whose account has no number would fail here, on NOT NULL, rather than be
@@ -55,12 +54,13 @@ CREATE TABLE devices_new (
 INSERT INTO devices_new (rowid, id, account_id, name, model, manufacturer, device_type,
     os_version, os_version_extra, serial_number, hardware_id, mac_address, client_version,
     last_seen_at, created_at, updated_at, deleted_at, active_count,
-    last_seen_registration_id, last_seen_user_id, last_seen_user_email, last_seen_user_name)
+    last_seen_registration_id, last_seen_user_id, last_seen_user_email, last_seen_user_name,
+    search_text)
 SELECT rowid, id, (SELECT num FROM accounts a WHERE a.id = d.account_id), name, model,
     manufacturer, device_type, os_version, os_version_extra, serial_number, hardware_id,
     mac_address, client_version, last_seen_at, created_at, updated_at, deleted_at,
     active_count, last_seen_registration_id, last_seen_user_id, last_seen_user_email,
-    last_seen_user_name
+    last_seen_user_name, search_text
 FROM devices d;
 
 CREATE TABLE registrations_new (
@@ -154,13 +154,17 @@ CREATE INDEX registrations_live_user_name ON registrations (account_id, user_nam
 CREATE INDEX registrations_user ON registrations (user_id);
 
 -- The triggers as they stood, but for the account counters, which find the account
--- by its number, and the device search text, which is gone.
+-- by its number.
 CREATE VIEW device_refresh (device_id) AS SELECT NULL;
 
 CREATE TRIGGER device_refresh_run INSTEAD OF INSERT ON device_refresh BEGIN
     UPDATE devices SET active_count = v.active, last_seen_registration_id = v.reg,
         last_seen_user_id = v.user_id, last_seen_user_email = v.email,
-        last_seen_user_name = v.name
+        last_seen_user_name = v.name,
+        search_text = go_lower(devices.id || char(31) || devices.name || char(31) ||
+            devices.model || char(31) || devices.manufacturer || char(31) ||
+            devices.serial_number || char(31) || devices.hardware_id || char(31) ||
+            devices.mac_address || char(31) || v.email || char(31) || v.name)
     FROM (SELECT s.active, s.reg, r.user_id, coalesce(u.email, '') AS email,
             coalesce(u.name, '') AS name
         FROM (SELECT
@@ -212,6 +216,29 @@ CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devic
 WHEN OLD.name IS NOT NEW.name OR OLD.client_version IS NOT NEW.client_version BEGIN
     UPDATE registrations SET device_name = NEW.name, client_version = NEW.client_version
     WHERE device_id = NEW.id AND deleted_at IS NULL;
+END;
+
+CREATE TRIGGER devices_search_insert AFTER INSERT ON devices WHEN NEW.search_text = '' BEGIN
+    UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
+        model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
+        hardware_id || char(31) || mac_address || char(31) ||
+        last_seen_user_email || char(31) || last_seen_user_name)
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER devices_search_update AFTER UPDATE OF name, model, manufacturer, serial_number,
+    hardware_id, mac_address, last_seen_user_email, last_seen_user_name ON devices
+WHEN (OLD.name IS NOT NEW.name OR OLD.model IS NOT NEW.model
+    OR OLD.manufacturer IS NOT NEW.manufacturer OR OLD.serial_number IS NOT NEW.serial_number
+    OR OLD.hardware_id IS NOT NEW.hardware_id OR OLD.mac_address IS NOT NEW.mac_address
+    OR OLD.last_seen_user_email IS NOT NEW.last_seen_user_email
+    OR OLD.last_seen_user_name IS NOT NEW.last_seen_user_name)
+    AND OLD.search_text IS NEW.search_text BEGIN
+    UPDATE devices SET search_text = go_lower(id || char(31) || name || char(31) ||
+        model || char(31) || manufacturer || char(31) || serial_number || char(31) ||
+        hardware_id || char(31) || mac_address || char(31) ||
+        last_seen_user_email || char(31) || last_seen_user_name)
+    WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_count_delete AFTER DELETE ON registrations BEGIN
