@@ -8,10 +8,10 @@ import (
 )
 
 // Registrations and devices refer to their account by its number, accounts.num
-// (migration 0012), a one-byte integer in place of a 33-byte id in each row and
-// in each of their indexes. The PostgreSQL schema and the SQL that package row
-// shares keep the id. A query binds an account id through accountNum, and the
-// shared selects are rewritten here, once, to read the id back.
+// (migration 0012): a small integer (one byte up to 127) in place of a 33-byte id,
+// in each row and in each of their indexes. The PostgreSQL schema and the SQL that
+// package row shares keep the id. A query binds an account id through accountNum,
+// and the shared selects are rewritten here, once, to read the id back.
 
 // accountNum is the number of the account whose id is bound in its place. It is
 // evaluated once per statement, so an index on (account_id, ...) is searched by
