@@ -239,12 +239,12 @@ func insertSQL(table, columns string) string {
 // sqliteInsertSQL is insertSQL for a SQLite table that holds its account's number
 // (migration 0012): the account id given for account_id is turned into it.
 func sqliteInsertSQL(table, columns string) string {
-	marks := make([]string, 0, 24)
-	for _, c := range splitColumns(columns) {
+	cols := splitColumns(columns)
+	marks := make([]string, len(cols))
+	for i, c := range cols {
+		marks[i] = "?"
 		if c == "account_id" {
-			marks = append(marks, "(SELECT num FROM accounts WHERE id = ?)")
-		} else {
-			marks = append(marks, "?")
+			marks[i] = "(SELECT num FROM accounts WHERE id = ?)"
 		}
 	}
 	return "INSERT INTO " + table + " (" + columns + ") VALUES (" + strings.Join(marks, ", ") + ")"

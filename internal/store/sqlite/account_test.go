@@ -65,22 +65,22 @@ func accountFixture(acct string) []string {
 	}
 }
 
-// upgradeDumps read every row that migration 0012 copies, with the account as an
-// id: %s stands for the account column's expression.
+// upgradeDumps read every row that migration 0012 copies, and the account
+// counters; ACCOUNT stands for the expression that reads a row's account id.
 var upgradeDumps = map[string]string{
-	"registrations": `SELECT rowid, id, %s, device_id, user_id, profile_id, slot, key,
+	"registrations": `SELECT rowid, id, ACCOUNT, device_id, user_id, profile_id, slot, key,
 		key_type, tunnel_type, secret_hash, created_at, updated_at, last_seen_at, revoked_at,
 		deleted_at, policy_updated_at, user_name, user_email, device_name, client_version
 		FROM registrations ORDER BY id`,
-	"devices": `SELECT rowid, id, %s, name, model, manufacturer, device_type, os_version,
+	"devices": `SELECT rowid, id, ACCOUNT, name, model, manufacturer, device_type, os_version,
 		os_version_extra, serial_number, hardware_id, mac_address, client_version,
 		last_seen_at, created_at, updated_at, deleted_at, active_count,
 		last_seen_registration_id, last_seen_user_id, last_seen_user_email,
 		last_seen_user_name, search_text FROM devices ORDER BY id`,
-	"override secrets": `SELECT registration_id, secret, counter, created_at, updated_at, %s
+	"override secrets": `SELECT registration_id, secret, counter, created_at, updated_at
 		FROM override_secrets ORDER BY registration_id`,
 	"accounts": `SELECT id, live_count, revoked_count, live_device_count,
-		active_device_count, %s FROM accounts ORDER BY id`,
+		active_device_count FROM accounts ORDER BY id`,
 }
 
 // TestUpgradeNumbersAccounts upgrades a version 11 database of several accounts:
@@ -94,19 +94,14 @@ func TestUpgradeNumbersAccounts(t *testing.T) {
 		fixture = append(fixture, accountFixture(acct)...)
 	}
 	migrateTo(t, path, 11, fixture)
-	before := dumpUpgrade(t, path, map[string]string{
-		"registrations": "account_id", "devices": "account_id", "override secrets": "''",
-		"accounts": "''"})
+	before := dumpUpgrade(t, path, "account_id")
 
 	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open the version 11 database: %v", err)
 	}
 	defer st.Close()
-	after := dumpUpgrade(t, path, map[string]string{
-		"registrations":    "(SELECT id FROM accounts WHERE num = account_id)",
-		"devices":          "(SELECT id FROM accounts WHERE num = account_id)",
-		"override secrets": "''", "accounts": "''"})
+	after := dumpUpgrade(t, path, "(SELECT id FROM accounts WHERE num = account_id)")
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("rows after the upgrade (-before +after):\n%s", diff)
 	}
@@ -214,9 +209,9 @@ func checkNewAccount(t *testing.T, st *Store) {
 	}
 }
 
-// dumpUpgrade reads upgradeDumps from the database at path, each with the account
-// column's expression given for it.
-func dumpUpgrade(t *testing.T, path string, account map[string]string) map[string][]string {
+// dumpUpgrade reads upgradeDumps from the database at path, with account for
+// ACCOUNT.
+func dumpUpgrade(t *testing.T, path, account string) map[string][]string {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -225,7 +220,7 @@ func dumpUpgrade(t *testing.T, path string, account map[string]string) map[strin
 	defer db.Close()
 	out := map[string][]string{}
 	for what, q := range upgradeDumps {
-		out[what] = queryLines(t, db, fmt.Sprintf(q, account[what]))
+		out[what] = queryLines(t, db, strings.ReplaceAll(q, "ACCOUNT", account))
 	}
 	return out
 }
