@@ -95,5 +95,6 @@ func (r reader) RegistrationByKey(
 	ctx context.Context, accountID, key string,
 ) (*device.Registration, error) {
 	return scanRegistration(r.queryRow(ctx, registrationSelect+`
-		WHERE r.account_id = `+accountNum+` AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
+		WHERE r.account_id = `+accountNum+` AND r.key = ? AND r.deleted_at IS NULL`,
+		accountID, key))
 }

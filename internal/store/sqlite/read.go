@@ -114,7 +114,8 @@ func (r reader) CandidatesByID(
 		n := min(len(ids), touchChunk)
 		args := append([]any{accountID}, anySlice(ids[:n])...)
 		rows, err := r.query(ctx, candidateSelect+`
-			WHERE r.account_id = `+accountNum+` AND r.deleted_at IS NULL AND r.id IN (`+placeholders(n)+`)
+			WHERE r.account_id = `+accountNum+` AND r.deleted_at IS NULL
+				AND r.id IN (`+placeholders(n)+`)
 			ORDER BY r.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read candidates: %w", err)
