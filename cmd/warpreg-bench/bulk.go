@@ -98,17 +98,23 @@ func encodeUser(u *device.User) (*userRow, error) {
 }
 
 // recountSQL sets the account counters from the rows, as the migrations that added
-// them did; with the indexes built it reads only index pages.
-const recountSQL = `UPDATE accounts SET
+// them did; with the indexes built it reads only index pages. key is the accounts
+// column that registrations and devices hold: the id on PostgreSQL, the number on
+// SQLite.
+func recountSQL(key string) string {
+	return `UPDATE accounts SET
 	live_count = (SELECT count(*) FROM registrations r
-		WHERE r.account_id = accounts.id AND r.deleted_at IS NULL),
+		WHERE r.account_id = accounts.` + key + ` AND r.deleted_at IS NULL),
 	revoked_count = (SELECT count(*) FROM registrations r
-		WHERE r.account_id = accounts.id AND r.deleted_at IS NULL AND r.revoked_at IS NOT NULL),
+		WHERE r.account_id = accounts.` + key + ` AND r.deleted_at IS NULL
+			AND r.revoked_at IS NOT NULL),
 	live_device_count = (SELECT count(*) FROM devices d
-		WHERE d.account_id = accounts.id AND d.deleted_at IS NULL),
+		WHERE d.account_id = accounts.` + key + ` AND d.deleted_at IS NULL),
 	active_device_count = (SELECT count(*) FROM devices d
-		WHERE d.account_id = accounts.id AND d.deleted_at IS NULL AND d.active_count > 0)
+		WHERE d.account_id = accounts.` + key + ` AND d.deleted_at IS NULL
+			AND d.active_count > 0)
 	WHERE id = `
+}
 
 // sqliteWriter writes through a connection of its own. Each batch's transaction
 // drops the triggers of the tables it fills and creates them again before it
@@ -183,12 +189,12 @@ func (w *sqliteWriter) insert(ctx context.Context, tx *sql.Tx, b *batch) error {
 	}
 	defer users.Close()
 	devices, err := tx.PrepareContext(ctx,
-		insertSQL("devices", row.DeviceColumns+", "+bulkDeviceExtra))
+		sqliteInsertSQL("devices", row.DeviceColumns+", "+bulkDeviceExtra))
 	if err != nil {
 		return err
 	}
 	defer devices.Close()
-	regs, err := tx.PrepareContext(ctx, insertSQL("registrations", bulkRegColumns))
+	regs, err := tx.PrepareContext(ctx, sqliteInsertSQL("registrations", bulkRegColumns))
 	if err != nil {
 		return err
 	}
@@ -230,9 +236,23 @@ func insertSQL(table, columns string) string {
 	return "INSERT INTO " + table + " (" + columns + ") VALUES (" + marks + ")"
 }
 
+// sqliteInsertSQL is insertSQL for a SQLite table that holds its account's number
+// (migration 0012): the account id given for account_id is turned into it.
+func sqliteInsertSQL(table, columns string) string {
+	cols := splitColumns(columns)
+	marks := make([]string, len(cols))
+	for i, c := range cols {
+		marks[i] = "?"
+		if c == "account_id" {
+			marks[i] = "(SELECT num FROM accounts WHERE id = ?)"
+		}
+	}
+	return "INSERT INTO " + table + " (" + columns + ") VALUES (" + strings.Join(marks, ", ") + ")"
+}
+
 func (w *sqliteWriter) recount(ctx context.Context, accountIDs []string) error {
 	for _, id := range accountIDs {
-		if _, err := w.db.ExecContext(ctx, recountSQL+"?", id); err != nil {
+		if _, err := w.db.ExecContext(ctx, recountSQL("num")+"?", id); err != nil {
 			return fmt.Errorf("count account %s: %w", id, err)
 		}
 	}
@@ -316,7 +336,7 @@ func splitColumns(s string) []string {
 
 func (w *pgWriter) recount(ctx context.Context, accountIDs []string) error {
 	for _, id := range accountIDs {
-		if _, err := w.pool.Exec(ctx, recountSQL+"$1", id); err != nil {
+		if _, err := w.pool.Exec(ctx, recountSQL("id")+"$1", id); err != nil {
 			return fmt.Errorf("count account %s: %w", id, err)
 		}
 	}

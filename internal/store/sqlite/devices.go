@@ -82,7 +82,7 @@ func devicePageQuery(accountID string, q *device.DeviceListQuery) (string, []any
 		args = append(args, v, q.After.ID)
 	}
 	args = append(args, q.Limit+1)
-	return row.DeviceListSelect(q) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
+	return deviceListSelect(q) + ` WHERE ` + where + " ORDER BY " + order + " LIMIT ?", args, nil
 }
 
 // countDevices returns the number of devices the filters match: from the account's
@@ -110,7 +110,7 @@ func (r reader) countDevices(
 
 // deviceFilter builds the WHERE clause shared by the count and the page query.
 func deviceFilter(accountID string, q *device.DeviceListQuery) (string, []any) {
-	conds := []string{"d.account_id = ?", "d.deleted_at IS NULL"}
+	conds := []string{"d.account_id = " + accountNum, "d.deleted_at IS NULL"}
 	args := []any{accountID}
 	if c := row.ActiveCondition(q.Active); c != "" {
 		conds = append(conds, c)
@@ -141,8 +141,8 @@ func deviceFilter(accountID string, q *device.DeviceListQuery) (string, []any) {
 func (r reader) DeviceRegistrations(
 	ctx context.Context, accountID, deviceID string,
 ) ([]device.Registration, error) {
-	rows, err := r.query(ctx, row.RegistrationSelect+`
-		WHERE r.device_id = ? AND r.deleted_at IS NULL AND r.account_id = ?
+	rows, err := r.query(ctx, registrationSelect+`
+		WHERE r.device_id = ? AND r.deleted_at IS NULL AND r.account_id = `+accountNum+`
 		ORDER BY r.id`, deviceID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("read registrations of device: %w", err)

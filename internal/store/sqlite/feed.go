@@ -94,6 +94,7 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 func (r reader) RegistrationByKey(
 	ctx context.Context, accountID, key string,
 ) (*device.Registration, error) {
-	return scanRegistration(r.queryRow(ctx, row.RegistrationSelect+`
-		WHERE r.account_id = ? AND r.key = ? AND r.deleted_at IS NULL`, accountID, key))
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
+		WHERE r.account_id = `+accountNum+` AND r.key = ? AND r.deleted_at IS NULL`,
+		accountID, key))
 }

@@ -9,8 +9,8 @@ import (
 )
 
 func (r reader) DeviceView(ctx context.Context, accountID, id string) (*device.DeviceView, error) {
-	v, err := row.DeviceView(r.queryRow(ctx, row.DeviceViewSelect+`
-		WHERE r.account_id = ? AND r.id = ?`, accountID, id))
+	v, err := row.DeviceView(r.queryRow(ctx, deviceViewSelect+`
+		WHERE r.account_id = `+accountNum+` AND r.id = ?`, accountID, id))
 	return v, mapError(err)
 }
 
@@ -38,8 +38,8 @@ func (r reader) DeviceViews(
 	return out, nil
 }
 
-const deviceViewsQuery = row.DeviceViewSelect + `
-	WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
+var deviceViewsQuery = deviceViewSelect + `
+	WHERE r.account_id = ` + accountNum + ` AND r.deleted_at IS NULL AND r.id > ?
 	ORDER BY r.id LIMIT ?`
 
 // DeviceViews runs on the lists' own pool.

@@ -93,10 +93,10 @@ func pageQuery(
 		args, nil
 }
 
-// registrationSelectFrom is row.RegistrationSelect with from in place of its
+// registrationSelectFrom is registrationSelect with from in place of its
 // "FROM registrations r".
 func registrationSelectFrom(from string) string {
-	return strings.Replace(row.RegistrationSelect, "FROM registrations r", from, 1)
+	return strings.Replace(registrationSelect, "FROM registrations r", from, 1)
 }
 
 // count returns the number of rows the filters match, given that the first rows
@@ -145,7 +145,7 @@ func listFilter(
 	accountID string, q *device.ListQuery, plan listPlan, match string,
 ) (string, string, []any) {
 	from := "FROM registrations r"
-	conds := []string{"r.account_id = ?", "r.deleted_at IS NULL"}
+	conds := []string{"r.account_id = " + accountNum, "r.deleted_at IS NULL"}
 	args := []any{accountID}
 	switch plan {
 	case fromIndex:

@@ -81,8 +81,8 @@ func (r reader) Rules(ctx context.Context, accountID string) ([]device.Rule, err
 }
 
 // candidatesQuery pages through the registrations_live_id index.
-const candidatesQuery = row.CandidateSelect + `
-	WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id > ?
+var candidatesQuery = candidateSelect + `
+	WHERE r.account_id = ` + accountNum + ` AND r.deleted_at IS NULL AND r.id > ?
 	ORDER BY r.id LIMIT ?`
 
 func (r reader) Candidates(
@@ -114,8 +114,9 @@ func (r reader) CandidatesByID(
 	for len(ids) > 0 {
 		n := min(len(ids), touchChunk)
 		args := append([]any{accountID}, anySlice(ids[:n])...)
-		rows, err := r.query(ctx, row.CandidateSelect+`
-			WHERE r.account_id = ? AND r.deleted_at IS NULL AND r.id IN (`+placeholders(n)+`)
+		rows, err := r.query(ctx, candidateSelect+`
+			WHERE r.account_id = `+accountNum+` AND r.deleted_at IS NULL
+				AND r.id IN (`+placeholders(n)+`)
 			ORDER BY r.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read candidates: %w", err)
@@ -187,15 +188,15 @@ func (r reader) UserByEmail(ctx context.Context, accountID, email string) (*devi
 }
 
 func (r reader) Device(ctx context.Context, accountID, id string) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
-		WHERE d.account_id = ? AND d.id = ?`, accountID, id))
+	return scanDevice(r.queryRow(ctx, deviceSelect+`
+		WHERE d.account_id = `+accountNum+` AND d.id = ?`, accountID, id))
 }
 
 func (r reader) DeviceByHardwareID(
 	ctx context.Context, accountID, hardwareID string,
 ) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
-		WHERE d.account_id = ? AND d.hardware_id = ? AND d.hardware_id <> ''
+	return scanDevice(r.queryRow(ctx, deviceSelect+`
+		WHERE d.account_id = `+accountNum+` AND d.hardware_id = ? AND d.hardware_id <> ''
 		AND d.deleted_at IS NULL`, accountID, hardwareID))
 }
 
@@ -204,26 +205,26 @@ func (r reader) DeviceByHardwareID(
 func (r reader) DeviceBySerial(
 	ctx context.Context, accountID, serial string,
 ) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, row.DeviceSelect+`
-		WHERE d.account_id = ? AND d.serial_number = ? AND d.serial_number <> ''
+	return scanDevice(r.queryRow(ctx, deviceSelect+`
+		WHERE d.account_id = `+accountNum+` AND d.serial_number = ? AND d.serial_number <> ''
 		AND d.deleted_at IS NULL ORDER BY d.last_seen_at DESC, d.id LIMIT 1`, accountID, serial))
 }
 
 func (r reader) Registration(
 	ctx context.Context, accountID, id string,
 ) (*device.Registration, error) {
-	return scanRegistration(r.queryRow(ctx, row.RegistrationSelect+`
-		WHERE r.account_id = ? AND r.id = ?`, accountID, id))
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
+		WHERE r.account_id = `+accountNum+` AND r.id = ?`, accountID, id))
 }
 
 func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Registration, error) {
-	return scanRegistration(r.queryRow(ctx, row.RegistrationSelect+` WHERE r.id = ?`, id))
+	return scanRegistration(r.queryRow(ctx, registrationSelect+` WHERE r.id = ?`, id))
 }
 
 func (r reader) LiveRegistration(
 	ctx context.Context, deviceID, slot string,
 ) (*device.Registration, error) {
-	return scanRegistration(r.queryRow(ctx, row.RegistrationSelect+`
+	return scanRegistration(r.queryRow(ctx, registrationSelect+`
 		WHERE r.device_id = ? AND r.slot = ? AND r.deleted_at IS NULL`, deviceID, slot))
 }
 
@@ -231,7 +232,7 @@ func (r reader) TokenRegistration(
 	ctx context.Context, tokenHash []byte, accountID, id string,
 ) (*device.APIToken, *device.Registration, error) {
 	t, reg, err := row.TokenRegistration(
-		r.queryRow(ctx, row.TokenRegistrationSelect, id, tokenHash, accountID))
+		r.queryRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID))
 	return t, reg, mapError(err)
 }
 

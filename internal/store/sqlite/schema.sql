@@ -34,7 +34,7 @@ CREATE TRIGGER devices_count_delete AFTER DELETE ON devices BEGIN
         live_device_count = live_device_count - (OLD.deleted_at IS NULL),
         active_device_count = active_device_count
             - (OLD.deleted_at IS NULL AND OLD.active_count > 0)
-    WHERE id = OLD.account_id;
+    WHERE num = OLD.account_id;
 END;
 
 CREATE TRIGGER devices_count_insert AFTER INSERT ON devices BEGIN
@@ -42,7 +42,7 @@ CREATE TRIGGER devices_count_insert AFTER INSERT ON devices BEGIN
         live_device_count = live_device_count + (NEW.deleted_at IS NULL),
         active_device_count = active_device_count
             + (NEW.deleted_at IS NULL AND NEW.active_count > 0)
-    WHERE id = NEW.account_id;
+    WHERE num = NEW.account_id;
 END;
 
 CREATE TRIGGER devices_count_update AFTER UPDATE OF active_count, deleted_at ON devices
@@ -54,7 +54,7 @@ WHEN (OLD.deleted_at IS NULL) IS NOT (NEW.deleted_at IS NULL)
         active_device_count = active_device_count
             - (OLD.deleted_at IS NULL AND OLD.active_count > 0)
             + (NEW.deleted_at IS NULL AND NEW.active_count > 0)
-    WHERE id = NEW.account_id;
+    WHERE num = NEW.account_id;
 END;
 
 CREATE TRIGGER devices_denormalize AFTER UPDATE OF name, client_version ON devices
@@ -90,14 +90,14 @@ CREATE TRIGGER registrations_count_delete AFTER DELETE ON registrations BEGIN
     UPDATE accounts SET
         live_count = live_count - (OLD.deleted_at IS NULL),
         revoked_count = revoked_count - (OLD.deleted_at IS NULL AND OLD.revoked_at IS NOT NULL)
-    WHERE id = OLD.account_id;
+    WHERE num = OLD.account_id;
 END;
 
 CREATE TRIGGER registrations_count_insert AFTER INSERT ON registrations BEGIN
     UPDATE accounts SET
         live_count = live_count + (NEW.deleted_at IS NULL),
         revoked_count = revoked_count + (NEW.deleted_at IS NULL AND NEW.revoked_at IS NOT NULL)
-    WHERE id = NEW.account_id;
+    WHERE num = NEW.account_id;
 END;
 
 CREATE TRIGGER registrations_count_update AFTER UPDATE OF revoked_at, deleted_at ON registrations
@@ -108,7 +108,7 @@ WHEN (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
         revoked_count = revoked_count
             - (OLD.deleted_at IS NULL AND OLD.revoked_at IS NOT NULL)
             + (NEW.deleted_at IS NULL AND NEW.revoked_at IS NOT NULL)
-    WHERE id = NEW.account_id;
+    WHERE num = NEW.account_id;
 END;
 
 CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BEGIN
@@ -209,7 +209,7 @@ CREATE TABLE accounts (
     multi_user         INTEGER NOT NULL,
     default_profile_id TEXT    REFERENCES profiles (id) DEFERRABLE INITIALLY DEFERRED,
     created_at         INTEGER NOT NULL
-, change_seq INTEGER NOT NULL DEFAULT 0, pruned_seq INTEGER NOT NULL DEFAULT 0, live_count INTEGER NOT NULL DEFAULT 0, revoked_count INTEGER NOT NULL DEFAULT 0, live_device_count INTEGER NOT NULL DEFAULT 0, active_device_count INTEGER NOT NULL DEFAULT 0, audit_seq INTEGER NOT NULL DEFAULT 0);
+, change_seq INTEGER NOT NULL DEFAULT 0, pruned_seq INTEGER NOT NULL DEFAULT 0, live_count INTEGER NOT NULL DEFAULT 0, revoked_count INTEGER NOT NULL DEFAULT 0, live_device_count INTEGER NOT NULL DEFAULT 0, active_device_count INTEGER NOT NULL DEFAULT 0, audit_seq INTEGER NOT NULL DEFAULT 0, num INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE api_tokens (
     id         TEXT    PRIMARY KEY,
@@ -235,24 +235,30 @@ CREATE TABLE audit_log (
     PRIMARY KEY (account_id, seq)
 ) WITHOUT ROWID;
 
-CREATE TABLE devices (
-    id               TEXT    PRIMARY KEY,
-    account_id       TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    name             TEXT    NOT NULL,
-    model            TEXT    NOT NULL,
-    manufacturer     TEXT    NOT NULL,
-    device_type      TEXT    NOT NULL,
-    os_version       TEXT    NOT NULL,
-    os_version_extra TEXT    NOT NULL,
-    serial_number    TEXT    NOT NULL,
-    hardware_id      TEXT    NOT NULL,
-    mac_address      TEXT    NOT NULL,
-    client_version   TEXT    NOT NULL,
-    last_seen_at     INTEGER NOT NULL,
-    created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL,
-    deleted_at       INTEGER
-, active_count INTEGER NOT NULL DEFAULT 0, last_seen_registration_id TEXT, last_seen_user_id TEXT, last_seen_user_email TEXT NOT NULL DEFAULT '', last_seen_user_name TEXT NOT NULL DEFAULT '', search_text TEXT NOT NULL DEFAULT '');
+CREATE TABLE "devices" (
+    id                        TEXT    PRIMARY KEY,
+    account_id                INTEGER NOT NULL REFERENCES accounts (num) ON DELETE CASCADE,
+    name                      TEXT    NOT NULL,
+    model                     TEXT    NOT NULL,
+    manufacturer              TEXT    NOT NULL,
+    device_type               TEXT    NOT NULL,
+    os_version                TEXT    NOT NULL,
+    os_version_extra          TEXT    NOT NULL,
+    serial_number             TEXT    NOT NULL,
+    hardware_id               TEXT    NOT NULL,
+    mac_address               TEXT    NOT NULL,
+    client_version            TEXT    NOT NULL,
+    last_seen_at              INTEGER NOT NULL,
+    created_at                INTEGER NOT NULL,
+    updated_at                INTEGER NOT NULL,
+    deleted_at                INTEGER,
+    active_count              INTEGER NOT NULL DEFAULT 0,
+    last_seen_registration_id TEXT,
+    last_seen_user_id         TEXT,
+    last_seen_user_email      TEXT    NOT NULL DEFAULT '',
+    last_seen_user_name       TEXT    NOT NULL DEFAULT '',
+    search_text               TEXT    NOT NULL DEFAULT ''
+);
 
 CREATE TABLE enrollment_keys (
     id         TEXT    PRIMARY KEY,
@@ -273,8 +279,8 @@ CREATE TABLE global_keys (
     UNIQUE (account_id, email)
 );
 
-CREATE TABLE override_secrets (
-    registration_id TEXT    PRIMARY KEY REFERENCES registrations (id) ON DELETE CASCADE,
+CREATE TABLE "override_secrets" (
+    registration_id TEXT    PRIMARY KEY REFERENCES "registrations" (id) ON DELETE CASCADE,
     secret          BLOB    NOT NULL,
     counter         INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,
@@ -314,10 +320,10 @@ CREATE TABLE registration_changes (
     PRIMARY KEY (account_id, seq)
 ) WITHOUT ROWID;
 
-CREATE TABLE registrations (
+CREATE TABLE "registrations" (
     id                TEXT    PRIMARY KEY,
-    account_id        TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    device_id         TEXT    NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    account_id        INTEGER NOT NULL REFERENCES accounts (num) ON DELETE CASCADE,
+    device_id         TEXT    NOT NULL REFERENCES "devices" (id) ON DELETE CASCADE,
     user_id           TEXT    REFERENCES users (id) ON DELETE RESTRICT,
     profile_id        TEXT    NOT NULL REFERENCES profiles (id) ON DELETE RESTRICT,
     slot              TEXT    NOT NULL, -- '' in single-user accounts, else the user id
@@ -330,8 +336,12 @@ CREATE TABLE registrations (
     last_seen_at      INTEGER NOT NULL,
     revoked_at        INTEGER,
     deleted_at        INTEGER,
-    policy_updated_at INTEGER NOT NULL
-, user_name TEXT NOT NULL DEFAULT '', user_email TEXT NOT NULL DEFAULT '', device_name TEXT NOT NULL DEFAULT '', client_version TEXT NOT NULL DEFAULT '');
+    policy_updated_at INTEGER NOT NULL,
+    user_name         TEXT    NOT NULL DEFAULT '',
+    user_email        TEXT    NOT NULL DEFAULT '',
+    device_name       TEXT    NOT NULL DEFAULT '',
+    client_version    TEXT    NOT NULL DEFAULT ''
+);
 
 CREATE VIRTUAL TABLE registrations_search USING fts5(
     text, content='', contentless_delete=1, detail=none,
@@ -362,6 +372,8 @@ CREATE TABLE users (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+
+CREATE UNIQUE INDEX accounts_num ON accounts (num);
 
 CREATE INDEX audit_log_target ON audit_log (account_id, target_id, seq);
 

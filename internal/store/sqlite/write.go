@@ -44,9 +44,12 @@ func (t *tx) put(ctx context.Context, what, query string, args ...any) error {
 	return nil
 }
 
+// InsertAccount numbers the account after the greatest number so far (see
+// accountNum); writes run one at a time, so two accounts never draw the same.
 func (t *tx) InsertAccount(ctx context.Context, a *device.Account) error {
 	_, err := t.exec(ctx, "insert account", `INSERT INTO accounts
-		(id, name, multi_user, default_profile_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		(id, name, multi_user, default_profile_id, created_at, num)
+		VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(num), 0) + 1 FROM accounts))`,
 		a.ID, a.Name, a.MultiUser, row.NullString(a.DefaultProfileID), a.CreatedAt.UnixMicro())
 	return err
 }
@@ -79,7 +82,7 @@ func (t *tx) AssignProfile(
 		}
 		_, err := t.exec(ctx, "assign profile", `UPDATE registrations
 			SET profile_id = ?, policy_updated_at = ?
-			WHERE account_id = ? AND id IN (`+placeholders(n)+`)`, args...)
+			WHERE account_id = `+accountNum+` AND id IN (`+placeholders(n)+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -146,7 +149,8 @@ func (t *tx) PutUser(ctx context.Context, u *device.User) error {
 func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 	f := &d.Facts
 	return t.put(ctx, "put device", `INSERT INTO devices (`+row.DeviceColumns+`, search_text)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+		VALUES (?1, (SELECT num FROM accounts WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+			?10, ?11, ?12, ?13, ?14, ?15, ?16,
 			go_lower(?1 || char(31) || ?3 || char(31) || ?4 || char(31) || ?5 || char(31) ||
 				?9 || char(31) || ?10 || char(31) || ?11 || char(31) || char(31)))
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,
@@ -168,7 +172,7 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 		(id, account_id, device_id, user_id, profile_id, slot, key, key_type, tunnel_type,
 		 secret_hash, created_at, updated_at, last_seen_at, revoked_at, deleted_at,
 		 policy_updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, `+accountNum+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id,
 			user_id = excluded.user_id, profile_id = excluded.profile_id, slot = excluded.slot,
 			key = excluded.key, key_type = excluded.key_type,
@@ -186,7 +190,7 @@ func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error 
 
 // revokeQuery is SetRegistrationState when the deletion does not change.
 const revokeQuery = `UPDATE registrations SET revoked_at = ?, updated_at = ?
-	WHERE id = ? AND account_id = ? AND deleted_at IS ?`
+	WHERE id = ? AND account_id = ` + accountNum + ` AND deleted_at IS ?`
 
 // SetRegistrationState names deleted_at in its SET clause only when the deletion
 // changes: SQLite rewrites the entries of every index whose columns or WHERE clause
@@ -203,7 +207,8 @@ func (t *tx) SetRegistrationState(ctx context.Context, r *device.Registration) e
 		return nil
 	}
 	res, err = t.exec(ctx, "set registration state", `UPDATE registrations
-		SET revoked_at = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		SET revoked_at = ?, deleted_at = ?, updated_at = ?
+		WHERE id = ? AND account_id = `+accountNum,
 		row.Micros(r.RevokedAt), deleted, r.UpdatedAt.UnixMicro(), r.ID, r.AccountID)
 	if err != nil {
 		return err
