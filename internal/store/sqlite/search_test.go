@@ -226,11 +226,12 @@ func TestSearchFoldsLikeGo(t *testing.T) {
 		exec(t, st, `INSERT INTO devices (id, account_id, name, model, manufacturer,
 			device_type, os_version, os_version_extra, serial_number, hardware_id,
 			mac_address, client_version, last_seen_at, created_at, updated_at)
-			VALUES (?, ?, 'box', '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
+			VALUES (?, `+accountNum+`, 'box', '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
 			dev, acct, fmt.Sprintf("hw-f%d", i))
 		exec(t, st, `INSERT INTO registrations (id, account_id, device_id, user_id,
 			profile_id, slot, key, created_at, updated_at, last_seen_at, policy_updated_at)
-			VALUES (?, ?, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, 1, 1, 1, 1)`,
+			VALUES (?, `+accountNum+`, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, 1,
+			1, 1, 1)`,
 			reg, acct, dev, user, user, fmt.Sprintf("key-f%d", i))
 	}
 	for term, want := range map[string]int{"istanbul": 1, "KELVIN": 2, "kelvin lab": 1,
