@@ -478,7 +478,13 @@ func clientRegistration(ctx context.Context, tx Reader, id, token string) (*Regi
 	if err != nil {
 		return nil, fmt.Errorf("read registration: %w", err)
 	}
-	if !r.DeletedAt.IsZero() || !SecretMatches(token, r.SecretHash) {
+	return clientCheck(r, token)
+}
+
+// clientCheck is clientRegistration's verdict on the registration read for the
+// call, nil when there is none.
+func clientCheck(r *Registration, token string) (*Registration, error) {
+	if r == nil || !r.DeletedAt.IsZero() || !SecretMatches(token, r.SecretHash) {
 		return nil, errDenied
 	}
 	if !r.RevokedAt.IsZero() {

@@ -54,6 +54,10 @@ type Reader interface {
 	// where the registration's own secret is the credential.
 	RegistrationByID(ctx context.Context, id string) (*Registration, error)
 
+	// RegistrationsByID is RegistrationByID for many ids in one read: the rows found,
+	// deleted ones included, in no particular order; an id without a row is left out.
+	RegistrationsByID(ctx context.Context, ids []string) ([]Registration, error)
+
 	// LiveRegistration returns the registration that is not deleted in the seat
 	// (deviceID, slot); see Registration.Slot.
 	LiveRegistration(ctx context.Context, deviceID, slot string) (*Registration, error)

@@ -181,6 +181,28 @@ func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Regist
 	return scanRegistration(r.q.QueryRow(ctx, row.RegistrationSelect+` WHERE r.id = $1`, id))
 }
 
+func (r reader) RegistrationsByID(
+	ctx context.Context, ids []string,
+) ([]device.Registration, error) {
+	rows, err := r.q.Query(ctx, row.RegistrationSelect+` WHERE r.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	defer rows.Close()
+	var out []device.Registration
+	for rows.Next() {
+		g, err := scanRegistration(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	return out, nil
+}
+
 func (r reader) LiveRegistration(
 	ctx context.Context, deviceID, slot string,
 ) (*device.Registration, error) {

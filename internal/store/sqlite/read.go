@@ -221,6 +221,35 @@ func (r reader) RegistrationByID(ctx context.Context, id string) (*device.Regist
 	return scanRegistration(r.queryRow(ctx, registrationSelect+` WHERE r.id = ?`, id))
 }
 
+func (r reader) RegistrationsByID(
+	ctx context.Context, ids []string,
+) ([]device.Registration, error) {
+	var out []device.Registration
+	for len(ids) > 0 {
+		n := min(len(ids), touchChunk)
+		rows, err := r.query(ctx, registrationSelect+` WHERE r.id IN (`+placeholders(n)+`)`,
+			anySlice(ids[:n])...)
+		if err != nil {
+			return nil, fmt.Errorf("read registrations: %w", err)
+		}
+		for rows.Next() {
+			g, err := scanRegistration(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, *g)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read registrations: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
 func (r reader) LiveRegistration(
 	ctx context.Context, deviceID, slot string,
 ) (*device.Registration, error) {

@@ -21,6 +21,7 @@ func clientTests() []behaviour {
 		{"heartbeat marks registration and device seen", testHeartbeat},
 		{"heartbeat never moves last seen backwards", testHeartbeatBackwards},
 		{"concurrent heartbeats each get their own answer", testHeartbeatsTogether},
+		{"registrations read by id in one call", testRegistrationsByID},
 	}
 }
 
@@ -264,4 +265,27 @@ func testHeartbeatsTogether(t *testing.T, e *env) {
 	if got := e.registration(t, a.ID, revoked.ID); got.LastSeenAt.Equal(now) {
 		t.Errorf("revoked registration seen at %s: a refused heartbeat moved it", now)
 	}
+}
+
+// testRegistrationsByID reads several registrations at once, as a heartbeat batch
+// does: a live one and a deleted one are found, an unknown id is left out.
+func testRegistrationsByID(t *testing.T, e *env) {
+	a, ens := e.enrollN(t, false, 2)
+	live, gone := ens[0].Registration, ens[1].Registration
+	if err := e.svc.Delete(e.ctx, a.ID, []string{gone.ID}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	got, err := e.store.RegistrationsByID(e.ctx, []string{device.NewID(), gone.ID, live.ID})
+	if err != nil {
+		t.Fatalf("RegistrationsByID: %v", err)
+	}
+	byID := map[string]device.Registration{}
+	for _, r := range got {
+		byID[r.ID] = r
+	}
+	if len(got) != 2 || byID[live.ID].Key != live.Key || byID[gone.ID].DeletedAt.IsZero() {
+		t.Errorf("RegistrationsByID: %d rows %v; want the live one and the deleted one",
+			len(got), byID)
+	}
+	check(t, "registration read by id", ptr(byID[live.ID]), e.registration(t, a.ID, live.ID), nil)
 }
