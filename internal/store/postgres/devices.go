@@ -137,15 +137,8 @@ func (r reader) DeviceRegistrations(
 		return nil, fmt.Errorf("read registrations of device: %w", err)
 	}
 	defer rows.Close()
-	var out []device.Registration
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *g)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := row.Registrations(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read registrations of device: %w", err)
 	}
 	return out, nil

@@ -189,15 +189,8 @@ func (r reader) RegistrationsByID(
 		return nil, fmt.Errorf("read registrations: %w", err)
 	}
 	defer rows.Close()
-	var out []device.Registration
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *g)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := row.Registrations(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read registrations: %w", err)
 	}
 	return out, nil

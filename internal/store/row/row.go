@@ -85,6 +85,18 @@ const TokenRegistrationSelect = `SELECT t.id, t.account_id, t.name, t.read_only,
 	JOIN profiles p ON p.id = r.profile_id
 	WHERE t.hash = ? AND t.account_id = ?`
 
+// Registrations scans every row of a RegistrationSelect result. The caller closes
+// rows.
+func Registrations(rows Rows) ([]device.Registration, error) {
+	return All(rows, func(s Scanner) (device.Registration, error) {
+		r, err := Registration(s)
+		if err != nil {
+			return device.Registration{}, err
+		}
+		return *r, nil
+	})
+}
+
 // TokenRegistration scans a row of TokenRegistrationSelect.
 func TokenRegistration(s Scanner) (*device.APIToken, *device.Registration, error) {
 	var t device.APIToken

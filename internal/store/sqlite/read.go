@@ -232,20 +232,12 @@ func (r reader) RegistrationsByID(
 		if err != nil {
 			return nil, fmt.Errorf("read registrations: %w", err)
 		}
-		for rows.Next() {
-			g, err := scanRegistration(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, *g)
-		}
-		err = rows.Err()
+		chunk, err := row.Registrations(rows)
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read registrations: %w", err)
 		}
-		ids = ids[n:]
+		out, ids = append(out, chunk...), ids[n:]
 	}
 	return out, nil
 }

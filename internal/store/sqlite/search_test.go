@@ -17,14 +17,7 @@ import (
 // must carry into the search index: every plan must return what walkSort, the
 // old scan with its LIKE on the row's own text, returns.
 func TestSearchPlansAgree(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	migrateTo(t, path, 3, storetest.Version3Fixture)
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	const acct = "0123456789abcdef0123456789abcdef"
+	st, path := openFixture(t)
 	names := []string{"Zoë Ærø", "ANN-MARIE", "o'brien \"q\"", "100% sure", "a_b\\c", "Ünïcode"}
 	for i := range 120 {
 		user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x100+i)
@@ -137,6 +130,23 @@ func TestSearchPlansAgree(t *testing.T) {
 	}
 }
 
+// acct is the account of storetest.Version3Fixture, which openFixture loads.
+const acct = "0123456789abcdef0123456789abcdef"
+
+// openFixture opens a store on a file holding storetest.Version3Fixture, migrated
+// to the current version, and returns it and the file's path.
+func openFixture(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	migrateTo(t, path, 3, storetest.Version3Fixture)
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
 func exec(t *testing.T, st *Store, query string, args ...any) {
 	t.Helper()
 	if _, err := st.write.Exec(query, args...); err != nil {
@@ -147,7 +157,7 @@ func exec(t *testing.T, st *Store, query string, args ...any) {
 // planIDs returns the ids of the first page of q by plan.
 func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []string {
 	t.Helper()
-	query, args, err := pageQuery("0123456789abcdef0123456789abcdef", q, plan,
+	query, args, err := pageQuery(acct, q, plan,
 		trigramQuery(q.Search))
 	if err != nil {
 		t.Fatal(err)
@@ -209,14 +219,7 @@ func TestRarestTrigrams(t *testing.T) {
 // letters outside ASCII that Go lower-cases into it (U+0130 to 'i', the Kelvin
 // sign U+212A to 'k') must still be found, as go_lower folds them in the index.
 func TestSearchFoldsLikeGo(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.db")
-	migrateTo(t, path, 3, storetest.Version3Fixture)
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	const acct = "0123456789abcdef0123456789abcdef"
+	st, _ := openFixture(t)
 	for i, name := range []string{"\u0130STANBUL office", "\u212Aelvin Lab", "Plain Kelvin"} {
 		user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x500+i)
 		dev := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x5000+i)
