@@ -420,8 +420,9 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 
 // Heartbeat marks a registration and its device as seen now, and records the
 // client version if one is given. The secret is checked in the write transaction
-// that moves last_seen_at, which concurrent heartbeats share (see toucher), so a
-// revocation either precedes the check or follows the write.
+// that moves last_seen_at, which concurrent heartbeats share (see toucher), and
+// again in the one that records a new client version, so a revocation either
+// precedes a check or follows the write it guards.
 func (s *Service) Heartbeat(
 	ctx context.Context, id, token, clientVersion string,
 ) (*Registration, error) {
@@ -437,8 +438,13 @@ func (s *Service) Heartbeat(
 		return nil, err
 	}
 	if clientVersion != "" && clientVersion != r.ClientVersion {
+		// A second transaction, so the secret is checked again: a revocation may
+		// have committed since the batch.
 		ctx = actAs(ctx, ActorRegistration, r.ID)
 		err = s.store.Update(ctx, func(tx Tx) error {
+			if _, err := clientRegistration(ctx, tx, id, token); err != nil {
+				return err
+			}
 			d, err := tx.Device(ctx, r.AccountID, r.DeviceID)
 			if err != nil {
 				return fmt.Errorf("read device: %w", err)
@@ -449,6 +455,10 @@ func (s *Service) Heartbeat(
 			}
 			return nil
 		})
+		var refusal *Error
+		if errors.As(err, &refusal) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,8 @@ func clientTests() []behaviour {
 		{"heartbeat never moves last seen backwards", testHeartbeatBackwards},
 		{"concurrent heartbeats each get their own answer", testHeartbeatsTogether},
 		{"registrations read by id in one call", testRegistrationsByID},
+		{"a revocation between heartbeat writes refuses the client version",
+			testHeartbeatVersionAfterRevoke},
 	}
 }
 
@@ -288,4 +292,38 @@ func testRegistrationsByID(t *testing.T, e *env) {
 			len(got), byID)
 	}
 	check(t, "registration read by id", ptr(byID[live.ID]), e.registration(t, a.ID, live.ID), nil)
+}
+
+// hookedStore runs before ahead of its nth write transaction.
+type hookedStore struct {
+	device.Store
+	n      int
+	before func()
+}
+
+func (h *hookedStore) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	if h.n--; h.n == 0 {
+		h.before()
+	}
+	return h.Store.Update(ctx, fn)
+}
+
+// testHeartbeatVersionAfterRevoke revokes a registration between a heartbeat's two
+// writes: the batch that moves last_seen_at and the one that records a new client
+// version. The second must see the revocation and refuse, writing nothing.
+func testHeartbeatVersionAfterRevoke(t *testing.T, e *env) {
+	a, en := e.clientAccount(t, false)
+	r := en.Registration
+	h := &hookedStore{Store: e.store, n: 2, before: func() {
+		if err := e.svc.Revoke(e.ctx, a.ID, []string{r.ID}); err != nil {
+			t.Errorf("Revoke: %v", err)
+		}
+	}}
+	svc := device.NewService(h, e.clock.Now, slog.New(slog.DiscardHandler))
+	_, err := svc.Heartbeat(e.ctx, r.ID, en.Token, "9.9.9")
+	wantKind(t, "Heartbeat revoked before its client version is written", err,
+		device.KindRevoked)
+	if d := e.device(t, a.ID, r.DeviceID); d.Facts.ClientVersion == "9.9.9" {
+		t.Errorf("client version %q written after the revocation", d.Facts.ClientVersion)
+	}
 }
