@@ -103,7 +103,8 @@ func (r reader) choosePlan(
 		plan, err := r.seenPlan(ctx, accountID, q)
 		return plan, "", err
 	}
-	rarest, err := r.rarestTrigrams(ctx, q.Search)
+	budget := countsPerSearch
+	rarest, err := r.rarestTrigrams(ctx, q.Search, &budget)
 	if err != nil {
 		return walkSort, spread, err
 	}
@@ -125,7 +126,7 @@ func (r reader) choosePlan(
 		return walkIndexed, spread, nil
 	}
 	// The spread trigrams' AND names no more rows than the rarest of them.
-	least, err := r.leastSpreadCount(ctx, q.Search)
+	least, err := r.leastSpreadCount(ctx, q.Search, &budget)
 	if err != nil || least > boundedCandidates {
 		return walkSort, spread, err
 	}
@@ -133,14 +134,14 @@ func (r reader) choosePlan(
 }
 
 // leastSpreadCount returns the statistics' count of the rarest spread trigram of
-// term; statCap without statistics.
-func (r reader) leastSpreadCount(ctx context.Context, term string) (int, error) {
+// term; statCap without statistics. It counts at most *budget trigrams.
+func (r reader) leastSpreadCount(ctx context.Context, term string, budget *int) (int, error) {
 	least := statCap
 	if r.grams == nil {
 		return least, nil
 	}
 	for _, t := range spreadTrigrams(term) {
-		n, err := r.grams.count(ctx, r, t)
+		n, err := r.grams.count(ctx, r, t, budget)
 		if err != nil {
 			return 0, err
 		}
@@ -251,7 +252,7 @@ func appendTrigram(parts []string, t string) []string {
 // the rarest select about as well. A subset may name many more rows than the term
 // matches, so only a count of what it names may send a search to fromIndex; the
 // other plans are chosen by the spread trigrams' count.
-func (r reader) rarestTrigrams(ctx context.Context, term string) (string, error) {
+func (r reader) rarestTrigrams(ctx context.Context, term string, budget *int) (string, error) {
 	if r.grams == nil {
 		return "", nil
 	}
@@ -260,7 +261,7 @@ func (r reader) rarestTrigrams(ctx context.Context, term string) (string, error)
 		if slices.ContainsFunc(gs, func(g gramCount) bool { return g.text == t }) {
 			continue
 		}
-		n, err := r.grams.count(ctx, r, t)
+		n, err := r.grams.count(ctx, r, t, budget)
 		if err != nil {
 			return "", err
 		}
@@ -298,11 +299,15 @@ func abs(n int) int {
 // to statCap, kept for statTTL and for at most statEntries trigrams (a million
 // registrations hold about 7,000 distinct ones). A count stops at the cap, past
 // boundedCandidates, where the choice no longer depends on it, and so costs at
-// most about 2 ms, paid once per trigram by the first search that uses it.
+// most about 2 ms, paid once per trigram by the first search that uses it. One
+// search counts at most countsPerSearch trigrams that are not known yet, so that a
+// long term of unseen trigrams (a search may be 256 characters) costs a bounded
+// time; a trigram left uncounted counts as common, and a later search counts it.
 const (
-	statCap     = boundedCandidates + 1
-	statTTL     = 10 * time.Minute
-	statEntries = 50000
+	statCap         = boundedCandidates + 1
+	statTTL         = 10 * time.Minute
+	statEntries     = 50000
+	countsPerSearch = 12
 )
 
 // trigramStats remembers trigram counts for searchMatch. They only steer which
@@ -323,15 +328,25 @@ func newTrigramStats() *trigramStats {
 }
 
 // count returns how many rows hold trigram t, up to statCap, counting them with r
-// when unknown or older than statTTL (about a millisecond for a common one).
-func (s *trigramStats) count(ctx context.Context, r reader, t string) (int, error) {
+// when unknown or older than statTTL (about a millisecond for a common one) and
+// *budget allows; otherwise the last count, or statCap when there is none. When
+// the statistics are full, an eighth of them, picked at random, make room.
+func (s *trigramStats) count(
+	ctx context.Context, r reader, t string, budget *int,
+) (int, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.counts[t]
 	s.mu.Unlock()
-	if ok && now.Sub(c.at) < statTTL {
+	switch {
+	case ok && now.Sub(c.at) < statTTL:
 		return c.n, nil
+	case *budget <= 0 && ok:
+		return c.n, nil
+	case *budget <= 0:
+		return statCap, nil
 	}
+	*budget--
 	n, err := r.countCandidates(ctx, strings.Join(appendTrigram(nil, t), ""), statCap-1)
 	if err != nil {
 		return 0, err
@@ -339,7 +354,12 @@ func (s *trigramStats) count(ctx context.Context, r reader, t string) (int, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.counts) >= statEntries {
-		clear(s.counts)
+		for k := range s.counts { // map order is random
+			delete(s.counts, k)
+			if len(s.counts) <= statEntries*7/8 {
+				break
+			}
+		}
 	}
 	s.counts[t] = trigramCount{n: n, at: now}
 	return n, nil

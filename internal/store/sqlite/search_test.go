@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,7 +203,8 @@ func TestRarestTrigrams(t *testing.T) {
 		// comes first, in term order, then bcd; the rest overlap one of the two.
 		"abcdefgxyz": `"fgx" AND "bcd"`,
 	} {
-		got, err := r.rarestTrigrams(t.Context(), term)
+		budget := countsPerSearch
+		got, err := r.rarestTrigrams(t.Context(), term, &budget)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +212,31 @@ func TestRarestTrigrams(t *testing.T) {
 			t.Errorf("rarestTrigrams(%q) = %s, want %s", term, got, want)
 		}
 	}
-	if got, _ := (reader{}).rarestTrigrams(t.Context(), "abcdefghi"); got != "" {
+	// A long term of unknown trigrams counts countsPerSearch of them, no more.
+	known := len(stats.counts)
+	budget := countsPerSearch
+	long := strings.Repeat("qwertyuiopasdfghjklzxcvbnm", 4)
+	if _, err := r.rarestTrigrams(t.Context(), long, &budget); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stats.counts) - known; n != countsPerSearch || budget != 0 {
+		t.Errorf("a long term counted %d trigrams (budget left %d), want %d", n, budget,
+			countsPerSearch)
+	}
+	// Full statistics make room rather than grow or empty.
+	for i := range statEntries {
+		stats.counts[fmt.Sprint(i)] = trigramCount{n: 1, at: now}
+	}
+	budget = 1
+	if _, err := stats.count(t.Context(), r, "zzz", &budget); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stats.counts); n > statEntries*7/8+1 || n < statEntries/2 {
+		t.Errorf("full statistics hold %d entries after a count, want about %d", n,
+			statEntries*7/8)
+	}
+	budget = countsPerSearch
+	if got, _ := (reader{}).rarestTrigrams(t.Context(), "abcdefghi", &budget); got != "" {
 		t.Errorf("without statistics: %q, want none", got)
 	}
 }
