@@ -131,33 +131,11 @@ func dumpSeed(t *testing.T, driver, url string) map[string][]string {
 	}
 	out["row counts"] = tableCounts(t, db, driver)
 	for what, q := range queries {
-		rows, err := db.QueryContext(t.Context(), q)
+		lines, err := testdb.Lines(t.Context(), db, q)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			var b strings.Builder
-			for _, v := range vals {
-				if s, ok := v.([]byte); ok {
-					v = string(s)
-				}
-				fmt.Fprintf(&b, "%v|", v)
-			}
-			out[what] = append(out[what], b.String())
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		rows.Close()
+		out[what] = lines
 	}
 	return out
 }

@@ -79,6 +79,32 @@ func sqliteColumn(ctx context.Context, conn *sql.DB, query string) ([]string, er
 }
 
 func sqliteRows(rows *sql.Rows) ([]string, error) {
+	return scanLines(rows, formatRow)
+}
+
+// Lines runs query on db, through either driver, and returns each row as its values
+// joined by "|", byte strings in hex and NULL as <nil>: a compact form for tests that
+// compare query results rather than dump whole databases.
+func Lines(ctx context.Context, db *sql.DB, query string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return scanLines(rows, func(_ []string, vals []any) string {
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = hex.EncodeToString(b)
+			}
+			parts[i] = fmt.Sprint(v)
+		}
+		return strings.Join(parts, "|")
+	})
+}
+
+// scanLines reads every row of rows, whatever its columns, into a line by format,
+// and closes rows.
+func scanLines(rows *sql.Rows, format func(cols []string, vals []any) string) ([]string, error) {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
@@ -94,7 +120,7 @@ func sqliteRows(rows *sql.Rows) ([]string, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		lines = append(lines, formatRow(cols, vals))
+		lines = append(lines, format(cols, vals))
 	}
 	return lines, rows.Err()
 }
