@@ -26,11 +26,6 @@ func (a *args) add(v any) string {
 func (r reader) ListRegistrations(
 	ctx context.Context, accountID string, q device.ListQuery,
 ) (device.Page, error) {
-	var page device.Page
-	var err error
-	if page.Total, err = r.count(ctx, accountID, &q); err != nil {
-		return device.Page{}, err
-	}
 	query, a, err := pageQuery(accountID, &q)
 	if err != nil {
 		return device.Page{}, err
@@ -39,23 +34,16 @@ func (r reader) ListRegistrations(
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			return device.Page{}, err
-		}
-		page.Registrations = append(page.Registrations, *g)
-	}
-	if err := rows.Err(); err != nil {
+	regs, err := row.Registrations(rows)
+	rows.Close()
+	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	if len(page.Registrations) > q.Limit {
-		page.Registrations = page.Registrations[:q.Limit]
-		last := &page.Registrations[q.Limit-1]
-		page.Next = &device.Position{Value: device.SortValue(last, q.Sort), ID: last.ID}
+	total, err := r.count(ctx, accountID, &q, len(regs))
+	if err != nil {
+		return device.Page{}, err
 	}
-	return page, nil
+	return row.Page(&q, regs, total), nil
 }
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
@@ -88,9 +76,15 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 	return row.RegistrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
 }
 
-// count returns the number of rows the filters match: from the account's counters
-// when only the status filters, by counting at most row.CountCap+1 rows otherwise.
-func (r reader) count(ctx context.Context, accountID string, q *device.ListQuery) (int, error) {
+// count returns the number of rows the filters match, given that q's page read got
+// rows (see row.PageTotal); otherwise from the account's counters when only the
+// status filters, by counting at most row.CountCap+1 rows for any other filter.
+func (r reader) count(
+	ctx context.Context, accountID string, q *device.ListQuery, got int,
+) (int, error) {
+	if n, ok := row.PageTotal(q, got); ok {
+		return n, nil
+	}
 	var n int
 	var err error
 	if row.OnlyStatus(q) {

@@ -130,6 +130,25 @@ func DevicePositionArg(f device.DeviceSortField, v string) (any, error) {
 // reports device.TotalUnknown instead.
 const CountCap = 1000
 
+// PageTotal returns the total of q's matches when the rows its page read tell it
+// (got counts them, one more than q.Limit when another page follows): a first page
+// with room to spare holds every match, and needs no count.
+func PageTotal(q *device.ListQuery, got int) (int, bool) {
+	return got, q.After == nil && got <= q.Limit
+}
+
+// Page makes q's page of the rows read for it, one more than q.Limit when another
+// page follows, and its total.
+func Page(q *device.ListQuery, regs []device.Registration, total int) device.Page {
+	page := device.Page{Registrations: regs, Total: total}
+	if len(regs) > q.Limit {
+		page.Registrations = regs[:q.Limit]
+		last := &page.Registrations[q.Limit-1]
+		page.Next = &device.Position{Value: device.SortValue(last, q.Sort), ID: last.ID}
+	}
+	return page
+}
+
 // CappedTotal turns a count of at most CountCap+1 rows into a page's Total.
 func CappedTotal(n int) int {
 	if n > CountCap {

@@ -28,28 +28,16 @@ func (r reader) ListRegistrations(
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	defer rows.Close()
-	var page device.Page
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			return device.Page{}, err
-		}
-		page.Registrations = append(page.Registrations, *g)
-	}
-	if err := rows.Err(); err != nil {
+	regs, err := row.Registrations(rows)
+	rows.Close()
+	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	rows.Close()
-	if page.Total, err = r.count(ctx, accountID, &q, match, len(page.Registrations)); err != nil {
+	total, err := r.count(ctx, accountID, &q, match, len(regs))
+	if err != nil {
 		return device.Page{}, err
 	}
-	if len(page.Registrations) > q.Limit {
-		page.Registrations = page.Registrations[:q.Limit]
-		last := &page.Registrations[q.Limit-1]
-		page.Next = &device.Position{Value: device.SortValue(last, q.Sort), ID: last.ID}
-	}
-	return page, nil
+	return row.Page(&q, regs, total), nil
 }
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
@@ -99,17 +87,16 @@ func registrationSelectFrom(from string) string {
 	return strings.Replace(registrationSelect, "FROM registrations r", from, 1)
 }
 
-// count returns the number of rows the filters match, given that the first rows
-// of the page found got: a first page with room to spare holds them all. Otherwise
-// it reads the account's counters when only the status filters, and counts at most
-// row.CountCap+1 rows for any other filter. A search counts the index's
-// candidates in index order, rechecked, whatever plan the page takes: that stops
-// after the cap whether the term is rare or common.
+// count returns the number of rows the filters match, given that q's page read
+// got rows (see row.PageTotal). Otherwise it reads the account's counters when only
+// the status filters, and counts at most row.CountCap+1 rows for any other filter.
+// A search counts the index's candidates in index order, rechecked, whatever plan
+// the page takes: that stops after the cap whether the term is rare or common.
 func (r reader) count(
 	ctx context.Context, accountID string, q *device.ListQuery, match string, got int,
 ) (int, error) {
-	if q.After == nil && got <= q.Limit {
-		return got, nil
+	if n, ok := row.PageTotal(q, got); ok {
+		return n, nil
 	}
 	var n int
 	var err error
