@@ -57,3 +57,46 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 		t.Errorf("write-ahead log reached %d bytes, want at most %d", peak, limit)
 	}
 }
+
+// TestCatchUpSyncsWhatItCopied checks a checkpoint round: it copies the whole log
+// back when the writer is idle, syncs the database file after a pass that copied,
+// and neither copies nor syncs when nothing is new.
+func TestCatchUpSyncsWhatItCopied(t *testing.T) {
+	defer func(d time.Duration) { checkpointEvery = d }(checkpointEvery)
+	checkpointEvery = time.Hour // the background rounds stay out of the way
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	time.Sleep(50 * time.Millisecond) // the first background round, for the migrations
+
+	for i := range 20 {
+		err := st.Update(t.Context(), func(tx device.Tx) error {
+			return tx.PutSettingIfAbsent(t.Context(), fmt.Sprint("c", i), []byte(rand.Text()))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncs := 0
+	sync := func() error { syncs++; return nil }
+	frames, done, err := st.catchUp(t.Context(), sync, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames == 0 || done != frames || syncs != 1 {
+		t.Errorf("first round: log %d frames, %d copied, %d syncs; want all copied, 1 sync",
+			frames, done, syncs)
+	}
+
+	frames2, done2, err := st.catchUp(t.Context(), sync, done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames2 != frames || done2 != done || syncs != 1 {
+		t.Errorf("idle round: log %d frames, %d copied, %d syncs; want %d, %d, 1 sync",
+			frames2, done2, syncs, frames, done)
+	}
+}
