@@ -76,6 +76,28 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScan
 	return gatedRow{s.QueryRowContext(ctx, args...), r.cache.gate}
 }
 
+// pointRow is queryRow for a read of one row by its key, which takes microseconds:
+// the query itself runs without ctx's cancellation (the wait for a connection
+// still ends with ctx). The driver watches a cancellable context from a goroutine
+// of its own, started for each query, which costs more than such a read is worth
+// interrupting.
+func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScanner {
+	if r.tx != nil || r.cache.gate == nil {
+		return r.queryRow(ctx, query, args...)
+	}
+	select {
+	case r.cache.gate <- struct{}{}:
+	case <-ctx.Done():
+		return errRow{ctx.Err()}
+	}
+	s, err := r.cache.get(ctx, query)
+	if err != nil {
+		<-r.cache.gate
+		return errRow{err}
+	}
+	return gatedRow{s.QueryRowContext(context.WithoutCancel(ctx), args...), r.cache.gate}
+}
+
 // gatedRow gives its gate token back once it is scanned, when *sql.Row has given
 // its connection back to the pool.
 type gatedRow struct {
