@@ -79,6 +79,9 @@ type Reader interface {
 	// tokenHash and the registration id of accountID, a tombstone included. It
 	// returns ErrNotFound unless the token exists, belongs to accountID and the
 	// registration does too: the caller then tells those cases apart the slow way.
+	// It reads what a get answers and no more: the token's id, account and
+	// read-only flag, and the registration without its slot, its secret's hash or
+	// its profile's creation and update times.
 	TokenRegistration(
 		ctx context.Context, tokenHash []byte, accountID, id string,
 	) (*APIToken, *Registration, error)

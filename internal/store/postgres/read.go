@@ -211,7 +211,7 @@ func (r reader) TokenRegistration(
 	ctx context.Context, tokenHash []byte, accountID, id string,
 ) (*device.APIToken, *device.Registration, error) {
 	t, reg, err := row.TokenRegistration(
-		r.q.QueryRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID))
+		r.q.QueryRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID), accountID)
 	return t, reg, mapError(err)
 }
 

@@ -77,9 +77,14 @@ const registrationColumns = `r.id, r.account_id, r.device_id, r.user_id, r.profi
 // one statement, for TokenRegistration. Its parameters are, in order, the
 // registration id, the token hash and the account id; each adapter swaps in its own
 // placeholders. Only a token of that account that names a registration of it yields
-// a row, so a row proves both at once.
-const TokenRegistrationSelect = `SELECT t.id, t.account_id, t.name, t.read_only, t.hash,
-	t.created_at, ` + registrationColumns + `
+// a row, so a row proves both at once. It reads only what a get answers (see
+// TokenRegistration): this is the hottest admin read, and each column read costs
+// the driver several calls into SQLite, each under the connection's mutex.
+const TokenRegistrationSelect = `SELECT t.id, t.read_only, r.id, r.device_id, r.user_id,
+	r.profile_id, r.key, r.key_type, r.tunnel_type, r.created_at, r.updated_at,
+	r.last_seen_at, r.revoked_at, r.deleted_at, r.policy_updated_at,
+	r.device_name, r.client_version, r.user_email, r.user_name,
+	p.name, p.is_default, p.deleted_at
 	FROM api_tokens t
 	JOIN registrations r ON r.account_id = t.account_id AND r.id = ?
 	JOIN profiles p ON p.id = r.profile_id
@@ -97,28 +102,24 @@ func Registrations(rows Rows) ([]device.Registration, error) {
 	})
 }
 
-// TokenRegistration scans a row of TokenRegistrationSelect.
-func TokenRegistration(s Scanner) (*device.APIToken, *device.Registration, error) {
-	var t device.APIToken
-	var created int64
-	reg, err := Registration(prefixScanner{s, []any{
-		&t.ID, &t.AccountID, &t.Name, &t.ReadOnly, &t.Hash, &created}})
+// TokenRegistration scans a row of TokenRegistrationSelect, read for accountID:
+// the token's id, account and read-only flag, and the registration as a get shows
+// it, which leaves out its slot, its secret's hash and its profile's timestamps.
+func TokenRegistration(s Scanner, accountID string) (*device.APIToken, *device.Registration,
+	error,
+) {
+	t := device.APIToken{AccountID: accountID}
+	g := device.Registration{AccountID: accountID}
+	var v registrationScan
+	err := s.Scan(&t.ID, &t.ReadOnly, &g.ID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Key,
+		&v.keyType, &v.tunnelType, &v.created, &v.updated, &v.seen, &v.revoked, &v.deleted,
+		&v.policyUpdated, &g.DeviceName, &g.ClientVersion, &v.userEmail, &v.userName,
+		&v.policy.Name, &v.policy.Default, &v.policyDeleted)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read registration: %w", err)
 	}
-	t.CreatedAt = FromMicros(created)
-	return &t, reg, nil
-}
-
-// prefixScanner scans its own destinations ahead of the ones it is given, so that a
-// scan function for some columns can read a row that has more in front.
-type prefixScanner struct {
-	s      Scanner
-	prefix []any
-}
-
-func (p prefixScanner) Scan(dest ...any) error {
-	return p.s.Scan(append(p.prefix[:len(p.prefix):len(p.prefix)], dest...)...)
+	v.fill(&g)
+	return &t, &g, nil
 }
 
 // ChangeColumns are read by Change, in order.
@@ -183,32 +184,46 @@ func Device(s Scanner) (*device.Device, error) {
 // Registration scans a row of RegistrationSelect.
 func Registration(s Scanner) (*device.Registration, error) {
 	var g device.Registration
-	var userID, keyType, tunnelType sql.NullString
-	var created, updated, seen, policyUpdated int64
-	var revoked, deleted sql.NullInt64
-	var uEmail, uName string
-	var p device.Profile
-	var pDeleted sql.NullInt64
-	var pCreated, pUpdated int64
-	err := s.Scan(&g.ID, &g.AccountID, &g.DeviceID, &userID, &g.ProfileID, &g.Slot, &g.Key,
-		&keyType, &tunnelType, &g.SecretHash, &created, &updated, &seen, &revoked, &deleted,
-		&policyUpdated, &g.DeviceName, &g.ClientVersion, &uEmail, &uName,
-		&p.Name, &p.Default, &pDeleted, &pCreated, &pUpdated)
+	var v registrationScan
+	var policyCreated, policyUpdated int64
+	err := s.Scan(&g.ID, &g.AccountID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Slot, &g.Key,
+		&v.keyType, &v.tunnelType, &g.SecretHash, &v.created, &v.updated, &v.seen, &v.revoked,
+		&v.deleted, &v.policyUpdated, &g.DeviceName, &g.ClientVersion, &v.userEmail,
+		&v.userName, &v.policy.Name, &v.policy.Default, &v.policyDeleted, &policyCreated,
+		&policyUpdated)
 	if err != nil {
 		return nil, fmt.Errorf("read registration: %w", err)
 	}
-	g.UserID, g.KeyType, g.TunnelType = userID.String, device.KeyType(keyType.String),
-		device.TunnelType(tunnelType.String)
-	g.CreatedAt, g.UpdatedAt, g.LastSeenAt = FromMicros(created), FromMicros(updated), FromMicros(seen)
-	g.RevokedAt, g.DeletedAt = NullMicros(revoked), NullMicros(deleted)
-	g.PolicyUpdatedAt = FromMicros(policyUpdated)
-	if userID.Valid {
-		g.User = &device.User{ID: userID.String, AccountID: g.AccountID, Email: uEmail, Name: uName}
-	}
-	p.ID, p.AccountID = g.ProfileID, g.AccountID
-	p.DeletedAt, p.CreatedAt, p.UpdatedAt = NullMicros(pDeleted), FromMicros(pCreated), FromMicros(pUpdated)
-	g.Policy = &p
+	v.policy.CreatedAt, v.policy.UpdatedAt = FromMicros(policyCreated), FromMicros(policyUpdated)
+	v.fill(&g)
 	return &g, nil
+}
+
+// registrationScan holds the columns of a registration read that need converting
+// before they are fields.
+type registrationScan struct {
+	userID, keyType, tunnelType           sql.NullString
+	created, updated, seen, policyUpdated int64
+	revoked, deleted, policyDeleted       sql.NullInt64
+	userEmail, userName                   string
+	policy                                device.Profile // its name, default flag and times
+}
+
+// fill sets g's converted fields, its user and its policy from v; g's id, account
+// and profile id are already read.
+func (v *registrationScan) fill(g *device.Registration) {
+	g.UserID, g.KeyType, g.TunnelType = v.userID.String, device.KeyType(v.keyType.String),
+		device.TunnelType(v.tunnelType.String)
+	g.CreatedAt, g.UpdatedAt = FromMicros(v.created), FromMicros(v.updated)
+	g.LastSeenAt, g.PolicyUpdatedAt = FromMicros(v.seen), FromMicros(v.policyUpdated)
+	g.RevokedAt, g.DeletedAt = NullMicros(v.revoked), NullMicros(v.deleted)
+	if v.userID.Valid {
+		g.User = &device.User{ID: v.userID.String, AccountID: g.AccountID, Email: v.userEmail,
+			Name: v.userName}
+	}
+	p := v.policy
+	p.ID, p.AccountID, p.DeletedAt = g.ProfileID, g.AccountID, NullMicros(v.policyDeleted)
+	g.Policy = &p
 }
 
 // Change scans a row of ChangeColumns.

@@ -253,7 +253,7 @@ func (r reader) TokenRegistration(
 	ctx context.Context, tokenHash []byte, accountID, id string,
 ) (*device.APIToken, *device.Registration, error) {
 	t, reg, err := row.TokenRegistration(
-		r.pointRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID))
+		r.pointRow(ctx, tokenRegistrationSelect, id, tokenHash, accountID), accountID)
 	return t, reg, mapError(err)
 }
 
