@@ -211,9 +211,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					message{Code: codeInternal, Message: "internal error"})
 			}
 		}
-		a.log.InfoContext(ctx, "request", "method", r.Method, "route", r.Pattern,
-			"status", rec.status, "duration_ms", float64(nowFunc().Sub(start).Microseconds())/1000,
-			"request_id", requestID(ctx))
+		// LogAttrs: the access log is written for every request, and typed attributes
+		// spare it the conversions of key-value pairs.
+		a.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("route", r.Pattern), slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(nowFunc().Sub(start).Microseconds())/1000),
+			slog.String("request_id", requestID(ctx)))
 		if p == http.ErrAbortHandler {
 			panic(p) // the server cuts the connection, as the handler asked
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
-	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // TestListPlansUseIndexes asks SQLite how it would run each list query and fails
@@ -273,22 +272,30 @@ func TestCountPlansUseIndexes(t *testing.T) {
 }
 
 // TestTokenRegistrationPlanSeeks checks the one-read get, the hottest admin query:
-// every table in it must be reached by a seek on a unique key, never a scan.
+// every table in it must be reached by a seek on a unique key, never a scan, and
+// the token and the profile from their covering indexes alone (migration 0013).
 func TestTokenRegistrationPlanSeeks(t *testing.T) {
 	st := openWithLargeStats(t)
 	args := []any{"00000000-0000-4000-8000-000000000000", []byte("hash"), strings.Repeat("a", 32)}
-	plan, _ := badPlan(t, st, row.TokenRegistrationSelect, args, false)
+	plan, _ := badPlan(t, st, tokenRegistrationSelect, args, false)
 	seeks := 0
 	for _, step := range plan {
 		if strings.HasPrefix(step, "SCAN") || strings.Contains(step, "TEMP B-TREE") {
 			t.Fatalf("token registration plan %q: %s", strings.Join(plan, "; "), step)
 		}
-		if strings.HasPrefix(step, "SEARCH") {
+		if strings.HasPrefix(step, "SEARCH t ") || strings.HasPrefix(step, "SEARCH r ") ||
+			strings.HasPrefix(step, "SEARCH p ") {
 			seeks++
+		}
+		if (strings.HasPrefix(step, "SEARCH t ") || strings.HasPrefix(step, "SEARCH p ")) &&
+			!strings.Contains(step, "COVERING INDEX") {
+			t.Errorf("token registration plan %q: %s reads the table", strings.Join(plan, "; "),
+				step)
 		}
 	}
 	if seeks != 3 {
-		t.Errorf("token registration plan %q, want three seeks", strings.Join(plan, "; "))
+		t.Errorf("token registration plan %q, want a seek for each of t, r and p",
+			strings.Join(plan, "; "))
 	}
 }
 

@@ -375,6 +375,8 @@ CREATE TABLE users (
 
 CREATE UNIQUE INDEX accounts_num ON accounts (num);
 
+CREATE INDEX api_tokens_auth ON api_tokens (hash, account_id, id, read_only);
+
 CREATE INDEX audit_log_target ON audit_log (account_id, target_id, seq);
 
 CREATE INDEX audit_log_type ON audit_log (account_id, target_type, seq);
@@ -408,6 +410,9 @@ CREATE INDEX profiles_account ON profiles (account_id);
 
 CREATE UNIQUE INDEX profiles_live_precedence ON profiles (account_id, precedence)
     WHERE deleted_at IS NULL AND precedence IS NOT NULL;
+
+CREATE INDEX profiles_view ON profiles (id, name, is_default, deleted_at, created_at,
+    updated_at);
 
 CREATE INDEX registration_changes_at ON registration_changes (at);
 
