@@ -132,7 +132,7 @@ func deviceFilter(accountID string, q *device.DeviceListQuery) (string, []any) {
 		args = append(args, q.SeenBefore.UnixMicro())
 	}
 	if q.Search != "" {
-		conds = append(conds, `d.search_text LIKE ? ESCAPE '\'`)
+		conds = append(conds, `d.search_text LIKE `+likeParam)
 		args = append(args, row.LikePattern(q.Search))
 	}
 	return strings.Join(conds, " AND "), args

@@ -33,13 +33,20 @@ func searchCondition(term string) (string, []any) {
 	pattern := row.LikePattern(term)
 	for i := range len(term) {
 		if term[i] >= utf8.RuneSelf {
-			return searchText + ` LIKE ? ESCAPE '\'`, []any{pattern}
+			return searchText + ` LIKE ` + likeParam, []any{pattern}
 		}
 	}
-	return `(` + rawSearchText + ` LIKE ? ESCAPE '\' OR (instr(` + rawSearchText +
+	return `(` + rawSearchText + ` LIKE ` + likeParam + ` OR (instr(` + rawSearchText +
 		`, char(304)) > 0 OR instr(` + rawSearchText + `, char(8490)) > 0) AND ` +
-		searchText + ` LIKE ? ESCAPE '\')`, []any{pattern, pattern}
+		searchText + ` LIKE ` + likeParam + `)`, []any{pattern, pattern}
 }
+
+// likeParam is the pattern of a LIKE, bound as a parameter, with its escape. The
+// pattern is an expression, not the bare parameter: when it is the parameter
+// itself, SQLite weighs its value for the LIKE index optimization (useless to
+// a pattern that starts with %) and so prepares the statement again whenever a
+// new value is bound, which cost a search about 4 % of its CPU.
+const likeParam = `(? || '') ESCAPE '\'`
 
 // listPlan is how a list page finds its rows when a filter is not the sort key's
 // own: a search term, or a last seen window under another sort.
