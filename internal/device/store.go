@@ -63,6 +63,8 @@ type Reader interface {
 	LiveRegistration(ctx context.Context, deviceID, slot string) (*Registration, error)
 
 	// ListRegistrations returns one page of q. It validates nothing: the service does.
+	// Its registrations are as a list shows them, as TokenRegistration's are: without
+	// slot, secret hash or their profile's times.
 	ListRegistrations(ctx context.Context, accountID string, q ListQuery) (Page, error)
 
 	// ListDevices returns one page of q, devices with their read views. It
@@ -81,7 +83,7 @@ type Reader interface {
 	// registration does too: the caller then tells those cases apart the slow way.
 	// It reads what a get answers and no more: the token's id, account and
 	// read-only flag, and the registration without its slot, its secret's hash or
-	// its profile's creation and update times.
+	// its profile's creation and update times (a registration's "view").
 	TokenRegistration(
 		ctx context.Context, tokenHash []byte, accountID, id string,
 	) (*APIToken, *Registration, error)

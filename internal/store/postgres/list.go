@@ -34,7 +34,7 @@ func (r reader) ListRegistrations(
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	regs, err := row.Registrations(rows)
+	regs, err := row.RegistrationViews(rows, accountID)
 	rows.Close()
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
@@ -73,7 +73,8 @@ func pageQuery(accountID string, q *device.ListQuery) (string, args, error) {
 		where += fmt.Sprintf(" AND (%s, r.id) %s (%s, %s)", col, cmp, a.add(v), a.add(q.After.ID))
 	}
 	limit := a.add(q.Limit + 1)
-	return row.RegistrationSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit, a, nil
+	return row.RegistrationViewSelect + ` WHERE ` + where + " ORDER BY " + order + " LIMIT " + limit,
+		a, nil
 }
 
 // count returns the number of rows the filters match, given that q's page read got

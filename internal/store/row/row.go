@@ -73,18 +73,30 @@ const registrationColumns = `r.id, r.account_id, r.device_id, r.user_id, r.profi
 	r.device_name, r.client_version, r.user_email, r.user_name,
 	p.name, p.is_default, p.deleted_at, p.created_at, p.updated_at`
 
+// registrationViewColumns are what a get or a list shows of a registration, in the
+// order that RegistrationView scans them: not its account (the caller knows it),
+// slot or secret's hash, nor its profile's creation and update times. Gets and
+// lists are the hottest reads, and each column read costs the SQLite driver
+// several calls into SQLite, each under the connection's mutex; the full row
+// (registrationColumns) is 25 columns, this one 20.
+const registrationViewColumns = `r.id, r.device_id, r.user_id, r.profile_id, r.key,
+	r.key_type, r.tunnel_type, r.created_at, r.updated_at, r.last_seen_at, r.revoked_at,
+	r.deleted_at, r.policy_updated_at, r.device_name, r.client_version, r.user_email,
+	r.user_name, p.name, p.is_default, p.deleted_at`
+
+// RegistrationViewSelect reads registrations as a list shows them (see
+// registrationViewColumns), for RegistrationView. Callers add the WHERE clause.
+const RegistrationViewSelect = `SELECT ` + registrationViewColumns + `
+	FROM registrations r
+	JOIN profiles p ON p.id = r.profile_id`
+
 // TokenRegistrationSelect reads an API token and a registration of its account in
 // one statement, for TokenRegistration. Its parameters are, in order, the
 // registration id, the token hash and the account id; each adapter swaps in its own
 // placeholders. Only a token of that account that names a registration of it yields
-// a row, so a row proves both at once. It reads only what a get answers (see
-// TokenRegistration): this is the hottest admin read, and each column read costs
-// the driver several calls into SQLite, each under the connection's mutex.
-const TokenRegistrationSelect = `SELECT t.id, t.read_only, r.id, r.device_id, r.user_id,
-	r.profile_id, r.key, r.key_type, r.tunnel_type, r.created_at, r.updated_at,
-	r.last_seen_at, r.revoked_at, r.deleted_at, r.policy_updated_at,
-	r.device_name, r.client_version, r.user_email, r.user_name,
-	p.name, p.is_default, p.deleted_at
+// a row, so a row proves both at once. Of the token it reads what a principal
+// needs, of the registration what a get shows.
+const TokenRegistrationSelect = `SELECT t.id, t.read_only, ` + registrationViewColumns + `
 	FROM api_tokens t
 	JOIN registrations r ON r.account_id = t.account_id AND r.id = ?
 	JOIN profiles p ON p.id = r.profile_id
@@ -104,22 +116,32 @@ func Registrations(rows Rows) ([]device.Registration, error) {
 
 // TokenRegistration scans a row of TokenRegistrationSelect, read for accountID:
 // the token's id, account and read-only flag, and the registration as a get shows
-// it, which leaves out its slot, its secret's hash and its profile's timestamps.
+// it (see registrationViewColumns).
 func TokenRegistration(s Scanner, accountID string) (*device.APIToken, *device.Registration,
 	error,
 ) {
 	t := device.APIToken{AccountID: accountID}
-	g := device.Registration{AccountID: accountID}
 	var v registrationScan
-	err := s.Scan(&t.ID, &t.ReadOnly, &g.ID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Key,
-		&v.keyType, &v.tunnelType, &v.created, &v.updated, &v.seen, &v.revoked, &v.deleted,
-		&v.policyUpdated, &g.DeviceName, &g.ClientVersion, &v.userEmail, &v.userName,
-		&v.policy.Name, &v.policy.Default, &v.policyDeleted)
-	if err != nil {
+	g := device.Registration{AccountID: accountID}
+	if err := s.Scan(append([]any{&t.ID, &t.ReadOnly}, v.viewDests(&g)...)...); err != nil {
 		return nil, nil, fmt.Errorf("read registration: %w", err)
 	}
 	v.fill(&g)
 	return &t, &g, nil
+}
+
+// RegistrationViews scans every row of a RegistrationViewSelect result, read for
+// accountID. The caller closes rows.
+func RegistrationViews(rows Rows, accountID string) ([]device.Registration, error) {
+	return All(rows, func(s Scanner) (device.Registration, error) {
+		var v registrationScan
+		g := device.Registration{AccountID: accountID}
+		if err := s.Scan(v.viewDests(&g)...); err != nil {
+			return g, fmt.Errorf("read registration: %w", err)
+		}
+		v.fill(&g)
+		return g, nil
+	})
 }
 
 // ChangeColumns are read by Change, in order.
@@ -207,6 +229,14 @@ type registrationScan struct {
 	revoked, deleted, policyDeleted       sql.NullInt64
 	userEmail, userName                   string
 	policy                                device.Profile // its name, default flag and times
+}
+
+// viewDests returns the scan destinations of registrationViewColumns, into g and v.
+func (v *registrationScan) viewDests(g *device.Registration) []any {
+	return []any{&g.ID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Key, &v.keyType,
+		&v.tunnelType, &v.created, &v.updated, &v.seen, &v.revoked, &v.deleted,
+		&v.policyUpdated, &g.DeviceName, &g.ClientVersion, &v.userEmail, &v.userName,
+		&v.policy.Name, &v.policy.Default, &v.policyDeleted}
 }
 
 // fill sets g's converted fields, its user and its policy from v; g's id, account

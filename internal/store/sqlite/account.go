@@ -25,9 +25,9 @@ var accountIDs = strings.NewReplacer(
 	"d.account_id", "(SELECT id FROM accounts WHERE num = d.account_id)",
 )
 
-// coveringReads names the covering indexes of migration 0013 for the one-read get,
-// which the planner would otherwise pass over for the unique keys' indexes whenever
-// its statistics lack them.
+// coveringReads names the covering indexes of migration 0013 for the one-read get
+// and the lists, which the planner would otherwise pass over for the unique keys'
+// indexes whenever its statistics lack them.
 var coveringReads = strings.NewReplacer(
 	"FROM api_tokens t", "FROM api_tokens t INDEXED BY api_tokens_auth",
 	"JOIN profiles p", "JOIN profiles p INDEXED BY profiles_view",
@@ -36,6 +36,7 @@ var coveringReads = strings.NewReplacer(
 // The shared selects as this schema answers them.
 var (
 	registrationSelect      = accountIDs.Replace(row.RegistrationSelect)
+	registrationViewSelect  = coveringReads.Replace(row.RegistrationViewSelect)
 	tokenRegistrationSelect = coveringReads.Replace(
 		accountIDs.Replace(row.TokenRegistrationSelect))
 	candidateSelect      = accountIDs.Replace(row.CandidateSelect)

@@ -28,7 +28,7 @@ func (r reader) ListRegistrations(
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
 	}
-	regs, err := row.Registrations(rows)
+	regs, err := row.RegistrationViews(rows, accountID)
 	rows.Close()
 	if err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: %w", err)
@@ -81,10 +81,10 @@ func pageQuery(
 		args, nil
 }
 
-// registrationSelectFrom is registrationSelect with from in place of its
-// "FROM registrations r".
+// registrationSelectFrom is registrationViewSelect, what a list shows of its rows,
+// with from in place of its "FROM registrations r".
 func registrationSelectFrom(from string) string {
-	return strings.Replace(registrationSelect, "FROM registrations r", from, 1)
+	return strings.Replace(registrationViewSelect, "FROM registrations r", from, 1)
 }
 
 // count returns the number of rows the filters match, given that q's page read

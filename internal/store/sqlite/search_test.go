@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 	"github.com/warpreg/warpreg/internal/store/storetest"
 )
 
@@ -168,12 +169,12 @@ func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []stri
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	regs, err := row.RegistrationViews(rows, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, g := range regs {
 		ids = append(ids, g.ID)
 	}
 	if err := rows.Err(); err != nil {

@@ -189,7 +189,7 @@ func testListViews(t *testing.T, e *env) {
 	}
 	got := e.listAll(t, w.acct.ID, device.ListQuery{Status: device.StatusAll, Limit: 4})
 	for _, r := range got {
-		want := byID[r.ID]
+		want := readView(byID[r.ID])
 		if diff := cmp.Diff(want, r, cmpRows()); diff != "" {
 			t.Errorf("listed %s differs from Registration by id (-want +got):\n%s", r.ID, diff)
 		}

@@ -113,6 +113,18 @@ func userView(u *device.User) *device.User {
 	return &device.User{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Name: u.Name}
 }
 
+// readView is r as a get or a list reads it (device.Reader's TokenRegistration
+// and ListRegistrations): without its slot, secret hash or profile's times.
+func readView(r device.Registration) device.Registration {
+	r.Slot, r.SecretHash = "", nil
+	if r.Policy != nil {
+		p := *r.Policy
+		p.CreatedAt, p.UpdatedAt = time.Time{}, time.Time{}
+		r.Policy = &p
+	}
+	return r
+}
+
 // storedFields returns a copy of r without its read views.
 func storedFields(r *device.Registration) device.Registration {
 	out := *r

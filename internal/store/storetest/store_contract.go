@@ -162,11 +162,7 @@ func testTokenRegistration(
 	gotTok, gotReg, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
 	check(t, "TokenRegistration token", gotTok,
 		&device.APIToken{ID: tok.ID, AccountID: tok.AccountID, ReadOnly: tok.ReadOnly}, err)
-	view := *want
-	view.Slot, view.SecretHash = "", nil
-	policy := *want.Policy
-	policy.CreatedAt, policy.UpdatedAt = time.Time{}, time.Time{}
-	view.Policy = &policy
+	view := readView(*want)
 	check(t, "TokenRegistration registration", gotReg, &view, err)
 
 	// In order: the revocation comes last.
