@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,14 +117,14 @@ func (r reader) choosePlan(
 		return walkSort, spread, err
 	}
 	if rarest != "" && rarest != spread {
-		n, err := r.countCandidates(ctx, rarest, rareCandidates)
+		n, err := r.probe(ctx, rarest, rareCandidates)
 		if err != nil || n <= rareCandidates {
 			return fromIndex, rarest, err
 		}
 	}
 	// One probe answers both thresholds: it stops at what it counts, so a rare
 	// term costs what its few candidates do and a common one at most the larger.
-	n, err := r.countCandidates(ctx, spread, indexedCandidates)
+	n, err := r.probe(ctx, spread, indexedCandidates)
 	switch {
 	case err != nil:
 		return walkSort, spread, err
@@ -148,7 +149,7 @@ func (r reader) leastSpreadCount(ctx context.Context, term string, budget *int) 
 		return least, nil
 	}
 	for _, t := range spreadTrigrams(term) {
-		n, err := r.grams.count(ctx, r, t, budget)
+		n, err := r.grams.trigram(ctx, r, t, budget)
 		if err != nil {
 			return 0, err
 		}
@@ -191,6 +192,16 @@ func (r reader) countCandidates(ctx context.Context, match string, max int) (int
 		return 0, fmt.Errorf("count search candidates: %w", err)
 	}
 	return n, nil
+}
+
+// probe is countCandidates for choosing a plan, remembered with the trigram
+// statistics (and as stale as they may be): the pages that follow a first page by
+// cursor ask the same, and each probe costs what it counts, up to 2 ms.
+func (r reader) probe(ctx context.Context, match string, max int) (int, error) {
+	if r.grams == nil {
+		return r.countCandidates(ctx, match, max)
+	}
+	return r.grams.count(ctx, r, match, max, nil)
 }
 
 // selectiveFilter reports whether q names registrations, a device or users: each
@@ -268,7 +279,7 @@ func (r reader) rarestTrigrams(ctx context.Context, term string, budget *int) (s
 		if slices.ContainsFunc(gs, func(g gramCount) bool { return g.text == t }) {
 			continue
 		}
-		n, err := r.grams.count(ctx, r, t, budget)
+		n, err := r.grams.trigram(ctx, r, t, budget)
 		if err != nil {
 			return "", err
 		}
@@ -303,8 +314,8 @@ func abs(n int) int {
 }
 
 // Statistics of trigrams: how many rows of the search index hold each, counted up
-// to statCap, kept for statTTL and for at most statEntries trigrams (a million
-// registrations hold about 7,000 distinct ones). A count stops at the cap, past
+// to statCap, kept for statTTL and for at most statEntries trigrams and plan
+// probes (a million registrations hold about 7,000 distinct trigrams). A count stops at the cap, past
 // boundedCandidates, where the choice no longer depends on it, and so costs at
 // most about 2 ms, paid once per trigram by the first search that uses it. One
 // search counts at most countsPerSearch trigrams that are not known yet, so that a
@@ -317,8 +328,9 @@ const (
 	countsPerSearch = 12
 )
 
-// trigramStats remembers trigram counts for searchMatch. They only steer which
-// trigrams a query names, never which rows it returns: the recheck on every
+// trigramStats remembers counts of full-text queries: of single trigrams, and of
+// the probes that choose a plan. They only steer which trigrams a query names and
+// which plan it takes, never which rows it returns: the recheck on every
 // candidate keeps results exact, so a stale count costs time, not correctness.
 type trigramStats struct {
 	mu     sync.Mutex
@@ -334,27 +346,48 @@ func newTrigramStats() *trigramStats {
 	return &trigramStats{counts: map[string]trigramCount{}}
 }
 
-// count returns how many rows hold trigram t, up to statCap, counting them with r
-// when unknown or older than statTTL (about a millisecond for a common one) and
-// *budget allows; otherwise the last count, or statCap when there is none. When
-// the statistics are full, an eighth of them, picked at random, make room.
-func (s *trigramStats) count(
+// trigram returns how many rows hold trigram t, up to statCap: see count.
+func (s *trigramStats) trigram(
 	ctx context.Context, r reader, t string, budget *int,
 ) (int, error) {
+	return s.count(ctx, r, trigramMatch(t), statCap-1, budget)
+}
+
+// trigramMatch is the full-text query for trigram t alone.
+func trigramMatch(t string) string {
+	return strings.Join(appendTrigram(nil, t), "")
+}
+
+// statKey is the statistics' key for the count of match up to max+1.
+func statKey(match string, max int) string {
+	return match + "\x00" + strconv.Itoa(max)
+}
+
+// count returns how many rows the full-text query match names, up to max+1,
+// counting them with r when unknown or older than statTTL and *budget allows (a
+// nil budget always does); otherwise the last count, or max+1 when there is none.
+// When the statistics are full, an eighth of them, picked at random, make room.
+func (s *trigramStats) count(
+	ctx context.Context, r reader, match string, max int, budget *int,
+) (int, error) {
+	key := statKey(match, max)
 	now := time.Now()
 	s.mu.Lock()
-	c, ok := s.counts[t]
+	c, ok := s.counts[key]
 	s.mu.Unlock()
+	limited := budget != nil && *budget <= 0
 	switch {
 	case ok && now.Sub(c.at) < statTTL:
 		return c.n, nil
-	case *budget <= 0 && ok:
+	case limited && ok:
 		return c.n, nil
-	case *budget <= 0:
-		return statCap, nil
+	case limited:
+		return max + 1, nil
 	}
-	*budget--
-	n, err := r.countCandidates(ctx, strings.Join(appendTrigram(nil, t), ""), statCap-1)
+	if budget != nil {
+		*budget--
+	}
+	n, err := r.countCandidates(ctx, match, max)
 	if err != nil {
 		return 0, err
 	}
@@ -368,6 +401,6 @@ func (s *trigramStats) count(
 			}
 		}
 	}
-	s.counts[t] = trigramCount{n: n, at: now}
+	s.counts[key] = trigramCount{n: n, at: now}
 	return n, nil
 }
