@@ -166,6 +166,11 @@ func (m seen[T]) before(accountID, id string, read func() (*T, error)) (*T, erro
 	return read()
 }
 
+// forget drops what is kept of the object, so that before reads it again.
+func (m seen[T]) forget(accountID, id string) {
+	delete(m, accountID+"/"+id)
+}
+
 // absent records that no object has the id, which keep replaces once one is written.
 func (m *seen[T]) absent(accountID, id string) {
 	if *m == nil {
@@ -304,7 +309,10 @@ func (t *auditTx) AssignProfile(
 	for _, before := range rs {
 		after := *before
 		after.ProfileID, after.PolicyUpdatedAt = profileID, at
-		t.regs.keep(after.AccountID, after.ID, &after)
+		// Not kept as the registration's state: rs may be a list's read view, which
+		// leaves out the slot and the secret's hash (Reader.ListRegistrations). A later
+		// write in this transaction reads the row again for its state before.
+		t.regs.forget(after.AccountID, after.ID)
 		if err := t.recordRegistration(ctx, before, &after); err != nil {
 			return err
 		}

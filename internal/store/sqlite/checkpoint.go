@@ -63,12 +63,8 @@ func (s *Store) checkpointer() {
 		pageSize = 4096
 	}
 	var sync func() error
-	if db, err := os.Open(s.path); err != nil {
-		// SQLite's own syncs still make every commit durable; only the wrap is slower.
-		s.log.Warn("open the database file to sync it after checkpoints", "err", err)
-	} else {
-		defer db.Close()
-		sync = db.Sync
+	if s.syncFile != nil {
+		sync = s.syncFile.Sync
 	}
 	var copied int64 // frames copied back as of the last round, for the next one
 	for {
@@ -106,19 +102,22 @@ func (s *Store) catchUp(
 	var frames int64
 	for range catchUpPasses {
 		before := done
-		var err error
-		frames, done, err = checkpoint(ctx, s.ckpt, "PASSIVE")
+		n, backfilled, err := checkpoint(ctx, s.ckpt, "PASSIVE")
 		if err != nil {
 			return frames, done, err
 		}
-		copied := done - before
-		if done < before { // the writer wrapped the log meanwhile
-			copied = done
+		if n < 0 { // the writer's own checkpoint holds the log: nothing copied
+			return frames, done, nil
 		}
-		if copied > 0 && sync != nil {
+		frames, done = n, backfilled
+		if done != before && sync != nil { // any change, a wrap included, may have copied
 			if err := sync(); err != nil {
 				return frames, done, fmt.Errorf("sync the database file: %w", err)
 			}
+		}
+		copied := done - before
+		if done < before { // the writer wrapped the log meanwhile: at least these
+			copied = done
 		}
 		if copied <= catchUpFrames {
 			break

@@ -70,7 +70,6 @@ func TestCatchUpSyncsWhatItCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	time.Sleep(50 * time.Millisecond) // the first background round, for the migrations
 
 	for i := range 20 {
 		err := st.Update(t.Context(), func(tx device.Tx) error {
@@ -82,7 +81,13 @@ func TestCatchUpSyncsWhatItCopied(t *testing.T) {
 	}
 	syncs := 0
 	sync := func() error { syncs++; return nil }
-	frames, done, err := st.catchUp(t.Context(), sync, 0)
+	var frames, done int64
+	for range 100 { // a background round may hold the log for a moment (frames 0)
+		if frames, done, err = st.catchUp(t.Context(), sync, 0); err != nil || frames != 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

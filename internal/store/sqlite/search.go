@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,13 +196,15 @@ func (r reader) countCandidates(ctx context.Context, match string, max int) (int
 }
 
 // probe is countCandidates for choosing a plan, remembered with the trigram
-// statistics (and as stale as they may be): the pages that follow a first page by
-// cursor ask the same, and each probe costs what it counts, up to 2 ms.
+// statistics for probeTTL: the pages that follow a first page by cursor ask the
+// same, and each probe costs what it counts, up to 2 ms. A stale probe that still
+// finds a term rare sends it to fromIndex, which reads every candidate: the short
+// life bounds how long a term that grew common (an import) can cost that.
 func (r reader) probe(ctx context.Context, match string, max int) (int, error) {
 	if r.grams == nil {
 		return r.countCandidates(ctx, match, max)
 	}
-	return r.grams.count(ctx, r, match, max, nil)
+	return r.grams.count(ctx, r, match, max, probeTTL, nil)
 }
 
 // selectiveFilter reports whether q names registrations, a device or users: each
@@ -268,8 +271,9 @@ func appendTrigram(parts []string, t string) []string {
 // trigram named costs a read of its doclist, so a long term's spread trigrams cost
 // four times what its rarest three do (2.2 against 0.5 ms at a million rows), and
 // the rarest select about as well. A subset may name many more rows than the term
-// matches, so only a count of what it names may send a search to fromIndex; the
-// other plans are chosen by the spread trigrams' count.
+// matches, so only a count of what it names (a probe, at most probeTTL old) may
+// send a search to fromIndex; the other plans are chosen by the spread trigrams'
+// count.
 func (r reader) rarestTrigrams(ctx context.Context, term string, budget *int) (string, error) {
 	if r.grams == nil {
 		return "", nil
@@ -314,16 +318,18 @@ func abs(n int) int {
 }
 
 // Statistics of trigrams: how many rows of the search index hold each, counted up
-// to statCap, kept for statTTL and for at most statEntries trigrams and plan
-// probes (a million registrations hold about 7,000 distinct trigrams). A count stops at the cap, past
-// boundedCandidates, where the choice no longer depends on it, and so costs at
-// most about 2 ms, paid once per trigram by the first search that uses it. One
+// to statCap and kept for statTTL; with them, plan probes (see probe), kept for
+// probeTTL; statEntries of the two at most (a million registrations hold about
+// 7,000 distinct trigrams). A count stops at the cap, past boundedCandidates,
+// where the choice no longer depends on it, and so costs at most about 2 ms, paid
+// once per trigram by the first search that uses it. One
 // search counts at most countsPerSearch trigrams that are not known yet, so that a
 // long term of unseen trigrams (a search may be 256 characters) costs a bounded
 // time; a trigram left uncounted counts as common, and a later search counts it.
 const (
 	statCap         = boundedCandidates + 1
 	statTTL         = 10 * time.Minute
+	probeTTL        = time.Minute
 	statEntries     = 50000
 	countsPerSearch = 12
 )
@@ -334,7 +340,8 @@ const (
 // candidate keeps results exact, so a stale count costs time, not correctness.
 type trigramStats struct {
 	mu     sync.Mutex
-	counts map[string]trigramCount
+	counts map[uint64]trigramCount // by key: a probe's query may be a kilobyte
+	seed   maphash.Seed
 }
 
 type trigramCount struct {
@@ -343,14 +350,14 @@ type trigramCount struct {
 }
 
 func newTrigramStats() *trigramStats {
-	return &trigramStats{counts: map[string]trigramCount{}}
+	return &trigramStats{counts: map[uint64]trigramCount{}, seed: maphash.MakeSeed()}
 }
 
 // trigram returns how many rows hold trigram t, up to statCap: see count.
 func (s *trigramStats) trigram(
 	ctx context.Context, r reader, t string, budget *int,
 ) (int, error) {
-	return s.count(ctx, r, trigramMatch(t), statCap-1, budget)
+	return s.count(ctx, r, trigramMatch(t), statCap-1, statTTL, budget)
 }
 
 // trigramMatch is the full-text query for trigram t alone.
@@ -358,26 +365,27 @@ func trigramMatch(t string) string {
 	return strings.Join(appendTrigram(nil, t), "")
 }
 
-// statKey is the statistics' key for the count of match up to max+1.
-func statKey(match string, max int) string {
-	return match + "\x00" + strconv.Itoa(max)
+// key is the statistics' key for the count of match up to max+1: a 64-bit hash,
+// whose rare collision can only steer a plan.
+func (s *trigramStats) key(match string, max int) uint64 {
+	return maphash.String(s.seed, match+"\x00"+strconv.Itoa(max))
 }
 
 // count returns how many rows the full-text query match names, up to max+1,
-// counting them with r when unknown or older than statTTL and *budget allows (a
+// counting them with r when unknown or older than ttl and *budget allows (a
 // nil budget always does); otherwise the last count, or max+1 when there is none.
 // When the statistics are full, an eighth of them, picked at random, make room.
 func (s *trigramStats) count(
-	ctx context.Context, r reader, match string, max int, budget *int,
+	ctx context.Context, r reader, match string, max int, ttl time.Duration, budget *int,
 ) (int, error) {
-	key := statKey(match, max)
+	key := s.key(match, max)
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.counts[key]
 	s.mu.Unlock()
 	limited := budget != nil && *budget <= 0
 	switch {
-	case ok && now.Sub(c.at) < statTTL:
+	case ok && now.Sub(c.at) < ttl:
 		return c.n, nil
 	case limited && ok:
 		return c.n, nil

@@ -195,7 +195,7 @@ func TestRarestTrigrams(t *testing.T) {
 	now := time.Now()
 	for gram, n := range map[string]int{"abc": 5, "bcd": 1, "cde": 9, "def": 7, "efg": 3,
 		"fgh": 20000, "ghi": 2} {
-		stats.counts[statKey(trigramMatch(gram), statCap-1)] = trigramCount{n: n, at: now}
+		stats.counts[stats.key(trigramMatch(gram), statCap-1)] = trigramCount{n: n, at: now}
 	}
 	for term, want := range map[string]string{
 		// bcd (1), then ghi (2); every other one shares a letter with one of them.
@@ -226,7 +226,7 @@ func TestRarestTrigrams(t *testing.T) {
 	}
 	// Full statistics make room rather than grow or empty.
 	for i := range statEntries {
-		stats.counts[fmt.Sprint(i)] = trigramCount{n: 1, at: now}
+		stats.counts[uint64(i)] = trigramCount{n: 1, at: now}
 	}
 	budget = 1
 	if _, err := stats.trigram(t.Context(), r, "zzz", &budget); err != nil {
@@ -282,7 +282,7 @@ func TestSearchFoldsLikeGo(t *testing.T) {
 
 // TestPlanProbesAreRemembered checks that a plan's probe of the search index is
 // counted once and then read from the statistics, as the pages that follow a first
-// page by cursor ask it again, until it is older than statTTL.
+// page by cursor ask it again, until it is older than probeTTL.
 func TestPlanProbesAreRemembered(t *testing.T) {
 	st, _ := openFixture(t)
 	r := st.lists
@@ -291,7 +291,7 @@ func TestPlanProbesAreRemembered(t *testing.T) {
 	if err != nil || n == 0 {
 		t.Fatalf("probe: %d, %v; want some candidates", n, err)
 	}
-	key := statKey(match, indexedCandidates)
+	key := r.grams.key(match, indexedCandidates)
 	if c, ok := r.grams.counts[key]; !ok || c.n != n {
 		t.Fatalf("probe not remembered: %+v, %v", c, ok)
 	}
@@ -300,7 +300,7 @@ func TestPlanProbesAreRemembered(t *testing.T) {
 	if got, _ := r.probe(t.Context(), match, indexedCandidates); got != 12345 {
 		t.Errorf("remembered probe: %d, want 12345 from the statistics", got)
 	}
-	r.grams.counts[key] = trigramCount{n: 12345, at: time.Now().Add(-statTTL)}
+	r.grams.counts[key] = trigramCount{n: 12345, at: time.Now().Add(-probeTTL)}
 	if got, _ := r.probe(t.Context(), match, indexedCandidates); got != n {
 		t.Errorf("stale probe: %d, want %d counted again", got, n)
 	}

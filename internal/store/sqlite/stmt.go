@@ -77,10 +77,12 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScan
 }
 
 // pointRow is queryRow for a read of one row by its key, which takes microseconds:
-// the query itself runs without ctx's cancellation (the wait for a connection
-// still ends with ctx). The driver watches a cancellable context from a goroutine
-// of its own, started for each query, which costs more than such a read is worth
-// interrupting.
+// the query runs without ctx's cancellation. The driver watches a cancellable
+// context from a goroutine of its own, started for each query, which costs more
+// than such a read is worth interrupting. The wait for a gate token still ends
+// with ctx; the wait for the pool's connection that follows does not, and lasts
+// past ctx's deadline when other reads of the pool, which take no token, hold
+// every connection that long.
 func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScanner {
 	if r.tx != nil || r.cache.gate == nil {
 		return r.queryRow(ctx, query, args...)

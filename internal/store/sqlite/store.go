@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,6 +55,7 @@ type Store struct {
 	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
 	wrapWAL   atomic.Bool   // the writer should wrap the log; see checkpointer
+	syncFile  *os.File      // the database file, for the checkpointer's syncs; see Open
 }
 
 var registerFuncs sync.Once
@@ -121,6 +123,17 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	if _, err := write.ExecContext(ctx, optimize); err != nil {
 		log.Warn("refresh planner statistics", "err", err)
 	}
+	// The checkpointer syncs the database file through a descriptor of its own. It
+	// stays open until every connection is closed (Close): a close(2) of any
+	// descriptor of a file drops all of this process's POSIX locks on it, SQLite's
+	// too, and another process could then take the database for unused and remove
+	// its write-ahead log while this one still writes to it.
+	if f, err := os.Open(path); err != nil {
+		// SQLite's own syncs still make every commit durable; only the wrap is slower.
+		log.Warn("open the database file to sync it after checkpoints", "err", err)
+	} else {
+		s.syncFile = f
+	}
 	go s.writer()
 	s.signalCommit() // for what the migrations wrote
 	go s.checkpointer()
@@ -171,8 +184,8 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 	return db, nil
 }
 
-// Close stops the writer, after the transactions already queued, and closes both
-// connection pools.
+// Close stops the writer, after the transactions already queued, and closes the
+// connection pools, then the checkpointer's descriptor of the file.
 func (s *Store) Close() error {
 	close(s.closed)
 	<-s.done
@@ -180,7 +193,11 @@ func (s *Store) Close() error {
 	s.cache.close()
 	s.lists.cache.close()
 	s.writeCache.close()
-	return errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close())
+	err := errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close())
+	if s.syncFile != nil {
+		s.syncFile.Close() // last: see Open
+	}
+	return err
 }
 
 func (s *Store) migrate(ctx context.Context) error {
