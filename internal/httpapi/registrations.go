@@ -33,6 +33,12 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request, accountID 
 
 // getParams reads a registration get's query: include=policy or nothing.
 func getParams(r *http.Request) (withPolicy bool, err error) {
+	switch r.URL.RawQuery { // the two queries of nearly every get, without parsing
+	case "":
+		return false, nil
+	case "include=policy":
+		return true, nil
+	}
 	q, err := strictParams(r, "include")
 	if err != nil {
 		return false, err
