@@ -95,6 +95,7 @@ func New(svc Service, log *slog.Logger, opts Options) *API {
 		a.maxBody = 1 << 20
 	}
 	a.routes()
+	a.mux.Handle(unroutedPattern, a.route("", http.HandlerFunc(a.unrouted)))
 	return a
 }
 
@@ -165,8 +166,42 @@ func registrationRoute(pattern string) bool {
 }
 
 func (a *API) handle(pattern string, h http.Handler) {
-	a.mux.Handle(pattern, h)
+	a.mux.Handle(pattern, a.route(pattern, h))
 	a.patterns = append(a.patterns, pattern)
+}
+
+// unroutedPattern catches every request that no route matches, so that the mux is
+// searched once per request and such requests still get v4 envelopes. It is not in
+// Routes: it is the absence of one.
+const unroutedPattern = "/"
+
+// route wraps the handler of pattern with what every request of that route needs
+// before its handler runs: the client address's rate limit (except on the
+// registration API, limited per registration) and the deadline of its database work.
+func (a *API) route(pattern string, h http.Handler) http.Handler {
+	byAddress := !registrationRoute(pattern)
+	// Streams and the deprecated device list set deadlines per step instead.
+	deadline := !strings.HasSuffix(pattern, "/changes/stream") && pattern != legacyList
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if byAddress && !a.allowAddress(w, r) {
+			return
+		}
+		if deadline {
+			// Every query of an ordinary request runs under this deadline, so a stuck
+			// database call ends with the request instead of holding a connection.
+			timeout := requestTimeout
+			if a.slow[pattern] {
+				timeout = slowRequestTimeout
+				// Not every writer supports deadlines (test recorders do not).
+				deadline := time.Now().Add(timeout + time.Minute)
+				_ = http.NewResponseController(w).SetWriteDeadline(deadline)
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Routes returns the pattern of every route, such as
@@ -213,8 +248,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// LogAttrs: the access log is written for every request, and typed attributes
 		// spare it the conversions of key-value pairs.
+		route := r.Pattern
+		if route == unroutedPattern {
+			route = ""
+		}
 		a.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method),
-			slog.String("route", r.Pattern), slog.Int("status", rec.status),
+			slog.String("route", route), slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(nowFunc().Sub(start).Microseconds())/1000),
 			slog.String("request_id", requestID(ctx)))
 		if p == http.ErrAbortHandler {
@@ -227,30 +266,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// may follow with the same method: refuse instead, as an unroutable path.
 		writeNoRoute(rec, r.URL.Path)
 		return
-	}
-	_, pattern := a.mux.Handler(r)
-	if !registrationRoute(pattern) && !a.allowAddress(rec, r) {
-		return
-	}
-	if pattern == "" {
-		a.unrouted(rec, r)
-		return
-	}
-	if !strings.HasSuffix(pattern, "/changes/stream") && pattern != legacyList {
-		// Every query of an ordinary request runs under this deadline, so a stuck
-		// database call ends with the request instead of holding a connection.
-		// Streams and the deprecated device list set deadlines per step instead.
-		timeout := requestTimeout
-		if a.slow[pattern] {
-			timeout = slowRequestTimeout
-			// Not every writer supports deadlines (test recorders do not).
-			deadline := time.Now().Add(timeout + time.Minute)
-			_ = http.NewResponseController(rec).SetWriteDeadline(deadline)
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-		r = r.WithContext(ctx)
 	}
 	a.mux.ServeHTTP(rec, r)
 }
@@ -282,7 +297,7 @@ func (a *API) unrouted(w http.ResponseWriter, r *http.Request) {
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := a.mux.Handler(probe); p != "" && (p != legacySub || isLegacySub(r.URL.Path)) {
+		if _, p := a.mux.Handler(probe); p != unroutedPattern && (p != legacySub || isLegacySub(r.URL.Path)) {
 			allow = append(allow, m)
 		}
 	}

@@ -8,7 +8,8 @@ import (
 
 // TestRoutesUnderDevices checks that every path under /devices reaches its own
 // route: literal segments (registrations, revoke...) win over the deprecated API's
-// {device_id}, and the deprecated override-code route catches nothing else.
+// {device_id}, the deprecated override-code route catches nothing else, and what has
+// no route reaches the catch-all that answers it.
 func TestRoutesUnderDevices(t *testing.T) {
 	a := New(nil, slog.New(slog.DiscardHandler), Options{})
 	const (
@@ -49,10 +50,10 @@ func TestRoutesUnderDevices(t *testing.T) {
 		{"GET", acct + "/policy/exclude", "GET " + pol + "/exclude"},
 		{"PUT", acct + "/policy" + id + "/include", "PUT " + pol + "/{policy_id}/include"},
 		{"GET", acct + "/policy/override_codes", "GET " + pol + "/{policy_id}"},
-		{"DELETE", acct + id, ""},
-		{"POST", acct, ""},
-		{"GET", acct + id + "/override_codes/x", ""},
-		{"GET", acct + "/", ""},
+		{"DELETE", acct + id, unroutedPattern},
+		{"POST", acct, unroutedPattern},
+		{"GET", acct + id + "/override_codes/x", unroutedPattern},
+		{"GET", acct + "/", unroutedPattern},
 	}
 	for _, tt := range tests {
 		_, got := a.mux.Handler(httptest.NewRequest(tt.method, tt.path, nil))

@@ -123,7 +123,9 @@ func TokenRegistration(s Scanner, accountID string) (*device.APIToken, *device.R
 	t := device.APIToken{AccountID: accountID}
 	var v registrationScan
 	g := device.Registration{AccountID: accountID}
-	if err := s.Scan(append([]any{&t.ID, &t.ReadOnly}, v.viewDests(&g)...)...); err != nil {
+	dests := make([]any, 2, 2+viewColumnCount) // one allocation for every destination
+	dests[0], dests[1] = &t.ID, &t.ReadOnly
+	if err := s.Scan(v.appendViewDests(dests, &g)...); err != nil {
 		return nil, nil, fmt.Errorf("read registration: %w", err)
 	}
 	v.fill(&g)
@@ -136,7 +138,7 @@ func RegistrationViews(rows Rows, accountID string) ([]device.Registration, erro
 	return All(rows, func(s Scanner) (device.Registration, error) {
 		var v registrationScan
 		g := device.Registration{AccountID: accountID}
-		if err := s.Scan(v.viewDests(&g)...); err != nil {
+		if err := s.Scan(v.appendViewDests(make([]any, 0, viewColumnCount), &g)...); err != nil {
 			return g, fmt.Errorf("read registration: %w", err)
 		}
 		v.fill(&g)
@@ -231,12 +233,16 @@ type registrationScan struct {
 	policy                                device.Profile // its name, default flag and times
 }
 
-// viewDests returns the scan destinations of registrationViewColumns, into g and v.
-func (v *registrationScan) viewDests(g *device.Registration) []any {
-	return []any{&g.ID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Key, &v.keyType,
+// viewColumnCount is how many columns registrationViewColumns names.
+const viewColumnCount = 20
+
+// appendViewDests appends the scan destinations of registrationViewColumns, into g
+// and v, to dests.
+func (v *registrationScan) appendViewDests(dests []any, g *device.Registration) []any {
+	return append(dests, &g.ID, &g.DeviceID, &v.userID, &g.ProfileID, &g.Key, &v.keyType,
 		&v.tunnelType, &v.created, &v.updated, &v.seen, &v.revoked, &v.deleted,
 		&v.policyUpdated, &g.DeviceName, &g.ClientVersion, &v.userEmail, &v.userName,
-		&v.policy.Name, &v.policy.Default, &v.policyDeleted}
+		&v.policy.Name, &v.policy.Default, &v.policyDeleted)
 }
 
 // fill sets g's converted fields, its user and its policy from v; g's id, account
