@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
@@ -59,6 +61,34 @@ func TestRoutesUnderDevices(t *testing.T) {
 		_, got := a.mux.Handler(httptest.NewRequest(tt.method, tt.path, nil))
 		if got != tt.want {
 			t.Errorf("%s %s reaches %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestAccessLogNamesRoute checks the access log's route: the pattern that answered,
+// and nothing for a request that no route matched (the catch-all is not a route).
+func TestAccessLogNamesRoute(t *testing.T) {
+	var buf bytes.Buffer
+	a := New(nil, slog.New(slog.NewJSONHandler(&buf, nil)), Options{})
+	const acct = "/client/v4/accounts/0123456789abcdef0123456789abcdef"
+	tests := []struct{ method, path, route string }{
+		{"GET", acct + "/devices/registrations", "GET " + devices + "/registrations"},
+		{"PUT", acct + "/devices/registrations", ""},
+		{"GET", "/nothing/here", ""},
+	}
+	for _, tt := range tests {
+		buf.Reset()
+		a.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.method, tt.path, nil))
+		var entry struct {
+			Msg    string `json:"msg"`
+			Route  string `json:"route"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &entry); err != nil {
+			t.Fatalf("%s %s: access log %q: %v", tt.method, tt.path, buf.String(), err)
+		}
+		if entry.Msg != "request" || entry.Route != tt.route || entry.Status == 0 {
+			t.Errorf("%s %s logged %+v, want route %q", tt.method, tt.path, entry, tt.route)
 		}
 	}
 }
