@@ -78,7 +78,8 @@ type API struct {
 	slow    map[string]bool // patterns that get slowRequestTimeout
 	limits  limiters
 
-	patterns []string // every route's pattern, in the order of registration
+	patterns []string     // every route's pattern, in the order of registration
+	noRoute  http.Handler // answers what no route matches; see unroutedPattern
 
 	streams      context.Context // done when change streams must end
 	closeStreams context.CancelFunc
@@ -95,7 +96,8 @@ func New(svc Service, log *slog.Logger, opts Options) *API {
 		a.maxBody = 1 << 20
 	}
 	a.routes()
-	a.mux.Handle(unroutedPattern, a.route("", http.HandlerFunc(a.unrouted)))
+	a.noRoute = a.route("", http.HandlerFunc(a.unrouted))
+	a.mux.Handle(unroutedPattern, a.noRoute)
 	return a
 }
 
@@ -265,6 +267,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The mux would answer with a redirect to the cleaned path, which a client
 		// may follow with the same method: refuse instead, as an unroutable path.
 		writeNoRoute(rec, r.URL.Path)
+		return
+	}
+	if r.Method == http.MethodConnect || r.RequestURI == "*" ||
+		!strings.HasPrefix(r.URL.Path, "/") {
+		// The mux answers these itself, before any pattern: a plain-text 404, a bare
+		// 400, a redirect to "/". None can match a route.
+		a.noRoute.ServeHTTP(rec, r)
 		return
 	}
 	a.mux.ServeHTTP(rec, r)

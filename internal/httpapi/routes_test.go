@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -91,4 +95,45 @@ func TestAccessLogNamesRoute(t *testing.T) {
 			t.Errorf("%s %s logged %+v, want route %q", tt.method, tt.path, entry, tt.route)
 		}
 	}
+}
+
+// TestRequestsTheMuxAnswersItself sends the requests that the standard mux would
+// answer before looking at any pattern (a target of "*", CONNECT to an authority,
+// an absolute URL with no path): each gets the v4 no-route error, never the mux's
+// plain-text page or redirect, and spends its address's rate-limit budget as any
+// unrouted request does.
+func TestRequestsTheMuxAnswersItself(t *testing.T) {
+	a := New(nil, slog.New(slog.DiscardHandler), Options{RateLimits: RateLimits{PerAddress: 1}})
+	for i, raw := range []string{
+		"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+		"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+		"GET http://127.0.0.1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+		"POST http://127.0.0.1?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+	} {
+		first := line(raw)
+		for n, status := range []int{http.StatusBadRequest, http.StatusTooManyRequests} {
+			req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+			if err != nil {
+				t.Fatalf("%s: %v", first, err)
+			}
+			req.RemoteAddr = fmt.Sprintf("192.0.2.%d:1234", i+1)
+			rec := httptest.NewRecorder()
+			a.ServeHTTP(rec, req)
+			var env struct {
+				Success bool
+				Errors  []struct{ Code int }
+			}
+			err = json.Unmarshal(rec.Body.Bytes(), &env)
+			if rec.Code != status || err != nil || env.Success || len(env.Errors) == 0 {
+				t.Errorf("%s: request %d: %d %q, want %d and a v4 error", first, n+1,
+					rec.Code, rec.Body, status)
+			}
+		}
+	}
+}
+
+// line returns the first line of a raw request, to name it.
+func line(raw string) string {
+	first, _, _ := strings.Cut(raw, "\r\n")
+	return first
 }
