@@ -46,7 +46,8 @@ var walWrapBytes int64 = 64 << 20
 // and makes up to catchUpPasses passes, each over what the writer appended during
 // the one before, until one copies at most catchUpFrames: the writer's wrap is left
 // with a few milliseconds of log to copy and sync (about 25 ms instead of 200 in
-// the case above).
+// the case above). Each of those syncs writes the file back a range at a time
+// (pacedSync), so that the writer's syncs of the log do not queue behind all of it.
 const (
 	catchUpPasses = 3
 	catchUpFrames = 2000
@@ -64,7 +65,7 @@ func (s *Store) checkpointer() {
 	}
 	var sync func() error
 	if s.syncFile != nil {
-		sync = s.syncFile.Sync
+		sync = func() error { return pacedSync(s.syncFile) }
 	}
 	var copied int64 // frames copied back as of the last round, for the next one
 	for {
