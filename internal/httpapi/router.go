@@ -195,8 +195,8 @@ func (a *API) route(pattern string, h http.Handler) http.Handler {
 			if a.slow[pattern] {
 				timeout = slowRequestTimeout
 				// Not every writer supports deadlines (test recorders do not).
-				deadline := time.Now().Add(timeout + time.Minute)
-				_ = http.NewResponseController(w).SetWriteDeadline(deadline)
+				until := time.Now().Add(timeout + time.Minute)
+				_ = http.NewResponseController(w).SetWriteDeadline(until)
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
@@ -306,7 +306,8 @@ func (a *API) unrouted(w http.ResponseWriter, r *http.Request) {
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := a.mux.Handler(probe); p != unroutedPattern && (p != legacySub || isLegacySub(r.URL.Path)) {
+		_, p := a.mux.Handler(probe)
+		if p != unroutedPattern && (p != legacySub || isLegacySub(r.URL.Path)) {
 			allow = append(allow, m)
 		}
 	}
