@@ -17,6 +17,11 @@ var policyLists = []string{"include", "exclude", "fallback_domains"}
 func (a *API) policyRoutes() {
 	const acct = "/client/v4/accounts/{account_id}/devices"
 	const pol = acct + "/policy"
+	// Marked before they are registered: route reads the mark once.
+	for _, p := range []string{"POST " + pol, "PATCH " + pol + "/{policy_id}",
+		"DELETE " + pol + "/{policy_id}"} {
+		a.slow[p] = true // they wait for the re-evaluation of every registration
+	}
 	a.handle("GET "+acct+"/policies", a.admin(false, a.listPolicies))
 	a.handle("GET "+pol, a.admin(false, a.getPolicy))
 	a.handle("PATCH "+pol, a.admin(true, a.editDefaultPolicy))
@@ -24,10 +29,6 @@ func (a *API) policyRoutes() {
 	a.handle("GET "+pol+"/{policy_id}", a.admin(false, a.getPolicy))
 	a.handle("PATCH "+pol+"/{policy_id}", a.admin(true, a.editPolicy))
 	a.handle("DELETE "+pol+"/{policy_id}", a.admin(true, a.deletePolicy))
-	for _, p := range []string{"POST " + pol, "PATCH " + pol + "/{policy_id}",
-		"DELETE " + pol + "/{policy_id}"} {
-		a.slow[p] = true // they wait for the re-evaluation of every registration
-	}
 	for _, list := range policyLists {
 		a.handle("GET "+pol+"/"+list, a.admin(false, a.getPolicyList(list)))
 		a.handle("PUT "+pol+"/"+list, a.admin(true, a.putPolicyList(list)))

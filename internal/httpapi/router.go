@@ -75,7 +75,7 @@ type API struct {
 	maxBody int64
 	chunk   int // rows per read of the deprecated device list
 	mux     *http.ServeMux
-	slow    map[string]bool // patterns that get slowRequestTimeout
+	slow    map[string]bool // patterns that get slowRequestTimeout, marked before handle
 	limits  limiters
 
 	patterns []string     // every route's pattern, in the order of registration
@@ -184,6 +184,7 @@ func (a *API) route(pattern string, h http.Handler) http.Handler {
 	byAddress := !registrationRoute(pattern)
 	// Streams and the deprecated device list set deadlines per step instead.
 	deadline := !strings.HasSuffix(pattern, "/changes/stream") && pattern != legacyList
+	slow := a.slow[pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if byAddress && !a.allowAddress(w, r) {
 			return
@@ -192,7 +193,7 @@ func (a *API) route(pattern string, h http.Handler) http.Handler {
 			// Every query of an ordinary request runs under this deadline, so a stuck
 			// database call ends with the request instead of holding a connection.
 			timeout := requestTimeout
-			if a.slow[pattern] {
+			if slow {
 				timeout = slowRequestTimeout
 				// Not every writer supports deadlines (test recorders do not).
 				until := time.Now().Add(timeout + time.Minute)

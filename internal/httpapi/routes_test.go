@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 // TestRoutesUnderDevices checks that every path under /devices reaches its own
@@ -136,4 +140,81 @@ func TestRequestsTheMuxAnswersItself(t *testing.T) {
 func line(raw string) string {
 	first, _, _ := strings.Cut(raw, "\r\n")
 	return first
+}
+
+// deadlineService records the deadline of the context its calls receive, as an
+// admin of account "a…a" with write access sees them.
+type deadlineService struct {
+	Service
+	left     time.Duration // time to the deadline; 0 for none
+	recorded bool
+	stop     func() // ends the request once its first read is recorded
+}
+
+func (s *deadlineService) record(ctx context.Context) {
+	s.left, s.recorded = 0, true
+	if d, ok := ctx.Deadline(); ok {
+		s.left = time.Until(d)
+	}
+	s.stop()
+}
+
+func (s *deadlineService) Subscribe(context.Context) <-chan string {
+	return make(chan string)
+}
+
+func (s *deadlineService) AuthenticateToken(context.Context, string) (*device.Principal, error) {
+	return &device.Principal{AccountID: strings.Repeat("a", 32), CanWrite: true}, nil
+}
+
+func (s *deadlineService) List(ctx context.Context, _ string, _ device.ListQuery,
+) (device.Page, error) {
+	s.record(ctx)
+	return device.Page{}, nil
+}
+
+func (s *deadlineService) DeleteProfile(ctx context.Context, _, _ string,
+) ([]device.Profile, error) {
+	s.record(ctx)
+	return nil, nil
+}
+
+func (s *deadlineService) Changes(ctx context.Context, _ string, _ int64, _ int,
+) ([]device.Change, error) {
+	s.record(ctx)
+	return nil, nil
+}
+
+// TestRouteDeadlines checks the deadline each kind of route puts on its database
+// work: 30 s for an ordinary request, 10 min for a change of a profile's rule, none
+// for the change stream, which sets one per step.
+func TestRouteDeadlines(t *testing.T) {
+	svc := &deadlineService{}
+	a := New(svc, slog.New(slog.DiscardHandler), Options{})
+	acct := "/client/v4/accounts/" + strings.Repeat("a", 32) + "/devices"
+	own := "/api/v1/accounts/" + strings.Repeat("a", 32) + "/registrations"
+	tests := []struct {
+		method, path string
+		want         time.Duration
+	}{
+		{"GET", acct + "/registrations", requestTimeout},
+		{"DELETE", acct + "/policy/" + device.NewID(), slowRequestTimeout},
+		{"GET", own + "/changes", requestTimeout},
+		{"GET", own + "/changes/stream", 0},
+	}
+	for _, tt := range tests {
+		svc.left, svc.recorded = 0, false
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("t", 40))
+		ctx, cancel := context.WithCancel(req.Context())
+		svc.stop = cancel // a stream would run until then
+		a.ServeHTTP(httptest.NewRecorder(), req.WithContext(ctx))
+		cancel()
+		margin := time.Minute
+		if !svc.recorded || (tt.want == 0) != (svc.left == 0) ||
+			svc.left > tt.want || svc.left < tt.want-margin {
+			t.Errorf("%s %s: deadline in %v (read: %v), want %v", tt.method, tt.path,
+				svc.left, svc.recorded, tt.want)
+		}
+	}
 }

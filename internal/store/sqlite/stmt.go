@@ -61,6 +61,24 @@ func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // queryRow runs a single-row query through the statement cache. A preparation
 // error surfaces from Scan, as database/sql does for QueryRow.
 func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	return r.singleRow(ctx, false, query, args)
+}
+
+// pointRow is queryRow for a read of one row by its key, which takes microseconds:
+// the query runs without ctx's cancellation. The driver watches a cancellable
+// context from a goroutine of its own, started for each query, which costs more
+// than such a read is worth interrupting. The wait for a gate token still ends
+// with ctx; the wait for the pool's connection that follows does not, and lasts
+// past ctx's deadline when other reads of the pool, which take no token, hold
+// every connection that long.
+func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScanner {
+	return r.singleRow(ctx, true, query, args)
+}
+
+// singleRow runs a single-row query, outside a transaction once it holds a gate
+// token (waiting for it until ctx ends), and detached from ctx's cancellation when
+// detach is set (see pointRow).
+func (r reader) singleRow(ctx context.Context, detach bool, query string, args []any) rowScanner {
 	s, err := r.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -73,31 +91,10 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScan
 	case <-ctx.Done():
 		return errRow{ctx.Err()}
 	}
+	if detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	return gatedRow{s.QueryRowContext(ctx, args...), r.cache.gate}
-}
-
-// pointRow is queryRow for a read of one row by its key, which takes microseconds:
-// the query runs without ctx's cancellation. The driver watches a cancellable
-// context from a goroutine of its own, started for each query, which costs more
-// than such a read is worth interrupting. The wait for a gate token still ends
-// with ctx; the wait for the pool's connection that follows does not, and lasts
-// past ctx's deadline when other reads of the pool, which take no token, hold
-// every connection that long.
-func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScanner {
-	if r.tx != nil || r.cache.gate == nil {
-		return r.queryRow(ctx, query, args...)
-	}
-	select {
-	case r.cache.gate <- struct{}{}:
-	case <-ctx.Done():
-		return errRow{ctx.Err()}
-	}
-	s, err := r.cache.get(ctx, query)
-	if err != nil {
-		<-r.cache.gate
-		return errRow{err}
-	}
-	return gatedRow{s.QueryRowContext(context.WithoutCancel(ctx), args...), r.cache.gate}
 }
 
 // gatedRow gives its gate token back once it is scanned, when *sql.Row has given
