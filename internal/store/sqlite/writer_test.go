@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
+)
+
+// TestBatchWithoutSavepoints queues jobs behind one that holds the writer, so that
+// they share a batch, and checks both ways a batch can end: with every job
+// succeeding, each fn runs once (no savepoints, no second run); with one failing
+// after it wrote, the batch runs again under savepoints, the failed job's write is
+// gone, it alone gets its error, and the others commit.
+func TestBatchWithoutSavepoints(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "b.db"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	for _, failing := range []int{-1, 2} {
+		t.Run(fmt.Sprintf("failing job %d", failing), func(t *testing.T) {
+			const n = 5
+			refused := errors.New("refused")
+			var mu sync.Mutex
+			var order []int // the jobs' runs, in the writer's order
+			errs := make([]error, n)
+			hold, held := make(chan struct{}), make(chan struct{})
+			go st.Update(t.Context(), func(device.Tx) error {
+				close(held)
+				<-hold
+				return nil
+			})
+			<-held
+
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					errs[i] = st.Update(t.Context(), func(tx device.Tx) error {
+						mu.Lock()
+						order = append(order, i)
+						mu.Unlock()
+						name := fmt.Sprintf("batch-%d-%d", failing, i)
+						err := tx.PutSettingIfAbsent(t.Context(), name, []byte("v"))
+						if err == nil && i == failing {
+							return refused
+						}
+						return err
+					})
+				})
+			}
+			for len(st.jobs) < n {
+				time.Sleep(time.Millisecond)
+			}
+			close(hold)
+			wg.Wait()
+
+			// The writer runs the queue in its order, which is not i's: the bare run
+			// stops at the failing job, and the guarded one runs the queue again.
+			bare := len(order) - n
+			if failing < 0 && bare != 0 || failing >= 0 && (bare < 1 || order[bare-1] != failing) {
+				t.Fatalf("runs %v: want every job once, or a bare run to job %d and then "+
+					"every job once", order, failing)
+			}
+			if !slices.Equal(order[:bare], order[bare:2*bare]) {
+				t.Errorf("runs %v: the guarded run did not keep the queue's order", order)
+			}
+			for i := range n {
+				wantErr := error(nil)
+				if i == failing {
+					wantErr = refused
+				}
+				if !slices.Contains(order[bare:], i) {
+					t.Errorf("runs %v: job %d did not run in the last pass", order, i)
+				}
+				if !errors.Is(errs[i], wantErr) {
+					t.Errorf("job %d: Update = %v, want %v", i, errs[i], wantErr)
+				}
+				name := fmt.Sprintf("batch-%d-%d", failing, i)
+				_, err := st.Setting(t.Context(), name)
+				if stored := err == nil; stored != (i != failing) {
+					t.Errorf("job %d: setting stored = %t (%v), want %t", i, stored, err,
+						i != failing)
+				}
+			}
+		})
+	}
+}
