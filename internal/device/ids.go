@@ -5,17 +5,23 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
 )
 
-// NewID returns a random (version 4) UUID in its lowercase text form.
+// NewID returns a new time-ordered (version 7) UUID in its lowercase text form: the
+// current Unix time in milliseconds, then 74 random bits. Ids made one after another
+// sort together, so a new registration, device or user lands at the end of each
+// index on its id instead of at a random leaf: enrolment writes fewer pages. The id
+// tells when it was made, which the API shows as created_at anyway.
 func NewID() string {
 	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	rand.Read(b[6:])
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]

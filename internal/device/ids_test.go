@@ -2,6 +2,7 @@ package device_test
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,18 +11,30 @@ import (
 )
 
 func TestNewID(t *testing.T) {
-	v4 := regexp.MustCompile(
-		`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	v7 := regexp.MustCompile(
+		`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
+	before := time.Now().UnixMilli()
+	last := ""
 	for range 1000 {
 		id := device.NewID()
-		if !v4.MatchString(id) || !device.ValidID(id) {
-			t.Fatalf("NewID() = %q, want a lowercase version 4 UUID that ValidID accepts", id)
+		if !v7.MatchString(id) || !device.ValidID(id) {
+			t.Fatalf("NewID() = %q, want a lowercase version 7 UUID that ValidID accepts", id)
 		}
 		if seen[id] {
 			t.Fatalf("NewID() repeated %q", id)
 		}
 		seen[id] = true
+
+		// The first 48 bits are the time in milliseconds, so ids sort by it.
+		ms, err := strconv.ParseInt(strings.ReplaceAll(id[:13], "-", ""), 16, 64)
+		if err != nil || ms < before || ms > time.Now().UnixMilli() {
+			t.Fatalf("NewID() = %q: time %d (%v), want between %d and now", id, ms, err, before)
+		}
+		if id[:13] < last {
+			t.Fatalf("NewID() = %q sorts before an earlier id's time %q", id, last)
+		}
+		last = id[:13]
 	}
 }
 
