@@ -17,6 +17,7 @@ type reader struct {
 	cache *stmtCache
 	tx    *sql.Tx       // nil outside a transaction
 	grams *trigramStats // nil where searches go without statistics; see searchMatch
+	point *pointPool    // for pointRow outside a transaction, with cache's gate; or nil
 }
 
 func (r reader) Account(ctx context.Context, id string) (*device.Account, error) {

@@ -65,12 +65,12 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) rowScan
 }
 
 // pointRow is queryRow for a read of one row by its key, which takes microseconds:
-// the query runs without ctx's cancellation. The driver watches a cancellable
-// context from a goroutine of its own, started for each query, which costs more
-// than such a read is worth interrupting. The wait for a gate token still ends
-// with ctx; the wait for the pool's connection that follows does not, and lasts
-// past ctx's deadline when other reads of the pool, which take no token, hold
-// every connection that long.
+// the query runs without ctx's cancellation, on the point pool when the reader has
+// one (see pointPool). The driver watches a cancellable context from a goroutine
+// of its own, started for each query, which costs more than such a read is worth
+// interrupting. The wait for a gate token still ends with ctx; the wait for the
+// pool's connection that follows does not, and lasts past ctx's deadline when
+// other reads of the pool, which take no token, hold every connection that long.
 func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScanner {
 	return r.singleRow(ctx, true, query, args)
 }
@@ -79,17 +79,24 @@ func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScan
 // token (waiting for it until ctx ends), and detached from ctx's cancellation when
 // detach is set (see pointRow).
 func (r reader) singleRow(ctx context.Context, detach bool, query string, args []any) rowScanner {
-	s, err := r.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
-	if r.tx != nil || r.cache.gate == nil {
-		return s.QueryRowContext(ctx, args...)
+	point := detach && r.point != nil && r.tx == nil
+	var s *sql.Stmt
+	if !point {
+		var err error
+		if s, err = r.stmt(ctx, query); err != nil {
+			return errRow{err}
+		}
+		if r.tx != nil || r.cache.gate == nil {
+			return s.QueryRowContext(ctx, args...)
+		}
 	}
 	select {
 	case r.cache.gate <- struct{}{}:
 	case <-ctx.Done():
 		return errRow{ctx.Err()}
+	}
+	if point {
+		return gatedRow{r.point.row(query, args), r.cache.gate}
 	}
 	if detach {
 		ctx = context.WithoutCancel(ctx)
@@ -97,10 +104,10 @@ func (r reader) singleRow(ctx context.Context, detach bool, query string, args [
 	return gatedRow{s.QueryRowContext(ctx, args...), r.cache.gate}
 }
 
-// gatedRow gives its gate token back once it is scanned, when *sql.Row has given
-// its connection back to the pool.
+// gatedRow gives its gate token back once it is scanned, when the row has given
+// its connection back to its pool.
 type gatedRow struct {
-	row  *sql.Row
+	row  rowScanner
 	gate chan struct{}
 }
 

@@ -117,6 +117,13 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		ckpt.Close()
 		return nil, err
 	}
+	// The point reads' own connections, opened once the schema is there. Without
+	// them, point reads take the read pool as every other read does.
+	if p, err := openPointPool(path, readConns, readerCacheKiB); err != nil {
+		log.Warn("open connections for point reads", "err", err)
+	} else {
+		s.point = p
+	}
 	// Planner statistics, refreshed where stale and sampled (analysis_limit), as
 	// SQLite advises for long-lived connections: cheap at start, even at a million rows.
 	const optimize = `PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002`
@@ -190,6 +197,9 @@ func (s *Store) Close() error {
 	close(s.closed)
 	<-s.done
 	<-s.ckptDone
+	if s.point != nil {
+		s.point.close()
+	}
 	s.cache.close()
 	s.lists.cache.close()
 	s.writeCache.close()
