@@ -11,10 +11,14 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-// ListDevices runs on the lists' own pool.
+// ListDevices runs on the lists' own pool, in turn.
 func (s *Store) ListDevices(
 	ctx context.Context, accountID string, q device.DeviceListQuery,
 ) (device.DevicePage, error) {
+	if err := s.listTurn(ctx); err != nil {
+		return device.DevicePage{}, err
+	}
+	defer s.listDone()
 	return s.lists.ListDevices(ctx, accountID, q)
 }
 

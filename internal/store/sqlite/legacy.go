@@ -42,10 +42,14 @@ var deviceViewsQuery = deviceViewSelect + `
 	WHERE r.account_id = ` + accountNum + ` AND r.deleted_at IS NULL AND r.id > ?
 	ORDER BY r.id LIMIT ?`
 
-// DeviceViews runs on the lists' own pool.
+// DeviceViews runs on the lists' own pool, in turn.
 func (s *Store) DeviceViews(
 	ctx context.Context, accountID, after string, limit int,
 ) ([]device.DeviceView, error) {
+	if err := s.listTurn(ctx); err != nil {
+		return nil, err
+	}
+	defer s.listDone()
 	return s.lists.DeviceViews(ctx, accountID, after, limit)
 }
 

@@ -42,6 +42,7 @@ type Store struct {
 	read       *sql.DB
 	lists      reader // a pool of its own for list queries; see Open
 	listDB     *sql.DB
+	listGate   chan struct{} // turns on listDB; see listTurn
 	writeCache *stmtCache
 	ckpt       *sql.DB // the checkpointer's connection; see checkpointer
 	path       string
@@ -103,8 +104,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
-		lists:      reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
-		listDB:     listDB,
+		lists:  reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
+		listDB: listDB, listGate: make(chan struct{}, listConns),
 		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
 		done: make(chan struct{}), committed: make(chan struct{}, 1),
@@ -160,12 +161,34 @@ const (
 // listConns is the size of the list queries' pool.
 const listConns = 2
 
-// ListRegistrations runs on the lists' own pool.
+// ListRegistrations runs on the lists' own pool, in turn (see listTurn).
 func (s *Store) ListRegistrations(
 	ctx context.Context, accountID string, q device.ListQuery,
 ) (device.Page, error) {
+	if err := s.listTurn(ctx); err != nil {
+		return device.Page{}, err
+	}
+	defer s.listDone()
 	return s.lists.ListRegistrations(ctx, accountID, q)
 }
+
+// listTurn waits, until ctx ends, for one of the listConns turns that lists take
+// for all of their queries. The turns go first come, first served (a channel
+// queues its waiters in order), where database/sql hands a freed connection to a
+// waiter picked at random: with sixteen lists at once on two connections, some
+// waited for many others' queries and the slowest one in a hundred took five
+// times the median. As a list runs one query at a time (plan probes, page,
+// count), a turn always finds a connection free. listDone ends the turn.
+func (s *Store) listTurn(ctx context.Context) error {
+	select {
+	case s.listGate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) listDone() { <-s.listGate }
 
 // openDB opens a pool on path. The writer's pool (writer) leaves checkpoints to
 // the checkpointer.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,5 +93,37 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestListsWaitForATurn holds every list turn and checks that a list waits for
+// one until its context ends, then runs once a turn is free.
+func TestListsWaitForATurn(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "l.db"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range listConns {
+		st.listGate <- struct{}{}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	q := device.ListQuery{Limit: 10, Sort: device.SortByID}
+	if _, err := st.ListRegistrations(ctx, "none", q); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("list with every turn taken: %v, want its deadline", err)
+	}
+	if _, err := st.ListDevices(ctx, "none", device.DeviceListQuery{Limit: 10}); err == nil {
+		t.Error("device list with every turn taken: no error, want its deadline")
+	}
+
+	st.listDone()
+	if _, err := st.ListRegistrations(t.Context(), "none", q); err != nil {
+		t.Errorf("list with a turn free: %v", err)
+	}
+	if len(st.listGate) != listConns-1 {
+		t.Errorf("turns taken after the list: %d, want %d", len(st.listGate), listConns-1)
 	}
 }
