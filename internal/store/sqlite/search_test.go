@@ -305,3 +305,51 @@ func TestPlanProbesAreRemembered(t *testing.T) {
 		t.Errorf("stale probe: %d, want %d counted again", got, n)
 	}
 }
+
+// TestCommonTermPlans plants the statistics of a term too common for fromIndex and
+// checks the plan per sort: walkIndexed only for the user sorts, where a name's
+// matches sit in one stretch, and only while the rarest trigram bounds the set;
+// walkSort for the other sorts, where matches are spread.
+func TestCommonTermPlans(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, stats := st.lists, st.lists.grams
+	const term = "gracey"
+	plant := func(least int) {
+		now := time.Now()
+		for _, gram := range trigrams(term) {
+			stats.counts[stats.key(trigramMatch(gram), statCap-1)] = trigramCount{n: least, at: now}
+		}
+		budget := countsPerSearch
+		rarest, err := r.rarestTrigrams(t.Context(), term, &budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats.counts[stats.key(rarest, rareCandidates)] = trigramCount{n: rareCandidates + 1, at: now}
+		stats.counts[stats.key(trigramQuery(term), indexedCandidates)] =
+			trigramCount{n: indexedCandidates + 1, at: now}
+	}
+	for _, tc := range []struct {
+		least int
+		sort  device.SortField
+		want  listPlan
+	}{
+		{boundedCandidates, device.SortByUserName, walkIndexed},
+		{boundedCandidates, device.SortByUserEmail, walkIndexed},
+		{boundedCandidates, device.SortByID, walkSort},
+		{boundedCandidates, device.SortByLastSeenAt, walkSort},
+		{boundedCandidates, device.SortByCreatedAt, walkSort},
+		{boundedCandidates + 1, device.SortByUserName, walkSort},
+	} {
+		plant(tc.least)
+		q := device.ListQuery{Search: term, Sort: tc.sort, Limit: 50}
+		got, match, err := r.choosePlan(t.Context(), "a", &q)
+		if err != nil || got != tc.want || match != trigramQuery(term) {
+			t.Errorf("rarest trigram in %d rows, sort %s: plan %d with %q (%v), want %d with %q",
+				tc.least, tc.sort, got, match, err, tc.want, trigramQuery(term))
+		}
+	}
+}
