@@ -9,7 +9,7 @@ import (
 )
 
 // The log entries a job appends wait in its row.Journal and are written at the
-// job's end (commitBatch), inside its savepoint.
+// job's end (commitBatch), inside its savepoint when it has one.
 
 func (t *tx) logSeqs(ctx context.Context, accountID string) (*row.LogSeqs, error) {
 	return t.log.Seqs(accountID, func() (row.LogSeqs, error) {
