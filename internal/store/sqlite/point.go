@@ -61,14 +61,16 @@ func openPointPool(path string, size, cacheKiB int) (*pointPool, error) {
 
 func openPointConn(path string, cacheKiB int) (*pointConn, error) {
 	c := &pointConn{tls: libc.NewTLS(), stmts: map[string]uintptr{}}
-	name, err := libc.CString(path)
+	// The same URI as openDB's, without its parameters, so that both name one file
+	// whatever the path holds; and no SQLITE_OPEN_CREATE: the file is there.
+	name, err := libc.CString("file:" + path)
 	if err != nil {
 		c.tls.Close()
 		return nil, err
 	}
 	out := c.tls.Alloc(8)
 	rc := sqlite3.Xsqlite3_open_v2(c.tls, name, out,
-		sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_NOMUTEX, 0)
+		sqlite3.SQLITE_OPEN_READWRITE|sqlite3.SQLITE_OPEN_NOMUTEX|sqlite3.SQLITE_OPEN_URI, 0)
 	c.db = libc.AtomicLoadPUintptr(out)
 	c.tls.Free(8)
 	libc.Xfree(c.tls, name)

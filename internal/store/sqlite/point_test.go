@@ -188,3 +188,29 @@ func TestPointPoolConcurrentAndClose(t *testing.T) {
 		t.Errorf("read after close: %v, want errPointClosed", err)
 	}
 }
+
+// TestPointPoolOpensTheStoresFile opens a store at a path that a URI reads
+// differently from a file name (a space, a percent sign) and checks that the point
+// connections see the same schema as the pools do, not a file of their own.
+func TestPointPoolOpensTheStoresFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "we ird%2Ename.db")
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.point == nil {
+		t.Fatal("the point pool did not open the store's file")
+	}
+	const q = `SELECT count(*) FROM sqlite_schema WHERE type = 'table'`
+	var viaPool, viaSQL int64
+	if err := st.point.row(q, nil).Scan(&viaPool); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.read.QueryRowContext(t.Context(), q).Scan(&viaSQL); err != nil {
+		t.Fatal(err)
+	}
+	if viaPool != viaSQL || viaSQL == 0 {
+		t.Errorf("tables seen by the point pool: %d, by the read pool: %d", viaPool, viaSQL)
+	}
+}
