@@ -40,17 +40,20 @@ func (s *Service) Delete(ctx context.Context, accountID string, ids []string) er
 	if err != nil {
 		return err
 	}
-	var devices []string
 	err = s.bulk(ctx, accountID, ids, ChangeDeleted, func(r *Registration, now time.Time) bool {
 		if !r.DeletedAt.IsZero() {
 			return false
 		}
 		r.DeletedAt = now
-		if !acct.MultiUser {
-			devices = append(devices, r.DeviceID)
-		}
 		return true
-	}, func(ctx context.Context, tx Tx, now time.Time) error {
+	}, func(ctx context.Context, tx Tx, now time.Time, deleted []*Registration) error {
+		if acct.MultiUser {
+			return nil
+		}
+		devices := make([]string, len(deleted))
+		for i, r := range deleted {
+			devices[i] = r.DeviceID
+		}
 		return deleteDevices(ctx, tx, accountID, devices, now)
 	})
 	return err
@@ -78,16 +81,17 @@ func deleteDevices(
 // bulk applies change to every registration in ids within one transaction, and logs
 // a change of kind for each row it modified; unmodified rows are not written. A
 // deleted registration counts as not found, except to delete. after runs last, in
-// the same transaction.
+// the same transaction, with the registrations this run modified.
 func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind ChangeKind,
 	change func(r *Registration, now time.Time) bool,
-	after ...func(ctx context.Context, tx Tx, now time.Time) error,
+	after ...func(ctx context.Context, tx Tx, now time.Time, changed []*Registration) error,
 ) error {
 	if err := validateIDList(ids); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.Now()
+		var changed []*Registration // this run's, as the transaction may run again
 		for _, id := range ids {
 			r, err := tx.Registration(ctx, accountID, id)
 			if errors.Is(err, ErrNotFound) {
@@ -109,9 +113,10 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind
 			if err := tx.AppendChange(ctx, changeFor(kind, r, now)); err != nil {
 				return fmt.Errorf("log change: %w", err)
 			}
+			changed = append(changed, r)
 		}
 		for _, fn := range after {
-			if err := fn(ctx, tx, now); err != nil {
+			if err := fn(ctx, tx, now, changed); err != nil {
 				return err
 			}
 		}

@@ -166,9 +166,17 @@ func (c *pointConn) queryRow(query string, args, dest []any) error {
 	return nil
 }
 
-// column stores column i of stmt's current row in d.
+// column stores column i of stmt's current row in d. Integers must be stored as
+// integers, and a bool as 0 or 1, where database/sql would also parse text.
 func (c *pointConn) column(stmt uintptr, i int32, d any) error {
-	null := sqlite3.Xsqlite3_column_type(c.tls, stmt, i) == sqlite3.SQLITE_NULL
+	typ := sqlite3.Xsqlite3_column_type(c.tls, stmt, i)
+	null := typ == sqlite3.SQLITE_NULL
+	integer := func() (int64, error) {
+		if typ != sqlite3.SQLITE_INTEGER {
+			return 0, fmt.Errorf("column of type %d into %T", typ, d)
+		}
+		return sqlite3.Xsqlite3_column_int64(c.tls, stmt, i), nil
+	}
 	switch d := d.(type) {
 	case *sql.NullString:
 		d.Valid = !null
@@ -176,8 +184,13 @@ func (c *pointConn) column(stmt uintptr, i int32, d any) error {
 		return nil
 	case *sql.NullInt64:
 		d.Valid = !null
-		d.Int64 = sqlite3.Xsqlite3_column_int64(c.tls, stmt, i)
-		return nil
+		if null {
+			d.Int64 = 0
+			return nil
+		}
+		var err error
+		d.Int64, err = integer()
+		return err
 	case *[]byte:
 		*d = nil
 		if !null {
@@ -189,15 +202,24 @@ func (c *pointConn) column(stmt uintptr, i int32, d any) error {
 	if null {
 		return fmt.Errorf("converting NULL to %T is unsupported", d)
 	}
+	if s, ok := d.(*string); ok {
+		*s = c.text(stmt, i)
+		return nil
+	}
+	v, err := integer()
+	if err != nil {
+		return err
+	}
 	switch d := d.(type) {
-	case *string:
-		*d = c.text(stmt, i)
 	case *int64:
-		*d = sqlite3.Xsqlite3_column_int64(c.tls, stmt, i)
+		*d = v
 	case *int:
-		*d = int(sqlite3.Xsqlite3_column_int64(c.tls, stmt, i))
+		*d = int(v)
 	case *bool:
-		*d = sqlite3.Xsqlite3_column_int64(c.tls, stmt, i) != 0
+		if v != 0 && v != 1 {
+			return fmt.Errorf("%d into a bool", v)
+		}
+		*d = v == 1
 	default:
 		return fmt.Errorf("unsupported destination %T", d)
 	}
@@ -220,6 +242,9 @@ func (c *pointConn) size(stmt uintptr, i int32) int {
 // bind binds args to stmt's parameters, in order. SQLite copies each value
 // (SQLITE_TRANSIENT), so the C copies made here are freed at once.
 func (c *pointConn) bind(stmt uintptr, args []any) error {
+	if n := int(sqlite3.Xsqlite3_bind_parameter_count(c.tls, stmt)); n != len(args) {
+		return fmt.Errorf("sqlite: expected %d arguments, got %d", n, len(args))
+	}
 	for k, a := range args {
 		i := int32(k + 1)
 		var rc int32

@@ -110,6 +110,18 @@ func TestPointRowsReadAsDatabaseSQL(t *testing.T) {
 	if err := st.point.row(q, []any{1.5}).Scan(&ns, &ni, &b); err == nil {
 		t.Error("a float64 argument: no error, want unsupported")
 	}
+	if err := st.point.row(q, nil).Scan(&ns, &ni, &b); err == nil {
+		t.Error("too few arguments: no error")
+	}
+	var n int64
+	var flag bool
+	if err := st.point.row(`SELECT s FROM point_values WHERE k = ?`, []any{"full"}).
+		Scan(&n); err == nil {
+		t.Error("text into an int64: no error, as database/sql would parse it")
+	}
+	if err := st.point.row(`SELECT 2`, nil).Scan(&flag); err == nil {
+		t.Error("2 into a bool: no error")
+	}
 	if err := st.point.row(`SELECT nonsense FROM`, nil).Scan(&k); err == nil {
 		t.Error("a query that does not parse: no error")
 	}

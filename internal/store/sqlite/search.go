@@ -105,10 +105,11 @@ const (
 // much as walkSort reading the 100 rows a term that common needs for a page, on
 // average, at a million registrations. Each probe costs what it counts.
 //
-// Up to boundedCandidates, walkIndexed is still taken for the user sorts, by the
-// statistics, when the probe finds more than indexedCandidates: holding that many
-// rowids costs up to 14 ms at a million rows, more than an average walk, but the
-// walk has no bound.
+// Up to boundedCandidates, walkIndexed is still taken, by the statistics, when the
+// probe finds more than indexedCandidates: holding that many rowids costs up to
+// 14 ms at a million rows, more than an average walk, but the walk has no bound.
+// The counts are over every account: a term common in one account and absent
+// from another would make a walk of the second read every row it holds.
 // A term that names a group of users (a first name, a surname) is found in one
 // stretch of the user.email and user.name sorts, and walkSort reads every row
 // before it: 40 to 80 ms a page for a term in 3 % of the rows.
@@ -158,13 +159,6 @@ func (r reader) choosePlan(
 		return fromIndex, spread, nil
 	case n <= indexedCandidates:
 		return walkIndexed, spread, nil
-	}
-	// Only the user sorts can hold a common term's matches in one stretch; in any
-	// other order they are spread, and a walk finds a page among the next few
-	// thousand rows, sooner than holding the candidates would (for a first name in
-	// 3 % of the rows, about 4 ms a page against 14).
-	if q.Sort != device.SortByUserName && q.Sort != device.SortByUserEmail {
-		return walkSort, spread, nil
 	}
 	// The spread trigrams' AND names no more rows than the rarest of them.
 	least, err := r.leastSpreadCount(ctx, q.Search, &budget)

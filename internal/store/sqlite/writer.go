@@ -36,7 +36,19 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	case <-s.closed:
 		return errClosed
 	}
-	return <-j.done
+	// A job queued while Close runs may come after the writer's last drain: it
+	// then never runs. The writer answers every job it takes before it stops.
+	select {
+	case err := <-j.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {
@@ -65,6 +77,17 @@ func (s *Store) writer() {
 }
 
 // drain runs what was queued before Close.
+// totalChanges returns how many rows the writer's connection has inserted, updated
+// or deleted since it opened, triggers' included; -1 when it cannot tell. A
+// statement that fails is undone whole and does not count.
+func (r reader) totalChanges(ctx context.Context) int64 {
+	var n int64
+	if err := r.queryRow(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
 func (s *Store) drain() {
 	for {
 		select {
@@ -111,7 +134,10 @@ func (s *Store) runBatch(batch []*job) {
 // the whole transaction back, and commitBatch reports again for the caller to run
 // the batch again, guarded, each job under a savepoint. Jobs fail rarely (a refused
 // enrolment, a conflict), and their fns already allow a second run (device.Store).
-// A single job needs no savepoint either way: its failure is the transaction's.
+// Most refusals come before a job writes anything (an unknown key, a wrong
+// secret): when SQLite's count of changed rows did not move, the failed job left
+// nothing to undo, and the batch goes on bare. A single job needs no savepoint
+// either way: its failure is the transaction's.
 func (s *Store) commitBatch(
 	batch []*job, errs []error, changed map[string]bool, guarded bool,
 ) (again bool, err error) {
@@ -122,10 +148,15 @@ func (s *Store) commitBatch(
 	}
 	single := len(batch) == 1
 	savepoints := guarded && !single
+	counter := reader{cache: s.writeCache, tx: sqlTx}
+	var before int64 // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
+		}
+		if !savepoints && !single {
+			before = counter.totalChanges(ctx)
 		}
 		if savepoints {
 			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
@@ -139,6 +170,9 @@ func (s *Store) commitBatch(
 			errs[i] = t.flushJournal(ctx)
 		}
 		if errs[i] != nil && !savepoints {
+			if !single && before >= 0 && counter.totalChanges(ctx) == before {
+				continue // it wrote nothing
+			}
 			sqlTx.Rollback()
 			return !single, nil
 		}

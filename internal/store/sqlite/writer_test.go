@@ -15,10 +15,11 @@ import (
 )
 
 // TestBatchWithoutSavepoints queues jobs behind one that holds the writer, so that
-// they share a batch, and checks both ways a batch can end: with every job
-// succeeding, each fn runs once (no savepoints, no second run); with one failing
-// after it wrote, the batch runs again under savepoints, the failed job's write is
-// gone, it alone gets its error, and the others commit.
+// they share a batch, and checks the ways a batch can end: with every job
+// succeeding, or one failing before it wrote anything, each fn runs once (no
+// savepoints, no second run); with one failing after it wrote, the batch runs
+// again under savepoints. Either way the failed job's write is gone, it alone gets
+// its error, and the others commit.
 func TestBatchWithoutSavepoints(t *testing.T) {
 	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "b.db"),
 		slog.New(slog.DiscardHandler))
@@ -27,8 +28,12 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 	}
 	defer st.Close()
 
-	for _, failing := range []int{-1, 2} {
-		t.Run(fmt.Sprintf("failing job %d", failing), func(t *testing.T) {
+	for _, tc := range []struct {
+		failing int  // the job that fails, -1 for none
+		wrote   bool // whether it wrote before failing
+	}{{-1, false}, {2, true}, {2, false}} {
+		failing := tc.failing
+		t.Run(fmt.Sprintf("failing job %d, wrote %t", failing, tc.wrote), func(t *testing.T) {
 			const n = 5
 			refused := errors.New("refused")
 			var mu sync.Mutex
@@ -49,7 +54,10 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 						mu.Lock()
 						order = append(order, i)
 						mu.Unlock()
-						name := fmt.Sprintf("batch-%d-%d", failing, i)
+						if i == failing && !tc.wrote {
+							return refused
+						}
+						name := fmt.Sprintf("batch-%d-%t-%d", failing, tc.wrote, i)
 						err := tx.PutSettingIfAbsent(t.Context(), name, []byte("v"))
 						if err == nil && i == failing {
 							return refused
@@ -67,7 +75,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 			// The writer runs the queue in its order, which is not i's: the bare run
 			// stops at the failing job, and the guarded one runs the queue again.
 			bare := len(order) - n
-			if failing < 0 && bare != 0 || failing >= 0 && (bare < 1 || order[bare-1] != failing) {
+			if !tc.wrote && bare != 0 || tc.wrote && (bare < 1 || order[bare-1] != failing) {
 				t.Fatalf("runs %v: want every job once, or a bare run to job %d and then "+
 					"every job once", order, failing)
 			}
@@ -85,7 +93,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 				if !errors.Is(errs[i], wantErr) {
 					t.Errorf("job %d: Update = %v, want %v", i, errs[i], wantErr)
 				}
-				name := fmt.Sprintf("batch-%d-%d", failing, i)
+				name := fmt.Sprintf("batch-%d-%t-%d", failing, tc.wrote, i)
 				_, err := st.Setting(t.Context(), name)
 				if stored := err == nil; stored != (i != failing) {
 					t.Errorf("job %d: setting stored = %t (%v), want %t", i, stored, err,
@@ -125,5 +133,28 @@ func TestListsWaitForATurn(t *testing.T) {
 	}
 	if len(st.listGate) != listConns-1 {
 		t.Errorf("turns taken after the list: %d, want %d", len(st.listGate), listConns-1)
+	}
+}
+
+// TestUpdateAfterClose checks that a write that comes while or after the store
+// closes gets errClosed rather than waiting for a writer that has stopped.
+func TestUpdateAfterClose(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for range 50 {
+		done := make(chan error, 1)
+		go func() { done <- st.Update(t.Context(), func(device.Tx) error { return nil }) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errClosed) {
+				t.Fatalf("Update after Close = %v, want errClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Update after Close did not return")
+		}
 	}
 }
