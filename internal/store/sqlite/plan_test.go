@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,11 +68,7 @@ func TestListPlansUseIndexes(t *testing.T) {
 // so that each loads them.
 func openWithLargeStats(t *testing.T) *Store {
 	t.Helper()
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openEmpty(t)
 	fakeLargeStats(t, st)
 	return st
 }

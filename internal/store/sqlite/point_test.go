@@ -18,15 +18,11 @@ import (
 // included, in a store whose point pool is open.
 func pointFixture(t *testing.T) *Store {
 	t.Helper()
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openEmpty(t)
 	if st.point == nil {
 		t.Fatal("Open did not open the point pool")
 	}
-	_, err = st.write.ExecContext(t.Context(), `CREATE TABLE point_values
+	_, err := st.write.ExecContext(t.Context(), `CREATE TABLE point_values
 		(k TEXT PRIMARY KEY, s TEXT, i INTEGER, b BLOB, f INTEGER);
 		INSERT INTO point_values VALUES
 			('full', 'naïve ☃', 1234567890123, x'00ff10', 1),

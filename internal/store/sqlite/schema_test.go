@@ -17,11 +17,7 @@ var update = flag.Bool("update", false, "rewrite schema.sql")
 // TestSchemaGolden migrates a fresh database and compares its schema with the
 // committed schema.sql, so that every schema change is seen in review.
 func TestSchemaGolden(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "s.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 	rows, err := st.read.QueryContext(t.Context(), `SELECT sql FROM sqlite_master
 		WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name`)
 	if err != nil {

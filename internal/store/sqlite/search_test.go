@@ -186,11 +186,7 @@ func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []stri
 // TestRarestTrigrams checks which trigrams a search names from the statistics: the
 // rarest first, then the rarest that do not overlap those taken, three at most.
 func TestRarestTrigrams(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "r.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 	r, stats := st.lists, st.lists.grams
 	now := time.Now()
 	for gram, n := range map[string]int{"abc": 5, "bcd": 1, "cde": 9, "def": 7, "efg": 3,
@@ -312,11 +308,7 @@ func TestPlanProbesAreRemembered(t *testing.T) {
 // one account must not send a list of another, which may hold none of it, on an
 // unbounded walk (a review found one sort shortcut that did).
 func TestCommonTermPlans(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 	r, stats := st.lists, st.lists.grams
 	const term = "gracey"
 	plant := func(least int) {

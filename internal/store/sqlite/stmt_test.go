@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,11 +11,7 @@ import (
 // token is out, gives up when its context ends, and each scanned read returns its
 // token, so that the gate never runs dry.
 func TestReadGateQueuesAndGivesBack(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 	gate := st.cache.gate
 	for range cap(gate) * 3 {
 		var n int
@@ -35,7 +29,7 @@ func TestReadGateQueuesAndGivesBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	var n int
-	err = st.queryRow(ctx, `SELECT 1`).Scan(&n)
+	err := st.queryRow(ctx, `SELECT 1`).Scan(&n)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("read with every token out: %v, want the context's deadline", err)
 	}

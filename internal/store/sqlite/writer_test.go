@@ -21,12 +21,7 @@ import (
 // again under savepoints. Either way the failed job's write is gone, it alone gets
 // its error, and the others commit.
 func TestBatchWithoutSavepoints(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "b.db"),
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 
 	for _, tc := range []struct {
 		failing int  // the job that fails, -1 for none
@@ -107,12 +102,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 // TestListsWaitForATurn holds every list turn and checks that a list waits for
 // one until its context ends, then runs once a turn is free.
 func TestListsWaitForATurn(t *testing.T) {
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "l.db"),
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openEmpty(t)
 	for range listConns {
 		st.listGate <- struct{}{}
 	}
