@@ -77,17 +77,6 @@ func (s *Store) writer() {
 }
 
 // drain runs what was queued before Close.
-// totalChanges returns how many rows the writer's connection has inserted, updated
-// or deleted since it opened, triggers' included; -1 when it cannot tell. A
-// statement that fails is undone whole and does not count.
-func (r reader) totalChanges(ctx context.Context) int64 {
-	var n int64
-	if err := r.queryRow(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
-		return -1
-	}
-	return n
-}
-
 func (s *Store) drain() {
 	for {
 		select {
@@ -130,14 +119,14 @@ func (s *Store) runBatch(batch []*job) {
 // savepoint of its own; but savepoints cost a batch of enrolments about a sixth of
 // the writer's time: SQLite copies every page a job changes into a statement
 // journal, and the search index writes its pending rows to a new segment at each
-// one. So a batch first runs bare (guarded false): the first job that fails rolls
-// the whole transaction back, and commitBatch reports again for the caller to run
-// the batch again, guarded, each job under a savepoint. Jobs fail rarely (a refused
-// enrolment, a conflict), and their fns already allow a second run (device.Store).
-// Most refusals come before a job writes anything (an unknown key, a wrong
-// secret): when SQLite's count of changed rows did not move, the failed job left
-// nothing to undo, and the batch goes on bare. A single job needs no savepoint
-// either way: its failure is the transaction's.
+// one. So a batch first runs bare (guarded false). A job that fails without having
+// written (SQLite's count of changed rows did not move: an unknown key, a wrong
+// secret, most refusals) left nothing to undo, and the batch goes on. The first job
+// that fails after writing rolls the whole transaction back, and commitBatch
+// reports again for the caller to run the batch again, guarded, each job under a
+// savepoint. That is rare (a conflict), and fns already allow a second run
+// (device.Store). A single job needs no savepoint either way: its failure is the
+// transaction's.
 func (s *Store) commitBatch(
 	batch []*job, errs []error, changed map[string]bool, guarded bool,
 ) (again bool, err error) {
@@ -198,4 +187,15 @@ func (s *Store) commitBatch(
 		return false, fmt.Errorf("commit: %w", mapError(err))
 	}
 	return false, nil
+}
+
+// totalChanges returns how many rows the writer's connection has inserted, updated
+// or deleted since it opened, triggers' included; -1 when it cannot tell. A
+// statement that fails is undone whole and does not count.
+func (r reader) totalChanges(ctx context.Context) int64 {
+	var n int64
+	if err := r.queryRow(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
