@@ -20,9 +20,8 @@ import (
 // hands it to one goroutine at a time, and its prepared statements bind and read
 // their values directly.
 type pointPool struct {
-	conns chan *pointConn
+	conns chan *pointConn // the idle connections; its capacity is the pool's size
 	done  chan struct{}
-	size  int
 }
 
 // pointConn is one connection of a pointPool and its prepared statements.
@@ -46,7 +45,7 @@ var errPointClosed = errors.New("sqlite point reads are closed")
 // openPointPool opens size read-only connections to the database at path, each
 // with a page cache of cacheKiB.
 func openPointPool(path string, size, cacheKiB int) (*pointPool, error) {
-	p := &pointPool{conns: make(chan *pointConn, size), done: make(chan struct{}), size: size}
+	p := &pointPool{conns: make(chan *pointConn, size), done: make(chan struct{})}
 	for range size {
 		c, err := openPointConn(path, cacheKiB)
 		if err != nil {
@@ -106,12 +105,8 @@ type pointRow struct {
 
 // Scan reads the first row into dest as database/sql's Row.Scan would, for the
 // destination types that the point reads use; sql.ErrNoRows when there is none.
+// Once the pool has closed, its connections are gone and only done is ready.
 func (r pointRow) Scan(dest ...any) error {
-	select {
-	case <-r.p.done:
-		return errPointClosed
-	default:
-	}
 	var c *pointConn
 	select {
 	case c = <-r.p.conns:
@@ -125,7 +120,7 @@ func (r pointRow) Scan(dest ...any) error {
 // close closes every connection, once the reads that hold one give it back.
 func (p *pointPool) close() {
 	close(p.done)
-	p.closeConns(p.size)
+	p.closeConns(cap(p.conns))
 }
 
 func (p *pointPool) closeConns(n int) {

@@ -140,7 +140,7 @@ func TestPointReadsSeeCommitsAndHoldNoSnapshot(t *testing.T) {
 		return i
 	}
 	for want := range int64(3) {
-		for range st.point.size { // every connection of the pool, in turn
+		for range cap(st.point.conns) { // every connection of the pool, in turn
 			if got := read(); got != want {
 				t.Fatalf("point read i = %d, want %d", got, want)
 			}
@@ -166,7 +166,7 @@ func TestPointPoolConcurrentAndClose(t *testing.T) {
 	st := pointFixture(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
-	for range 4 * st.point.size {
+	for range 4 * cap(st.point.conns) {
 		wg.Go(func() {
 			for range 50 {
 				var s string

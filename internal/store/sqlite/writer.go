@@ -137,6 +137,7 @@ func (s *Store) commitBatch(
 	}
 	single := len(batch) == 1
 	savepoints := guarded && !single
+	// The jobs' reads and the count of changed rows share one reader.
 	counter := reader{cache: s.writeCache, tx: sqlTx}
 	var before int64 // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
@@ -153,7 +154,7 @@ func (s *Store) commitBatch(
 				return false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		t := &tx{reader: reader{cache: s.writeCache, tx: sqlTx}, changed: map[string]bool{}}
+		t := &tx{reader: counter, changed: map[string]bool{}}
 		errs[i] = j.fn(t)
 		if errs[i] == nil {
 			errs[i] = t.flushJournal(ctx)
