@@ -25,8 +25,13 @@ import (
 // again). Most pages have been copied by then, so the writer copies few.
 //
 // walBoundFactor times walWrapBytes is the size past which the log file is
-// truncated: a reader that held an old snapshot through every wrap let it grow. The
-// truncation waits for readers, holding up the writer, busy_timeout (10 s) at most.
+// truncated, when it is also more than twice the log the last round found: a reader
+// that held an old snapshot through every wrap let it grow, and the rounds since
+// need far less. A file that size because every round fills it (a stream of
+// revokes writes about 200 MB of log a second at a million registrations) stays:
+// truncating it each round would cost a wait for readers every time (up to 170 ms
+// held the writer), and the next round would grow it again. The truncation waits
+// for readers, holding up the writer, busy_timeout (10 s) at most.
 const walBoundFactor = 8
 
 // checkpointEvery is the least time between two checkpoint rounds: pages written
@@ -44,13 +49,17 @@ var walWrapBytes int64 = 64 << 20
 // revokes copies about 200 MB in two seconds, and that sync held the writer for
 // about 200 ms). The checkpointer syncs the database file itself after each pass,
 // and makes up to catchUpPasses passes, each over what the writer appended during
-// the one before, until one copies at most catchUpFrames: the writer's wrap is left
-// with a few milliseconds of log to copy and sync (about 25 ms instead of 200 in
-// the case above). Each of those syncs writes the file back a range at a time
-// (pacedSync), so that the writer's syncs of the log do not queue behind all of it.
+// the one before, until one copies at most catchUpFrames. The checkpointer copies
+// and syncs a few times faster than a busy writer appends, so each pass is a
+// fraction of the one before (100,000 frames, then about 15,000, 5,000, 2,000...),
+// and the writer's wrap is left with a few hundred frames to copy and sync: under a
+// stream of revokes, about 15 ms against 35 ms when the rounds stopped at 2,000
+// frames, and 200 ms before the checkpointer synced at all. Each of those syncs
+// writes the file back a range at a time (pacedSync), so that the writer's syncs
+// of the log do not queue behind all of it.
 const (
-	catchUpPasses = 3
-	catchUpFrames = 2000
+	catchUpPasses = 6
+	catchUpFrames = 300
 )
 
 // checkpointer copies the write-ahead log back into the database file after
@@ -80,8 +89,8 @@ func (s *Store) checkpointer() {
 		if err != nil {
 			s.log.Warn("checkpoint the write-ahead log", "err", err)
 		}
-		if frames*(pageSize+24) > walWrapBytes {
-			s.wrapWAL.Store(true)
+		if logBytes := frames * (pageSize + 24); logBytes > walWrapBytes {
+			s.wrapLogBytes.Store(logBytes)
 		}
 
 		// Commits that arrive meanwhile leave a signal for the next round.
@@ -130,16 +139,27 @@ func (s *Store) catchUp(
 // wrapLog runs on the writer, between batches, when the checkpointer asked for it:
 // see checkpointer.
 func (s *Store) wrapLog() {
-	if !s.wrapWAL.Swap(false) {
+	logBytes := s.wrapLogBytes.Swap(0)
+	if logBytes == 0 {
 		return
 	}
 	mode := "PASSIVE"
-	if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > walBoundFactor*walWrapBytes {
-		mode = "TRUNCATE"
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		mode = wrapMode(fi.Size(), logBytes)
 	}
 	if _, _, err := checkpoint(context.Background(), s.write, mode); err != nil {
 		s.log.Warn("wrap the write-ahead log", "mode", mode, "err", err)
 	}
+}
+
+// wrapMode returns the checkpoint mode of a wrap of a log file of fileSize bytes
+// whose log held logBytes at the last pass: TRUNCATE when the file is past the bound
+// and mostly stale (see walBoundFactor), else PASSIVE.
+func wrapMode(fileSize, logBytes int64) string {
+	if fileSize > walBoundFactor*walWrapBytes && fileSize > 2*logBytes {
+		return "TRUNCATE"
+	}
+	return "PASSIVE"
 }
 
 // checkpoint runs one checkpoint in mode on db and returns the log's length in

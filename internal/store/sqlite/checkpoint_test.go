@@ -105,3 +105,23 @@ func TestCatchUpSyncsWhatItCopied(t *testing.T) {
 			frames2, done2, syncs, frames, done)
 	}
 }
+
+// TestWrapMode checks when a wrap truncates the log file: only past the bound and
+// when the last round's log filled less than half of it.
+func TestWrapMode(t *testing.T) {
+	bound := walBoundFactor * walWrapBytes
+	for _, c := range []struct {
+		file, log int64
+		want      string
+	}{
+		{file: walWrapBytes, log: walWrapBytes, want: "PASSIVE"},
+		{file: bound, log: walWrapBytes, want: "PASSIVE"},         // not past the bound
+		{file: bound + 4096, log: walWrapBytes, want: "TRUNCATE"}, // a reader let it grow
+		{file: bound + 4096, log: bound, want: "PASSIVE"},         // every round fills it
+		{file: 4 * bound, log: bound, want: "TRUNCATE"},
+	} {
+		if got := wrapMode(c.file, c.log); got != c.want {
+			t.Errorf("wrapMode(%d, %d) = %s, want %s", c.file, c.log, got, c.want)
+		}
+	}
+}

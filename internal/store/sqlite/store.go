@@ -55,8 +55,11 @@ type Store struct {
 
 	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
-	wrapWAL   atomic.Bool   // the writer should wrap the log; see checkpointer
 	syncFile  *os.File      // the database file, for the checkpointer's syncs; see Open
+
+	// wrapLogBytes, when not 0, asks the writer to wrap the log, which held that many
+	// bytes at the checkpointer's last pass; see checkpointer.
+	wrapLogBytes atomic.Int64
 }
 
 var registerFuncs sync.Once
