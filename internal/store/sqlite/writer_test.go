@@ -148,3 +148,59 @@ func TestUpdateAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleWriterMergesSearchIndex checks that migration 0014 set the search index's
+// automerge to 16, then commits index rows one transaction at a time, each of which
+// adds a segment (FTS5 merges inside commits only once they have written 64 pages,
+// or when a level holds 16 segments), and checks that the writer merges them once
+// idle and that every row is still found.
+func TestIdleWriterMergesSearchIndex(t *testing.T) {
+	st := openEmpty(t)
+	segments := func() int {
+		var n int
+		err := st.read.QueryRowContext(t.Context(),
+			`SELECT count(DISTINCT segid) FROM registrations_search_idx`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	var automerge int
+	err := st.read.QueryRowContext(t.Context(), `SELECT v FROM registrations_search_config
+		WHERE k = 'automerge'`).Scan(&automerge)
+	if err != nil || automerge != 16 {
+		t.Fatalf("automerge %d (%v), want 16", automerge, err)
+	}
+
+	const rows = 60
+	for i := range rows {
+		err := st.Update(t.Context(), func(dtx device.Tx) error {
+			_, err := dtx.(*tx).exec(t.Context(), "index", `INSERT INTO registrations_search
+				(rowid, text) VALUES (?, ?)`, i+1, fmt.Sprintf("row %d searchable", i))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy := segments()
+	if busy < 12 {
+		t.Fatalf("%d segments after %d commits, want 12 or more", busy, rows)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for segments() >= busy/2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if idle := segments(); idle >= busy/2 {
+		t.Errorf("%d segments after the writer was idle, %d before: want fewer than half",
+			idle, busy)
+	}
+	var found int
+	err = st.read.QueryRowContext(t.Context(), `SELECT count(*) FROM registrations_search
+		WHERE registrations_search MATCH '"sea" AND "ble"'`).Scan(&found)
+	if err != nil || found != rows {
+		t.Errorf("search finds %d rows (%v), want %d", found, err, rows)
+	}
+}

@@ -41,13 +41,33 @@ func dumpSQLite(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
+	conn.SetMaxOpenConns(1) // the full-text vocabularies live in this connection's temp schema
 	tables, err := sqliteColumn(ctx, conn, `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return "", fmt.Errorf("list tables: %w", err)
 	}
+	// An FTS5 index keeps its segments in shadow tables (NAME_data, NAME_idx) whose
+	// pages change when the store merges segments, the rows indexed staying the
+	// same. The dump shows such an index's content instead: each term and how many
+	// rows hold it.
+	fts, err := sqliteColumn(ctx, conn, `SELECT name FROM sqlite_master
+		WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE % USING fts5(%'`)
+	if err != nil {
+		return "", fmt.Errorf("list full-text indexes: %w", err)
+	}
 	var b strings.Builder
 	for _, table := range tables {
+		if slices.ContainsFunc(fts, func(f string) bool {
+			return table == f+"_data" || table == f+"_idx"
+		}) {
+			continue
+		}
+		if slices.Contains(fts, table) {
+			if err := dumpTerms(ctx, conn, &b, table); err != nil {
+				return "", err
+			}
+		}
 		rows, err := conn.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
 		if err != nil {
 			return "", fmt.Errorf("read %s: %w", table, err)
@@ -59,6 +79,27 @@ func dumpSQLite(ctx context.Context, path string) (string, error) {
 		writeTable(&b, table, lines)
 	}
 	return b.String(), nil
+}
+
+// dumpTerms writes the terms of the FTS5 index table and the number of rows that
+// hold each, read through an fts5vocab table in conn's temp schema.
+func dumpTerms(ctx context.Context, conn *sql.DB, b *strings.Builder, table string) error {
+	vocab := `temp."` + table + `_terms"`
+	_, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE IF NOT EXISTS `+vocab+
+		` USING fts5vocab(main, "`+table+`", row)`)
+	if err != nil {
+		return fmt.Errorf("read %s's terms: %w", table, err)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT term, doc FROM `+vocab)
+	if err != nil {
+		return fmt.Errorf("read %s's terms: %w", table, err)
+	}
+	lines, err := sqliteRows(rows)
+	if err != nil {
+		return fmt.Errorf("read %s's terms: %w", table, err)
+	}
+	writeTable(b, table+" terms", lines)
+	return nil
 }
 
 func sqliteColumn(ctx context.Context, conn *sql.DB, query string) ([]string, error) {
