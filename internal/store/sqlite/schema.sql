@@ -111,7 +111,9 @@ WHEN (OLD.revoked_at IS NULL) IS NOT (NEW.revoked_at IS NULL)
     WHERE num = NEW.account_id;
 END;
 
-CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations BEGIN
+CREATE TRIGGER registrations_denormalize_insert AFTER INSERT ON registrations
+WHEN NEW.user_name = '' AND NEW.user_email = '' AND NEW.device_name = ''
+    AND NEW.client_version = '' BEGIN
     UPDATE registrations SET
         user_name = coalesce((SELECT name FROM users WHERE id = NEW.user_id), ''),
         user_email = coalesce((SELECT email FROM users WHERE id = NEW.user_id), ''),
@@ -179,6 +181,14 @@ END;
 
 CREATE TRIGGER registrations_search_delete AFTER DELETE ON registrations BEGIN
     DELETE FROM registrations_search WHERE rowid = OLD.rowid;
+END;
+
+CREATE TRIGGER registrations_search_insert AFTER INSERT ON registrations
+WHEN NOT (NEW.user_name = '' AND NEW.user_email = '' AND NEW.device_name = ''
+    AND NEW.client_version = '') BEGIN
+    INSERT INTO registrations_search (rowid, text)
+    VALUES (NEW.rowid, go_lower(NEW.id || char(31) || NEW.device_name || char(31) ||
+        NEW.user_email || char(31) || NEW.user_name));
 END;
 
 CREATE TRIGGER registrations_search_update

@@ -167,12 +167,20 @@ func (t *tx) PutDevice(ctx context.Context, d *device.Device) error {
 		row.Micros(d.DeletedAt))
 }
 
+// PutRegistration writes a new registration with its user's and device's columns,
+// read in the same statement (migration 0015): its row is written once. The upsert
+// needs "WHERE true" after the joins, which SQLite would otherwise read as the
+// start of a join's ON clause.
 func (t *tx) PutRegistration(ctx context.Context, r *device.Registration) error {
 	return t.put(ctx, "put registration", `INSERT INTO registrations
 		(id, account_id, device_id, user_id, profile_id, slot, key, key_type, tunnel_type,
 		 secret_hash, created_at, updated_at, last_seen_at, revoked_at, deleted_at,
-		 policy_updated_at)
-		VALUES (?, `+accountNum+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 policy_updated_at, user_name, user_email, device_name, client_version)
+		SELECT ?1, (SELECT num FROM accounts WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+			?11, ?12, ?13, ?14, ?15, ?16, coalesce(u.name, ''), coalesce(u.email, ''),
+			coalesce(d.name, ''), coalesce(d.client_version, '')
+		FROM (SELECT 1) LEFT JOIN users u ON u.id = ?4 LEFT JOIN devices d ON d.id = ?3
+		WHERE true
 		ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id,
 			user_id = excluded.user_id, profile_id = excluded.profile_id, slot = excluded.slot,
 			key = excluded.key, key_type = excluded.key_type,
