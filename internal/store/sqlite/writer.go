@@ -232,9 +232,10 @@ func (r reader) totalChanges(ctx context.Context) int64 {
 // own, down to fewer than 4 segments a level (FTS5's usermerge), so that searches
 // read as few segments as before once a burst of writes is over. A step takes a
 // few milliseconds; a transaction that arrives meanwhile waits that long at most.
-var searchMergeAfter = 200 * time.Millisecond
-
-const searchMergePages = 256
+const (
+	searchMergeAfter = 200 * time.Millisecond
+	searchMergePages = 256
+)
 
 // mergeSearch runs one step of the search index's merge and reports whether it
 // merged anything, and so whether another step may find more to do.
