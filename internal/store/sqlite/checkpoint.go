@@ -27,11 +27,15 @@ import (
 // walBoundFactor times walWrapBytes is the size past which the log file is
 // truncated, when it is also more than twice the log the last round found: a reader
 // that held an old snapshot through every wrap let it grow, and the rounds since
-// need far less. A file that size because every round fills it (a stream of
-// revokes writes about 200 MB of log a second at a million registrations) stays:
-// truncating it each round would cost a wait for readers every time (up to 170 ms
-// held the writer), and the next round would grow it again. The truncation waits
-// for readers, holding up the writer, busy_timeout (10 s) at most.
+// need far less. The round after that reader lets go wraps the log (it was the
+// whole file); the next finds a short log in a long file and asks for the
+// truncation, however little was written. While the reader holds on, the log is
+// the whole file and nothing is truncated (a truncation would wait for it, holding
+// up the writer for busy_timeout, 10 s, every round). A file that size because
+// every round fills it (a stream of revokes writes about 200 MB of log a second at a
+// million registrations) stays too: truncating it each round would cost a wait for
+// readers every time (up to 170 ms held the writer), and the next round would grow
+// it again.
 const walBoundFactor = 8
 
 // checkpointEvery is the least time between two checkpoint rounds: pages written
@@ -53,7 +57,7 @@ var walWrapBytes int64 = 64 << 20
 // and syncs a few times faster than a busy writer appends, so each pass is a
 // fraction of the one before (100,000 frames, then about 15,000, 5,000, 2,000...),
 // and the writer's wrap is left with a few hundred frames to copy and sync: under a
-// stream of revokes, about 15 ms against 35 ms when the rounds stopped at 2,000
+// stream of revokes, about 19 ms against 35 ms when the rounds stopped at 2,000
 // frames, and 200 ms before the checkpointer synced at all. Each of those syncs
 // writes the file back a range at a time (pacedSync), so that the writer's syncs
 // of the log do not queue behind all of it.
@@ -89,8 +93,8 @@ func (s *Store) checkpointer() {
 		if err != nil {
 			s.log.Warn("checkpoint the write-ahead log", "err", err)
 		}
-		if logBytes := frames * (pageSize + 24); logBytes > walWrapBytes {
-			s.wrapLogBytes.Store(logBytes)
+		if logBytes := frames * (pageSize + 24); s.needsWrap(logBytes) {
+			s.wrapLogBytes.Store(max(logBytes, 1))
 		}
 
 		// Commits that arrive meanwhile leave a signal for the next round.
@@ -136,8 +140,20 @@ func (s *Store) catchUp(
 	return frames, done, nil
 }
 
-// wrapLog runs on the writer, between batches, when the checkpointer asked for it:
-// see checkpointer.
+// needsWrap reports whether the writer should wrap a log of logBytes: when it is
+// past walWrapBytes, or when the file is bloated past what it holds (see
+// walBoundFactor), which after a reader that held an old snapshot lets go may be so
+// while the log itself stays small.
+func (s *Store) needsWrap(logBytes int64) bool {
+	if logBytes > walWrapBytes {
+		return true
+	}
+	fi, err := os.Stat(s.path + "-wal")
+	return err == nil && wrapMode(fi.Size(), logBytes) == "TRUNCATE"
+}
+
+// wrapLog runs on the writer, between batches and merge steps, when the
+// checkpointer asked for it: see checkpointer.
 func (s *Store) wrapLog() {
 	logBytes := s.wrapLogBytes.Swap(0)
 	if logBytes == 0 {

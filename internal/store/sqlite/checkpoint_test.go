@@ -125,3 +125,61 @@ func TestWrapMode(t *testing.T) {
 		}
 	}
 }
+
+// TestBloatedLogIsTruncated pins an old snapshot with an open read transaction while
+// commits grow the log file past the bound, lets go, and checks that later small
+// commits, which never fill a log of walWrapBytes, still get the file truncated.
+func TestBloatedLogIsTruncated(t *testing.T) {
+	defer func(b int64, d time.Duration) { walWrapBytes, checkpointEvery = b, d }(
+		walWrapBytes, checkpointEvery)
+	walWrapBytes, checkpointEvery = 256<<10, 20*time.Millisecond
+	path := filepath.Join(t.TempDir(), "b.db")
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	put := func(name string, size int) {
+		t.Helper()
+		err := st.Update(t.Context(), func(tx device.Tx) error {
+			return tx.PutSettingIfAbsent(t.Context(), name, []byte(rand.Text()+
+				string(make([]byte, size))))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+
+	pin, err := st.read.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pin.QueryRow(`SELECT count(*) FROM settings`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		put(fmt.Sprint("big", i), 12<<10)
+	}
+	bound := walBoundFactor * walWrapBytes
+	if size() <= bound {
+		t.Fatalf("log file %d bytes with a snapshot pinned, want more than %d", size(), bound)
+	}
+	pin.Rollback()
+
+	for i := 0; i < 200 && size() > bound; i++ {
+		put(fmt.Sprint("small", i), 0)
+		time.Sleep(checkpointEvery)
+	}
+	if size() > bound {
+		t.Errorf("log file still %d bytes after the reader let go, want at most %d",
+			size(), bound)
+	}
+}

@@ -60,6 +60,7 @@ type Store struct {
 	// wrapLogBytes, when not 0, asks the writer to wrap the log, which held that many
 	// bytes at the checkpointer's last pass; see checkpointer.
 	wrapLogBytes atomic.Int64
+	mergeSteps   atomic.Int64 // merge steps of the search index tried; see mergeSearch
 }
 
 var registerFuncs sync.Once

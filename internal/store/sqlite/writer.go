@@ -60,11 +60,14 @@ func (s *Store) writer() {
 	defer close(s.done)
 	debt := false // a commit may have left the search index segments to merge
 	wait := searchMergeAfter
+	timer := time.NewTimer(wait)
+	timer.Stop()
 	for {
 		var first *job
 		var idle <-chan time.Time
 		if debt {
-			idle = time.After(wait)
+			timer.Reset(wait)
+			idle = timer.C
 		}
 		select {
 		case first = <-s.jobs: // waiting transactions come before merging
@@ -76,9 +79,11 @@ func (s *Store) writer() {
 				return
 			case <-idle:
 				debt, wait = s.mergeSearch(), 0
+				s.wrapLog() // merge steps grow the log as batches do
 				continue
 			}
 		}
+		timer.Stop()
 		batch := []*job{first}
 	fill:
 		for len(batch) < maxBatch {
@@ -232,14 +237,16 @@ func (r reader) totalChanges(ctx context.Context) int64 {
 // own, down to fewer than 4 segments a level (FTS5's usermerge), so that searches
 // read as few segments as before once a burst of writes is over. A step takes a
 // few milliseconds; a transaction that arrives meanwhile waits that long at most.
-const (
-	searchMergeAfter = 200 * time.Millisecond
-	searchMergePages = 256
-)
+const searchMergeAfter = 200 * time.Millisecond
+
+// searchMergePages is how many pages a merge step writes, about (a variable for
+// tests).
+var searchMergePages = 256
 
 // mergeSearch runs one step of the search index's merge and reports whether it
 // merged anything, and so whether another step may find more to do.
 func (s *Store) mergeSearch() bool {
+	s.mergeSteps.Add(1)
 	ctx := context.Background()
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -251,15 +258,20 @@ func (s *Store) mergeSearch() bool {
 	before := r.totalChanges(ctx)
 	_, err = sqlTx.ExecContext(ctx, `INSERT INTO registrations_search (registrations_search, rank)
 		VALUES ('merge', ?)`, searchMergePages)
-	after := r.totalChanges(ctx)
-	if err == nil {
-		err = sqlTx.Commit()
-	}
 	if err != nil {
 		s.log.Warn("merge the search index", "err", err)
 		return false
 	}
+	// FTS5 counts two changes or more for a merge that did some work, one otherwise
+	// (it rewrites its structure record): a merge that found nothing is rolled back,
+	// so that an idle moment after a batch that left nothing to merge costs no commit.
+	if after := r.totalChanges(ctx); before < 0 || after-before < 2 {
+		return false
+	}
+	if err := sqlTx.Commit(); err != nil {
+		s.log.Warn("merge the search index", "err", err)
+		return false
+	}
 	s.signalCommit()
-	// FTS5 counts two changes or more for a merge that did some work.
-	return before >= 0 && after-before >= 2
+	return true
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -152,9 +153,14 @@ func TestUpdateAfterClose(t *testing.T) {
 // TestIdleWriterMergesSearchIndex checks that migration 0014 set the search index's
 // automerge to 16, then commits index rows one transaction at a time, each of which
 // adds a segment (FTS5 merges inside commits only once they have written 64 pages,
-// or when a level holds 16 segments), and checks that the writer merges them once
-// idle and that every row is still found.
+// or when a level holds 16 segments), and checks that the writer, once idle,
+// merges them in several steps of a few pages, stops when there is nothing left to
+// merge, and that every row is still found.
 func TestIdleWriterMergesSearchIndex(t *testing.T) {
+	t.Cleanup(func(pages int) func() {
+		return func() { searchMergePages = pages } // after the store's Close
+	}(searchMergePages))
+	searchMergePages = 2
 	st := openEmpty(t)
 	segments := func() int {
 		var n int
@@ -165,7 +171,6 @@ func TestIdleWriterMergesSearchIndex(t *testing.T) {
 		}
 		return n
 	}
-
 	var automerge int
 	err := st.read.QueryRowContext(t.Context(), `SELECT v FROM registrations_search_config
 		WHERE k = 'automerge'`).Scan(&automerge)
@@ -173,29 +178,49 @@ func TestIdleWriterMergesSearchIndex(t *testing.T) {
 		t.Fatalf("automerge %d (%v), want 16", automerge, err)
 	}
 
-	const rows = 60
-	for i := range rows {
+	// Fifteen commits of 40 rows of random text: segments of several pages each, so
+	// that merging them takes several steps of two pages.
+	const commits, perCommit = 15, 40
+	for c := range commits {
 		err := st.Update(t.Context(), func(dtx device.Tx) error {
-			_, err := dtx.(*tx).exec(t.Context(), "index", `INSERT INTO registrations_search
-				(rowid, text) VALUES (?, ?)`, i+1, fmt.Sprintf("row %d searchable", i))
-			return err
+			for i := range perCommit {
+				_, err := dtx.(*tx).exec(t.Context(), "index", `INSERT INTO registrations_search
+					(rowid, text) VALUES (?, ?)`, c*perCommit+i+1, "searchable "+rand.Text()+rand.Text())
+				if err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	const rows = commits * perCommit
 	busy := segments()
 	if busy < 12 {
-		t.Fatalf("%d segments after %d commits, want 12 or more", busy, rows)
+		t.Fatalf("%d segments after %d commits, want 12 or more", busy, commits)
 	}
 
+	// Merging is over when no step has run for a while: the last one found nothing.
 	deadline := time.Now().Add(10 * time.Second)
-	for segments() >= busy/2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	steps := st.mergeSteps.Load()
+	for time.Now().Before(deadline) {
+		time.Sleep(4 * searchMergeAfter)
+		now := st.mergeSteps.Load()
+		if now == steps && now > 0 {
+			break
+		}
+		steps = now
 	}
-	if idle := segments(); idle >= busy/2 {
-		t.Errorf("%d segments after the writer was idle, %d before: want fewer than half",
-			idle, busy)
+	if idle := segments(); idle >= busy/2 || steps < 3 {
+		t.Errorf("%d segments after the writer was idle, %d before, in %d merge steps: "+
+			"want fewer than half, in several steps", idle, busy, steps)
+	}
+	time.Sleep(4 * searchMergeAfter)
+	if again := st.mergeSteps.Load(); again != steps {
+		t.Errorf("%d merge steps, then %d with nothing written: the merging did not stop",
+			steps, again)
 	}
 	var found int
 	err = st.read.QueryRowContext(t.Context(), `SELECT count(*) FROM registrations_search

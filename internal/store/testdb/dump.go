@@ -49,8 +49,8 @@ func dumpSQLite(ctx context.Context, path string) (string, error) {
 	}
 	// An FTS5 index keeps its segments in shadow tables (NAME_data, NAME_idx) whose
 	// pages change when the store merges segments, the rows indexed staying the
-	// same. The dump shows such an index's content instead: each term and how many
-	// rows hold it.
+	// same. The dump shows such an index's content instead: each term and the rows
+	// that hold it.
 	fts, err := sqliteColumn(ctx, conn, `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE % USING fts5(%'`)
 	if err != nil {
@@ -81,12 +81,12 @@ func dumpSQLite(ctx context.Context, path string) (string, error) {
 	return b.String(), nil
 }
 
-// dumpTerms writes the terms of the FTS5 index table and the number of rows that
-// hold each, read through an fts5vocab table in conn's temp schema.
+// dumpTerms writes the terms of the FTS5 index table, each with every row that
+// holds it, read through an fts5vocab table in conn's temp schema.
 func dumpTerms(ctx context.Context, conn *sql.DB, b *strings.Builder, table string) error {
 	vocab := `temp."` + table + `_terms"`
 	_, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE IF NOT EXISTS `+vocab+
-		` USING fts5vocab(main, "`+table+`", row)`)
+		` USING fts5vocab(main, "`+table+`", instance)`)
 	if err != nil {
 		return fmt.Errorf("read %s's terms: %w", table, err)
 	}
