@@ -228,15 +228,15 @@ func (r reader) totalChanges(ctx context.Context) int64 {
 // The search index (registrations_search) adds a segment at every commit that
 // changes it, and a search reads every segment's list for each trigram, so
 // segments must be merged. FTS5 merges them inside the commits themselves
-// (automerge) once a level holds a number of them: at 4 (its default), every
-// enrolment paid for about five pages of merging, 12 of the 32 pages its commit
-// wrote at a million registrations. Migration 0014 raises that number to 16, which
-// halves the pages merged inside commits (enrolments cost about a sixth less CPU),
-// and the writer merges the rest when it is idle: searchMergeAfter after its last
-// commit it merges searchMergePages at a time, each step a transaction of its
-// own, down to fewer than 4 segments a level (FTS5's usermerge), so that searches
-// read as few segments as before once a burst of writes is over. A step takes a
-// few milliseconds; a transaction that arrives meanwhile waits that long at most.
+// (automerge) once a level holds a number of them: at 4 (its default), the search
+// index's pages were 12 of the 32 an enrolment's commit wrote at a million
+// registrations. Migration 0014 raises that number to 16, which brought them to
+// about 7 (enrolments cost about a sixth less CPU), and the writer merges the rest
+// when it is idle: searchMergeAfter after its last commit it merges
+// searchMergePages at a time, each step a transaction of its own, down to fewer
+// than 4 segments a level (FTS5's usermerge), so that searches read as few segments
+// as before once a burst of writes is over. A transaction that arrives during a
+// step waits for that step, and no other, to end.
 const searchMergeAfter = 200 * time.Millisecond
 
 // searchMergePages is how many pages a merge step writes, about (a variable for
