@@ -93,8 +93,8 @@ func (s *Store) checkpointer() {
 		if err != nil {
 			s.log.Warn("checkpoint the write-ahead log", "err", err)
 		}
-		if logBytes := frames * (pageSize + 24); s.needsWrap(logBytes) {
-			s.wrapLogBytes.Store(max(logBytes, 1))
+		if mode := s.wrapFor(frames * (pageSize + 24)); mode != "" {
+			s.wrapRequest.Store(&mode)
 		}
 
 		// Commits that arrive meanwhile leave a signal for the next round.
@@ -114,6 +114,8 @@ func (s *Store) catchUp(
 	ctx context.Context, sync func() error, done int64,
 ) (int64, int64, error) {
 	var frames int64
+	last := int64(-1) // frames the pass before copied
+	var extra time.Time
 	for range catchUpPasses {
 		before := done
 		n, backfilled, err := checkpoint(ctx, s.ckpt, "PASSIVE")
@@ -133,38 +135,47 @@ func (s *Store) catchUp(
 		if done < before { // the writer wrapped the log meanwhile: at least these
 			copied = done
 		}
-		if copied <= catchUpFrames {
+		// Another pass is worth it only while each copies less than the one before,
+		// and for a quarter of the time between rounds at most: passes that do not shrink (a
+		// writer that appends as fast, a slow disk) or go on would only lengthen the
+		// round, and the log with it, before the writer's wrap.
+		if extra.IsZero() {
+			extra = time.Now()
+		}
+		if copied <= catchUpFrames || last >= 0 && copied >= last ||
+			time.Since(extra) > checkpointEvery/4 {
 			break
 		}
+		last = copied
 	}
 	return frames, done, nil
 }
 
-// needsWrap reports whether the writer should wrap a log of logBytes: when it is
-// past walWrapBytes, or when the file is bloated past what it holds (see
-// walBoundFactor), which after a reader that held an old snapshot lets go may be so
-// while the log itself stays small.
-func (s *Store) needsWrap(logBytes int64) bool {
-	if logBytes > walWrapBytes {
-		return true
+// wrapFor returns the mode in which the writer should wrap a log of logBytes, or ""
+// for none: a wrap once the log is past walWrapBytes, and a truncation when the file
+// is bloated past what it holds (see walBoundFactor), which after a reader that held
+// an old snapshot lets go may be so while the log itself stays small.
+func (s *Store) wrapFor(logBytes int64) string {
+	var size int64
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		size = fi.Size()
 	}
-	fi, err := os.Stat(s.path + "-wal")
-	return err == nil && wrapMode(fi.Size(), logBytes) == "TRUNCATE"
+	mode := wrapMode(size, logBytes)
+	if mode == "PASSIVE" && logBytes <= walWrapBytes {
+		return ""
+	}
+	return mode
 }
 
 // wrapLog runs on the writer, between batches and merge steps, when the
 // checkpointer asked for it: see checkpointer.
 func (s *Store) wrapLog() {
-	logBytes := s.wrapLogBytes.Swap(0)
-	if logBytes == 0 {
+	mode := s.wrapRequest.Swap(nil)
+	if mode == nil {
 		return
 	}
-	mode := "PASSIVE"
-	if fi, err := os.Stat(s.path + "-wal"); err == nil {
-		mode = wrapMode(fi.Size(), logBytes)
-	}
-	if _, _, err := checkpoint(context.Background(), s.write, mode); err != nil {
-		s.log.Warn("wrap the write-ahead log", "mode", mode, "err", err)
+	if _, _, err := checkpoint(context.Background(), s.write, *mode); err != nil {
+		s.log.Warn("wrap the write-ahead log", "mode", *mode, "err", err)
 	}
 }
 

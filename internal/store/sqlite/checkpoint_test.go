@@ -18,15 +18,7 @@ import (
 // instead of growing with every commit: checkpoints run beside the writer, so
 // without the writer's own wrap the log would never start again from its beginning.
 func TestWriteAheadLogStaysBounded(t *testing.T) {
-	defer func(b int64, d time.Duration) { walWrapBytes, checkpointEvery = b, d }(
-		walWrapBytes, checkpointEvery)
-	walWrapBytes, checkpointEvery = 256<<10, 20*time.Millisecond
-	path := filepath.Join(t.TempDir(), "w.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openSmallLog(t)
 
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
@@ -56,6 +48,24 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 	if limit := 16 * walWrapBytes; peak > limit {
 		t.Errorf("write-ahead log reached %d bytes, want at most %d", peak, limit)
 	}
+}
+
+// openSmallLog opens a new store whose log wraps past 256 KiB, with checkpoint
+// rounds every 20 ms, closed when the test ends (before the settings come back),
+// and returns it and its file's path.
+func openSmallLog(t *testing.T) (*Store, string) {
+	t.Helper()
+	t.Cleanup(func(b int64, d time.Duration) func() {
+		return func() { walWrapBytes, checkpointEvery = b, d }
+	}(walWrapBytes, checkpointEvery))
+	walWrapBytes, checkpointEvery = 256<<10, 20*time.Millisecond
+	path := filepath.Join(t.TempDir(), "w.db")
+	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
 }
 
 // TestCatchUpSyncsWhatItCopied checks a checkpoint round: it copies the whole log
@@ -130,15 +140,7 @@ func TestWrapMode(t *testing.T) {
 // commits grow the log file past the bound, lets go, and checks that later small
 // commits, which never fill a log of walWrapBytes, still get the file truncated.
 func TestBloatedLogIsTruncated(t *testing.T) {
-	defer func(b int64, d time.Duration) { walWrapBytes, checkpointEvery = b, d }(
-		walWrapBytes, checkpointEvery)
-	walWrapBytes, checkpointEvery = 256<<10, 20*time.Millisecond
-	path := filepath.Join(t.TempDir(), "b.db")
-	st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openSmallLog(t)
 	put := func(name string, size int) {
 		t.Helper()
 		err := st.Update(t.Context(), func(tx device.Tx) error {

@@ -16,13 +16,8 @@ import (
 // checks those columns against the users and devices tables and the search index
 // against them: each registration is found by its own user's email.
 func TestNewRegistrationCarriesNames(t *testing.T) {
-	st := openEmpty(t)
-	svc := device.NewService(st, nil, slog.New(slog.DiscardHandler))
+	st, svc, acct := openWithAccount(t)
 	ctx := t.Context()
-	acct, err := svc.CreateAccount(ctx, "names", true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	_, secret, err := svc.CreateEnrollmentKey(ctx, acct.ID, true, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +53,19 @@ func TestNewRegistrationCarriesNames(t *testing.T) {
 	}
 }
 
+// openWithAccount opens a new store, closed when the test ends, with a service over
+// it and a multi-user account.
+func openWithAccount(t *testing.T) (*Store, *device.Service, *device.Account) {
+	t.Helper()
+	st := openEmpty(t)
+	svc := device.NewService(st, nil, slog.New(slog.DiscardHandler))
+	acct, err := svc.CreateAccount(t.Context(), "names", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, svc, acct
+}
+
 // checkNames fails the test if a registration's user and device columns differ
 // from its user's and device's, or if the search index does not hold exactly one
 // entry for each registration.
@@ -88,16 +96,11 @@ func checkNames(t *testing.T, st *Store) {
 // the second, whose four columns are all empty, takes the trigger that fills them
 // (one UPDATE more), and both come out right and indexed once.
 func TestRegistrationRowWrittenOnce(t *testing.T) {
-	st := openEmpty(t)
-	svc := device.NewService(st, nil, slog.New(slog.DiscardHandler))
+	st, _, acct := openWithAccount(t)
 	ctx := t.Context()
-	acct, err := svc.CreateAccount(ctx, "once", true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	changes := map[bool]int64{} // by whether the user and device have names
-	err = st.Update(ctx, func(dtx device.Tx) error {
+	err := st.Update(ctx, func(dtx device.Tx) error {
 		w := dtx.(*tx)
 		for i, named := range []bool{true, false} {
 			u := &device.User{ID: device.NewID(), AccountID: acct.ID, CreatedAt: now, UpdatedAt: now}

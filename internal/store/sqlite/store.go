@@ -57,10 +57,8 @@ type Store struct {
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
 	syncFile  *os.File      // the database file, for the checkpointer's syncs; see Open
 
-	// wrapLogBytes, when not 0, asks the writer to wrap the log, which held that many
-	// bytes at the checkpointer's last pass; see checkpointer.
-	wrapLogBytes atomic.Int64
-	mergeSteps   atomic.Int64 // merge steps of the search index tried; see mergeSearch
+	wrapRequest atomic.Pointer[string] // the mode of the wrap the writer should make; see wrapFor
+	mergeSteps  atomic.Int64           // merge steps of the search index tried; see mergeSearch
 }
 
 var registerFuncs sync.Once
