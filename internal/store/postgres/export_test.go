@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"context"
+	"log/slog"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -38,3 +41,17 @@ const CandidatesQuery = candidatesQuery
 
 // TokenRegistrationSelect exposes the one-read get's query to the query-plan test.
 var TokenRegistrationSelect = tokenRegistrationSelect
+
+// OpenBatching opens a store whose gets share slots statements at a time, with
+// batched told each statement's number of gets before it runs.
+func OpenBatching(
+	ctx context.Context, url string, log *slog.Logger, slots int, batched func(int),
+) (*Store, error) {
+	return open(ctx, url, log, slots, batched)
+}
+
+// QueuedGets is how many gets have gone to the batching workers' queue.
+func QueuedGets(s *Store) int { return int(s.tokens.queued.Load()) }
+
+// TokenBatchSelect exposes the batched get's query to the query-plan test.
+const TokenBatchSelect = tokenBatchSelect

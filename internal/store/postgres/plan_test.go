@@ -187,8 +187,9 @@ func TestCountPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// TestTokenRegistrationPlanSeeks checks the one-read get, the hottest admin query:
-// the token and the registration must each come from an index, never a scan.
+// TestTokenRegistrationPlanSeeks checks the one-read get, the hottest admin query,
+// alone and batched: the token and the registration must each come from an index,
+// never a scan.
 func TestTokenRegistrationPlanSeeks(t *testing.T) {
 	st, err := postgres.Open(t.Context(), testdb.PostgresURL(t), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -200,5 +201,13 @@ func TestTokenRegistrationPlanSeeks(t *testing.T) {
 	joined := strings.Join(plan, "\n")
 	if bad || strings.Contains(joined, "Seq Scan on api_tokens") {
 		t.Errorf("token registration plan:\n%s", joined)
+	}
+
+	ids := []string{"00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000001"}
+	args = []any{ids, [][]byte{[]byte("a"), []byte("b")}, []string{"a", "b"}}
+	plan, bad = badPlan(t, st, postgres.TokenBatchSelect, args)
+	joined = strings.Join(plan, "\n")
+	if bad || strings.Contains(joined, "Seq Scan on api_tokens") {
+		t.Errorf("batched token registration plan:\n%s", joined)
 	}
 }

@@ -48,13 +48,25 @@ type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	hub  *notify.Hub
-	stop context.CancelFunc
-	done chan struct{}
+
+	// tokens batches gets' reads; life ends when the store closes.
+	tokens *tokenReads
+	life   context.Context
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // Open connects to the database at url, applies pending migrations and starts
 // listening for other instances' change notifications.
 func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	return open(ctx, url, log, 0, nil)
+}
+
+// open is Open with gets sharing tokenSlots statements at a time (0: getSlots's
+// choice), batched (when not nil) told each statement's number of gets.
+func open(
+	ctx context.Context, url string, log *slog.Logger, tokenSlots int, batched func(int),
+) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres url: %w", err)
@@ -79,16 +91,34 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	listenCtx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.listen(listenCtx)
+	s.life, s.stop = context.WithCancel(context.Background())
+	if tokenSlots == 0 {
+		tokenSlots = getSlots(cfg.MaxConns)
+	}
+	s.tokens = startTokenReads(s.life, pool, tokenSlots, batched)
+	go s.listen(s.life)
 	return s, nil
 }
 
-// Close stops listening and closes the pool.
+// tokenReaders is how many workers batch gets for a pool of maxConns connections:
+// half of them, so that gets leave the rest to lists and writes.
+func getSlots(maxConns int32) int {
+	return max(1, int(maxConns)/2)
+}
+
+// TokenRegistration is reader.TokenRegistration, batched with concurrent gets (see
+// tokenReads). A transaction's reads are not batched.
+func (s *Store) TokenRegistration(
+	ctx context.Context, tokenHash []byte, accountID, id string,
+) (*device.APIToken, *device.Registration, error) {
+	return s.tokens.read(ctx, s.life, tokenHash, accountID, id)
+}
+
+// Close stops listening and batching gets, and closes the pool.
 func (s *Store) Close() error {
 	s.stop()
 	<-s.done
+	s.tokens.wg.Wait()
 	s.pool.Close()
 	return nil
 }

@@ -90,13 +90,17 @@ const RegistrationViewSelect = `SELECT ` + registrationViewColumns + `
 	FROM registrations r
 	JOIN profiles p ON p.id = r.profile_id`
 
+// TokenRegistrationColumns are what TokenRegistration scans, in order, of an API token
+// t and a registration r with its profile p.
+const TokenRegistrationColumns = `t.id, t.read_only, ` + registrationViewColumns
+
 // TokenRegistrationSelect reads an API token and a registration of its account in
 // one statement, for TokenRegistration. Its parameters are, in order, the
 // registration id, the token hash and the account id; each adapter swaps in its own
 // placeholders. Only a token of that account that names a registration of it yields
 // a row, so a row proves both at once. Of the token it reads what a principal
 // needs, of the registration what a get shows.
-const TokenRegistrationSelect = `SELECT t.id, t.read_only, ` + registrationViewColumns + `
+const TokenRegistrationSelect = `SELECT ` + TokenRegistrationColumns + `
 	FROM api_tokens t
 	JOIN registrations r ON r.account_id = t.account_id AND r.id = ?
 	JOIN profiles p ON p.id = r.profile_id
@@ -120,16 +124,60 @@ func Registrations(rows Rows) ([]device.Registration, error) {
 func TokenRegistration(s Scanner, accountID string) (*device.APIToken, *device.Registration,
 	error,
 ) {
-	t := device.APIToken{AccountID: accountID}
-	var v registrationScan
-	g := device.Registration{AccountID: accountID}
-	dests := make([]any, 2, 2+viewColumnCount) // one allocation for every destination
-	dests[0], dests[1] = &t.ID, &t.ReadOnly
-	if err := s.Scan(v.appendViewDests(dests, &g)...); err != nil {
-		return nil, nil, fmt.Errorf("read registration: %w", err)
+	var x tokenRow
+	if err := x.scan(s, nil); err != nil {
+		return nil, nil, err
 	}
-	v.fill(&g)
-	return &t, &g, nil
+	t, g := x.finish(accountID)
+	return t, g, nil
+}
+
+// NumberedTokenRegistration scans a row of an adapter's statement that answers
+// several gets at once: first the position n (from 1) of the get the row answers,
+// then TokenRegistrationColumns. accountOf returns get n's account id, or false when
+// no get has that position.
+func NumberedTokenRegistration(
+	s Scanner, accountOf func(n int64) (string, bool),
+) (int64, *device.APIToken, *device.Registration, error) {
+	var x tokenRow
+	var n int64
+	if err := x.scan(s, &n); err != nil {
+		return 0, nil, nil, err
+	}
+	accountID, ok := accountOf(n)
+	if !ok {
+		return 0, nil, nil, fmt.Errorf("read registration: a row for get %d, not asked", n)
+	}
+	t, g := x.finish(accountID)
+	return n, t, g, nil
+}
+
+// tokenRow is one row of TokenRegistrationColumns as scanned, before its account is
+// known.
+type tokenRow struct {
+	t device.APIToken
+	g device.Registration
+	v registrationScan
+}
+
+// scan reads TokenRegistrationColumns, after lead when it is not nil.
+func (x *tokenRow) scan(s Scanner, lead *int64) error {
+	dests := make([]any, 0, 3+viewColumnCount) // one allocation for every destination
+	if lead != nil {
+		dests = append(dests, lead)
+	}
+	dests = append(dests, &x.t.ID, &x.t.ReadOnly)
+	if err := s.Scan(x.v.appendViewDests(dests, &x.g)...); err != nil {
+		return fmt.Errorf("read registration: %w", err)
+	}
+	return nil
+}
+
+// finish sets the token's and registration's account and converts what scan read.
+func (x *tokenRow) finish(accountID string) (*device.APIToken, *device.Registration) {
+	x.t.AccountID, x.g.AccountID = accountID, accountID
+	x.v.fill(&x.g)
+	return &x.t, &x.g
 }
 
 // RegistrationViews scans every row of a RegistrationViewSelect result, read for

@@ -165,38 +165,60 @@ func testTokenRegistration(
 	view := readView(*want)
 	check(t, "TokenRegistration registration", gotReg, &view, err)
 
-	// In order: the revocation comes last.
 	misses := []struct {
-		name string
-		read func() error
+		name        string
+		hash        []byte
+		account, id string
 	}{
-		{"unknown token", func() error {
-			_, _, err := e.store.TokenRegistration(e.ctx, device.HashSecret("nope"), a.ID, regID)
-			return err
-		}},
-		{"unknown registration", func() error {
-			_, _, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, device.NewID())
-			return err
-		}},
-		{"token of another account", func() error {
-			_, _, err := e.store.TokenRegistration(e.ctx, other.Hash, a.ID, regID)
-			return err
-		}},
-		{"registration of another account", func() error {
-			_, _, err := e.store.TokenRegistration(e.ctx, other.Hash, b.ID, regID)
-			return err
-		}},
-		{"revoked token", func() error {
-			e.update(t, func(tx device.Tx) error {
-				return tx.DeleteCredential(e.ctx, device.CredentialAPIToken, a.ID, tok.ID)
-			})
-			_, _, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
-			return err
-		}},
+		{"unknown token", device.HashSecret("nope"), a.ID, regID},
+		{"unknown registration", tok.Hash, a.ID, device.NewID()},
+		{"token of another account", other.Hash, a.ID, regID},
+		{"registration of another account", other.Hash, b.ID, regID},
 	}
 	for _, m := range misses {
-		wantIs(t, "TokenRegistration with "+m.name, m.read(), device.ErrNotFound)
+		_, _, err := e.store.TokenRegistration(e.ctx, m.hash, m.account, m.id)
+		wantIs(t, "TokenRegistration with "+m.name, err, device.ErrNotFound)
 	}
+
+	// Gets arrive together (an adapter may answer them with one statement): each
+	// has its own answer, whatever it shares a statement with.
+	type answer struct {
+		tok *device.APIToken
+		reg *device.Registration
+		err error
+	}
+	const rounds = 8
+	hits := make([]answer, rounds)
+	missed := make([][]error, rounds)
+	var wg sync.WaitGroup
+	for i := range rounds {
+		missed[i] = make([]error, len(misses))
+		wg.Go(func() {
+			h := &hits[i]
+			h.tok, h.reg, h.err = e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
+		})
+		for k, m := range misses {
+			wg.Go(func() {
+				_, _, missed[i][k] = e.store.TokenRegistration(e.ctx, m.hash, m.account, m.id)
+			})
+		}
+	}
+	wg.Wait()
+	for i := range rounds {
+		check(t, "concurrent TokenRegistration token", hits[i].tok,
+			&device.APIToken{ID: tok.ID, AccountID: a.ID, ReadOnly: tok.ReadOnly}, hits[i].err)
+		check(t, "concurrent TokenRegistration registration", hits[i].reg, &view, hits[i].err)
+		for k, m := range misses {
+			wantIs(t, "concurrent TokenRegistration with "+m.name, missed[i][k],
+				device.ErrNotFound)
+		}
+	}
+
+	e.update(t, func(tx device.Tx) error {
+		return tx.DeleteCredential(e.ctx, device.CredentialAPIToken, a.ID, tok.ID)
+	})
+	_, _, err = e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
+	wantIs(t, "TokenRegistration with a revoked token", err, device.ErrNotFound)
 }
 
 func testCredentialRoundTrip(t *testing.T, e *env, a *device.Account) {
