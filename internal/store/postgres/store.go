@@ -100,10 +100,11 @@ func open(
 	return s, nil
 }
 
-// tokenReaders is how many workers batch gets for a pool of maxConns connections:
-// half of them, so that gets leave the rest to lists and writes.
+// getSlots is how many statements gets may run at once on a pool of maxConns
+// connections: half of them, and two fewer than all, so that with three connections
+// or more gets leave one to lists and writes besides the one the listener holds.
 func getSlots(maxConns int32) int {
-	return max(1, int(maxConns)/2)
+	return max(1, min(int(maxConns)/2, int(maxConns)-2))
 }
 
 // TokenRegistration is reader.TokenRegistration, batched with concurrent gets (see
@@ -111,7 +112,7 @@ func getSlots(maxConns int32) int {
 func (s *Store) TokenRegistration(
 	ctx context.Context, tokenHash []byte, accountID, id string,
 ) (*device.APIToken, *device.Registration, error) {
-	return s.tokens.read(ctx, s.life, tokenHash, accountID, id)
+	return s.tokens.read(ctx, tokenHash, accountID, id)
 }
 
 // Close stops listening and batching gets, and closes the pool.

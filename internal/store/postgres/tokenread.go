@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -38,11 +40,12 @@ const tokenBatchSelect = `SELECT q.n, ` + row.TokenRegistrationColumns + `
 // were no batching, so a lone get waits for nothing and costs no hand-off. A get that
 // finds every slot taken queues; a worker takes it, waits for a slot, then takes every
 // other get queued by then (up to maxTokenBatch) and answers them all with one
-// statement. Slots are fewer than the pool's connections, so gets never hold all of
-// them and lists and writes still find one.
+// statement. Slots are at most half the pool's connections (see getSlots), so gets
+// leave connections to lists and writes.
 type tokenReads struct {
 	pool  *pgxpool.Pool
-	slots chan struct{} // a statement in flight holds one
+	life  context.Context // done once the store closes
+	slots chan struct{}   // a statement in flight holds one
 	queue chan *tokenRead
 	wg    sync.WaitGroup
 
@@ -54,6 +57,7 @@ type tokenReads struct {
 
 // tokenRead is one get waiting for its batch: what it asks, then what it got.
 type tokenRead struct {
+	ctx           context.Context // the caller's
 	id, accountID string
 	hash          []byte
 
@@ -63,69 +67,93 @@ type tokenRead struct {
 	done  chan struct{} // receives once the result is set
 }
 
+// errStoreClosed is what a get receives once the store has closed.
+var errStoreClosed = errors.New("read registration: store closed")
+
 // startTokenReads makes slots slots and starts as many workers, which serve queued
-// gets until ctx is done.
+// gets until life is done.
 func startTokenReads(
-	ctx context.Context, pool *pgxpool.Pool, slots int, batched func(int),
+	life context.Context, pool *pgxpool.Pool, slots int, batched func(int),
 ) *tokenReads {
-	b := &tokenReads{pool: pool, slots: make(chan struct{}, slots),
+	b := &tokenReads{pool: pool, life: life, slots: make(chan struct{}, slots),
 		queue: make(chan *tokenRead, maxTokenBatch), batched: batched}
 	for range slots {
 		b.wg.Add(1)
-		go b.work(ctx)
+		go b.work()
 	}
 	return b
 }
 
 // read answers one get: at once when a slot is free, otherwise with a batch. It
-// returns early when ctx is done or the workers have stopped (life is done).
+// returns early when ctx is done or the store has closed.
 func (b *tokenReads) read(
-	ctx, life context.Context, tokenHash []byte, accountID, id string,
+	ctx context.Context, tokenHash []byte, accountID, id string,
 ) (*device.APIToken, *device.Registration, error) {
+	if b.life.Err() != nil {
+		return nil, nil, errStoreClosed
+	}
+	if !storable(accountID) || !storable(id) {
+		// PostgreSQL refuses such text outright: no row can hold it, and in a batch
+		// the refusal would fail every other get of the statement.
+		return nil, nil, fmt.Errorf("read registration: %w", device.ErrNotFound)
+	}
 	select {
 	case b.slots <- struct{}{}:
-		if b.batched != nil {
-			b.batched(1)
-		}
-		t, r, err := reader{q: b.pool}.TokenRegistration(ctx, tokenHash, accountID, id)
-		<-b.slots
-		return t, r, err
+		return b.readAlone(ctx, tokenHash, accountID, id)
 	default:
 	}
 
-	q := &tokenRead{id: id, accountID: accountID, hash: tokenHash,
+	q := &tokenRead{ctx: ctx, id: id, accountID: accountID, hash: tokenHash,
 		done: make(chan struct{}, 1)}
 	select {
 	case b.queue <- q:
 		b.queued.Add(1)
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
-	case <-life.Done():
-		return nil, nil, errors.New("read registration: store closed")
+	case <-b.life.Done():
+		return nil, nil, errStoreClosed
 	}
 	select {
 	case <-q.done:
 		return q.token, q.reg, q.err
 	case <-ctx.Done():
-		return nil, nil, ctx.Err() // the worker still finishes q; nobody reads it
+		return nil, nil, ctx.Err() // the batch goes on without q, or skips it
+	case <-b.life.Done():
+		return nil, nil, errStoreClosed // the workers have stopped, or are stopping
 	}
+}
+
+// readAlone runs one get's own statement in the slot it holds, and frees the slot.
+func (b *tokenReads) readAlone(
+	ctx context.Context, tokenHash []byte, accountID, id string,
+) (*device.APIToken, *device.Registration, error) {
+	defer func() { <-b.slots }()
+	if b.batched != nil {
+		b.batched(1)
+	}
+	return reader{q: b.pool}.TokenRegistration(ctx, tokenHash, accountID, id)
+}
+
+// storable reports whether PostgreSQL can hold s as text: valid UTF-8 without NUL.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // work takes a queued get, waits for a slot, then takes every other get queued by
 // then (up to maxTokenBatch) and answers them together.
-func (b *tokenReads) work(ctx context.Context) {
+func (b *tokenReads) work() {
 	defer b.wg.Done()
 	batch := make([]*tokenRead, 0, maxTokenBatch)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-b.life.Done():
 			return
 		case q := <-b.queue:
 			batch = append(batch[:0], q)
 		}
 		select {
-		case <-ctx.Done():
-			return // its get returns on its own context; the store is closing
+		case <-b.life.Done():
+			return // its get returns on the store's closing
 		case b.slots <- struct{}{}:
 		}
 
@@ -142,7 +170,7 @@ func (b *tokenReads) work(ctx context.Context) {
 		if b.batched != nil {
 			b.batched(len(batch))
 		}
-		b.answer(ctx, batch)
+		b.answer(batch)
 		<-b.slots
 		for _, q := range batch {
 			q.done <- struct{}{}
@@ -152,16 +180,40 @@ func (b *tokenReads) work(ctx context.Context) {
 }
 
 // answer sets each get's result. A get that no row answers gets ErrNotFound, as
-// from the one-row statement.
-func (b *tokenReads) answer(ctx context.Context, batch []*tokenRead) {
-	if len(batch) == 1 {
-		q := batch[0]
+// from the one-row statement. Gets whose callers have gone are left out, and the
+// statement is cancelled if all of them go while it runs, as a lone get's is.
+func (b *tokenReads) answer(batch []*tokenRead) {
+	live := make([]*tokenRead, 0, len(batch))
+	for _, q := range batch {
+		if err := q.ctx.Err(); err != nil {
+			q.err = err
+			continue
+		}
+		live = append(live, q)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(b.life)
+	defer cancel()
+	var waiting atomic.Int64
+	waiting.Store(int64(len(live)))
+	for _, q := range live {
+		stop := context.AfterFunc(q.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+
+	if len(live) == 1 {
+		q := live[0]
 		q.token, q.reg, q.err = reader{q: b.pool}.TokenRegistration(ctx, q.hash, q.accountID, q.id)
 		return
 	}
-
-	err := b.scan(ctx, batch)
-	for _, q := range batch {
+	err := b.scan(ctx, live)
+	for _, q := range live {
 		switch {
 		case err != nil:
 			q.token, q.reg, q.err = nil, nil, err

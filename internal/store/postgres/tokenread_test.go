@@ -1,10 +1,14 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/postgres"
@@ -46,6 +50,7 @@ func TestGetsWaitingTogetherShareAStatement(t *testing.T) {
 		{acct.ID, token, device.NewID(), false},
 		{acct.ID, token, ids[5], true},
 		{other.ID, token, otherIDs[0], false},
+		{acct.ID, otherToken, otherIDs[0], false}, // another account's token and row
 		{acct.ID, token, ids[2], true},
 	}
 	type result struct {
@@ -125,4 +130,138 @@ func seedGets(t *testing.T, svc *device.Service, n int) (*device.Account, string
 		ids[i] = e.Registration.ID
 	}
 	return acct, token, ids
+}
+
+// holdSlot opens a store with one statement slot for gets and a hook that holds the
+// slot on the first get until release is closed; later statements report their
+// number of gets on sizes and run when hook (if not nil) returns.
+func holdSlot(t *testing.T, hook func(n int)) (st *postgres.Store, sizes chan int,
+	release chan struct{},
+) {
+	t.Helper()
+	sizes, release = make(chan int, 16), make(chan struct{})
+	first := true
+	st, err := postgres.OpenBatching(t.Context(), testdb.PostgresURL(t),
+		slog.New(slog.DiscardHandler), 1, func(n int) {
+			sizes <- n
+			if first {
+				first = false
+				<-release
+			} else if hook != nil {
+				hook(n)
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, sizes, release
+}
+
+// waitQueued waits until n gets have gone to the queue.
+func waitQueued(t *testing.T, st *postgres.Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); postgres.QueuedGets(st) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d gets queued", postgres.QueuedGets(st), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestQueuedGetsReturnWhenTheStoreCloses closes the store while a get waits in the
+// queue: it returns, and so does a get that arrives after the close.
+func TestQueuedGetsReturnWhenTheStoreCloses(t *testing.T) {
+	st, sizes, release := holdSlot(t, nil)
+	defer close(release)
+	hash := device.HashSecret("any")
+	id := device.NewID()
+	go st.TokenRegistration(t.Context(), hash, "a", id) // holds the slot
+	<-sizes
+	queued := make(chan error, 1)
+	go func() {
+		_, _, err := st.TokenRegistration(context.Background(), hash, "a", id)
+		queued <- err
+	}()
+	waitQueued(t, st, 1)
+
+	st.Close()
+	select {
+	case err := <-queued:
+		if err == nil {
+			t.Error("a queued get answered after the store closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a queued get still waits 10 s after the store closed")
+	}
+	if _, _, err := st.TokenRegistration(context.Background(), hash, "a", id); err == nil {
+		t.Error("a get after the store closed answered")
+	}
+}
+
+// TestBatchEndsWithItsCallers blocks a batch's statement on a table lock, then
+// cancels every get in it: the statement must be cancelled too (its lock request
+// withdrawn), as a lone get's is, rather than hold its slot and connection.
+func TestBatchEndsWithItsCallers(t *testing.T) {
+	var lock pgx.Tx
+	locked := make(chan error, 1)
+	var st *postgres.Store
+	st, sizes, release := holdSlot(t, func(int) {
+		var err error
+		lock, err = st.Pool().Begin(context.Background())
+		if err == nil {
+			_, err = lock.Exec(context.Background(),
+				"LOCK TABLE registrations IN ACCESS EXCLUSIVE MODE")
+		}
+		locked <- err
+	})
+	defer st.Close()
+	hash := device.HashSecret("any")
+	go st.TokenRegistration(t.Context(), hash, "a", device.NewID()) // holds the slot
+	<-sizes
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, _, err := st.TokenRegistration(ctx, hash, "a", device.NewID())
+			errs <- err
+		}()
+	}
+	waitQueued(t, st, 2)
+	close(release)
+	if n := <-sizes; n != 2 {
+		t.Fatalf("batch of %d gets, want 2", n)
+	}
+	if err := <-locked; err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(context.Background())
+
+	waiters := func() int {
+		var n int
+		err := lock.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
+			WHERE NOT granted AND relation = 'registrations'::regclass`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiters() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch's statement never waited for the lock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled get: %v", err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiters() > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch's statement still waits 10 s after its gets were cancelled")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -154,8 +154,11 @@ func testTokenRegistration(
 		ID: device.NewAccountID(), AccountID: b.ID, Name: "other", Hash: device.HashSecret(
 			"other account's secret"), CreatedAt: rowTime(25),
 	}
+	otherReg := newRegistration(b, e.seedDevice(t, b.ID, "hw-b"), e.seedUser(t, b.ID,
+		"bea@example.com"))
 	e.update(t, func(tx device.Tx) error {
-		return errors.Join(tx.InsertAPIToken(e.ctx, tok), tx.InsertAPIToken(e.ctx, other))
+		return errors.Join(tx.InsertAPIToken(e.ctx, tok), tx.InsertAPIToken(e.ctx, other),
+			tx.PutRegistration(e.ctx, otherReg))
 	})
 	// What a get shows: not the registration's slot or secret, not its profile's
 	// times, and of the token what its principal needs.
@@ -174,6 +177,9 @@ func testTokenRegistration(
 		{"unknown registration", tok.Hash, a.ID, device.NewID()},
 		{"token of another account", other.Hash, a.ID, regID},
 		{"registration of another account", other.Hash, b.ID, regID},
+		{"token and registration of another account", other.Hash, a.ID, otherReg.ID},
+		{"an id with a NUL", tok.Hash, a.ID, regID[:8] + "\x00" + regID[9:]},
+		{"an id that is not UTF-8", tok.Hash, a.ID, "\xff" + regID[1:]},
 	}
 	for _, m := range misses {
 		_, _, err := e.store.TokenRegistration(e.ctx, m.hash, m.account, m.id)
