@@ -236,7 +236,8 @@ func (r reader) totalChanges(ctx context.Context) int64 {
 // searchMergePages at a time, each step a transaction of its own, down to fewer
 // than 4 segments a level (FTS5's usermerge), so that searches read as few segments
 // as before once a burst of writes is over. A transaction that arrives during a
-// step waits for that step, and no other, to end.
+// step waits for that step, and no other, to end. Migration 0016 keeps the merging
+// inside commits incremental: see its comment.
 const searchMergeAfter = 200 * time.Millisecond
 
 // searchMergePages is how many pages a merge step writes, about (a variable for
