@@ -170,13 +170,27 @@ func (b *tokenReads) work() {
 		if b.batched != nil {
 			b.batched(len(batch))
 		}
-		b.answer(batch)
+		b.answerOrFail(batch)
 		<-b.slots
 		for _, q := range batch {
 			q.done <- struct{}{}
 		}
 		clear(batch) // drop the answered gets' rows until the next batch
 	}
+}
+
+// answerOrFail is answer, with a panic turned into every get's error: without a
+// batch it would have been one request's, recovered by the HTTP server, and on a
+// worker nothing recovers it but the end of the process.
+func (b *tokenReads) answerOrFail(batch []*tokenRead) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, q := range batch {
+				q.token, q.reg, q.err = nil, nil, fmt.Errorf("read registration: panic: %v", r)
+			}
+		}
+	}()
+	b.answer(batch)
 }
 
 // answer sets each get's result. A get that no row answers gets ErrNotFound, as

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/postgres"
 	"github.com/warpreg/warpreg/internal/store/testdb"
@@ -69,7 +67,7 @@ func TestGetsWaitingTogetherShareAStatement(t *testing.T) {
 	}
 
 	start(0)
-	if n := <-sizes; n != 1 {
+	if n := within(t, sizes, "first statement"); n != 1 {
 		t.Fatalf("first statement: %d gets, want 1", n)
 	}
 	for i := 1; i < len(gets); i++ {
@@ -82,12 +80,12 @@ func TestGetsWaitingTogetherShareAStatement(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)
-	if n := <-sizes; n != len(gets)-1 {
+	if n := within(t, sizes, "second statement"); n != len(gets)-1 {
 		t.Errorf("second statement: %d gets, want %d", n, len(gets)-1)
 	}
 
 	for range gets {
-		r := <-results
+		r := within(t, results, "answer")
 		g := gets[r.i]
 		switch {
 		case r.err != nil:
@@ -176,7 +174,7 @@ func TestQueuedGetsReturnWhenTheStoreCloses(t *testing.T) {
 	hash := device.HashSecret("any")
 	id := device.NewID()
 	go st.TokenRegistration(t.Context(), hash, "a", id) // holds the slot
-	<-sizes
+	within(t, sizes, "first statement")
 	queued := make(chan error, 1)
 	go func() {
 		_, _, err := st.TokenRegistration(context.Background(), hash, "a", id)
@@ -202,22 +200,18 @@ func TestQueuedGetsReturnWhenTheStoreCloses(t *testing.T) {
 // cancels every get in it: the statement must be cancelled too (its lock request
 // withdrawn), as a lone get's is, rather than hold its slot and connection.
 func TestBatchEndsWithItsCallers(t *testing.T) {
-	var lock pgx.Tx
-	locked := make(chan error, 1)
-	var st *postgres.Store
+	proceed, quit := make(chan struct{}), make(chan struct{})
 	st, sizes, release := holdSlot(t, func(int) {
-		var err error
-		lock, err = st.Pool().Begin(context.Background())
-		if err == nil {
-			_, err = lock.Exec(context.Background(),
-				"LOCK TABLE registrations IN ACCESS EXCLUSIVE MODE")
+		select {
+		case <-proceed:
+		case <-quit:
 		}
-		locked <- err
 	})
 	defer st.Close()
+	defer close(quit) // before Close, which waits for the worker
 	hash := device.HashSecret("any")
 	go st.TokenRegistration(t.Context(), hash, "a", device.NewID()) // holds the slot
-	<-sizes
+	within(t, sizes, "first statement")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	errs := make(chan error, 2)
@@ -229,17 +223,24 @@ func TestBatchEndsWithItsCallers(t *testing.T) {
 	}
 	waitQueued(t, st, 2)
 	close(release)
-	if n := <-sizes; n != 2 {
+	if n := within(t, sizes, "batch"); n != 2 {
 		t.Fatalf("batch of %d gets, want 2", n)
 	}
-	if err := <-locked; err != nil {
+
+	// The batch has formed and waits in the hook: lock the table its statement reads.
+	lock, err := st.Pool().Begin(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Rollback(context.Background())
-
+	defer lock.Rollback(context.Background()) // before Close, which waits for connections
+	_, err = lock.Exec(t.Context(), "LOCK TABLE registrations IN ACCESS EXCLUSIVE MODE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
 	waiters := func() int {
 		var n int
-		err := lock.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
+		err := lock.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks
 			WHERE NOT granted AND relation = 'registrations'::regclass`).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
@@ -252,9 +253,10 @@ func TestBatchEndsWithItsCallers(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+
 	cancel()
 	for range 2 {
-		if err := <-errs; !errors.Is(err, context.Canceled) {
+		if err := within(t, errs, "cancelled get's return"); !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled get: %v", err)
 		}
 	}
@@ -263,5 +265,18 @@ func TestBatchEndsWithItsCallers(t *testing.T) {
 			t.Fatal("the batch's statement still waits 10 s after its gets were cancelled")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// within receives from ch, or fails the test after 10 s, so that a regression fails
+// rather than hangs.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10 s", what)
+		panic("unreachable")
 	}
 }

@@ -1,8 +1,11 @@
--- FTS5 merges a level's segments all at once, inside whichever commit brings the
--- level to 'crisismerge' segments (16 by default). With automerge at 16 (migration
--- 0014) every merge was such a merge: the incremental merging that automerge starts
--- never had a commit to do its work in. Most are small, but a level of large
--- segments took one enrolment's commit 2.6 s at a million registrations, and every
--- write queued behind it. At 64, a level of 16 is merged a little at each commit
--- that follows, and a whole-level merge happens only if writes outrun that.
+-- FTS5 merges segments in two ways. Automerge works in steps: a commit that takes
+-- the index's count of written pages past a multiple of 64 also merges up to 64
+-- pages for each level, from a level holding 'automerge' segments or more. A crisis
+-- merge merges a whole level in one commit, as soon as the level holds
+-- 'crisismerge' segments (16 by default). With automerge at 16 (migration 0014),
+-- a level that reached 16 segments met the crisis merge at once, before any step
+-- could start on it: most such merges are small, but for a level of large segments
+-- one enrolment's commit took 2.6 s at a million registrations, and every write
+-- queued behind it. At 64 the steps do the merging, each bounded in pages; a
+-- whole-level merge happens only if writes outrun them to 64 segments.
 INSERT INTO registrations_search (registrations_search, rank) VALUES ('crisismerge', 64);
