@@ -18,16 +18,7 @@ import (
 // one statement, and that each got its own answer: its registration, or none for a
 // wrong token, another account's registration or an unknown id.
 func TestGetsWaitingTogetherShareAStatement(t *testing.T) {
-	sizes := make(chan int, 16)
-	release := make(chan struct{})
-	st, err := postgres.OpenBatching(t.Context(), testdb.PostgresURL(t),
-		slog.New(slog.DiscardHandler), 1, func(n int) {
-			sizes <- n
-			<-release
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, sizes, release := holdSlot(t, nil)
 	defer st.Close()
 	svc := device.NewService(st, nil, slog.New(slog.DiscardHandler))
 	acct, token, ids := seedGets(t, svc, 6)
@@ -73,12 +64,7 @@ func TestGetsWaitingTogetherShareAStatement(t *testing.T) {
 	for i := 1; i < len(gets); i++ {
 		start(i)
 	}
-	for deadline := time.Now().Add(10 * time.Second); postgres.QueuedGets(st) < len(gets)-1; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d gets queued", postgres.QueuedGets(st), len(gets)-1)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, st, len(gets)-1)
 	close(release)
 	if n := within(t, sizes, "second statement"); n != len(gets)-1 {
 		t.Errorf("second statement: %d gets, want %d", n, len(gets)-1)

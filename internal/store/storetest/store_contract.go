@@ -162,9 +162,9 @@ func testTokenRegistration(
 	})
 	// What a get shows: not the registration's slot or secret, not its profile's
 	// times, and of the token what its principal needs.
+	wantTok := &device.APIToken{ID: tok.ID, AccountID: tok.AccountID, ReadOnly: tok.ReadOnly}
 	gotTok, gotReg, err := e.store.TokenRegistration(e.ctx, tok.Hash, a.ID, regID)
-	check(t, "TokenRegistration token", gotTok,
-		&device.APIToken{ID: tok.ID, AccountID: tok.AccountID, ReadOnly: tok.ReadOnly}, err)
+	check(t, "TokenRegistration token", gotTok, wantTok, err)
 	view := readView(*want)
 	check(t, "TokenRegistration registration", gotReg, &view, err)
 
@@ -211,8 +211,7 @@ func testTokenRegistration(
 	}
 	wg.Wait()
 	for i := range rounds {
-		check(t, "concurrent TokenRegistration token", hits[i].tok,
-			&device.APIToken{ID: tok.ID, AccountID: a.ID, ReadOnly: tok.ReadOnly}, hits[i].err)
+		check(t, "concurrent TokenRegistration token", hits[i].tok, wantTok, hits[i].err)
 		check(t, "concurrent TokenRegistration registration", hits[i].reg, &view, hits[i].err)
 		for k, m := range misses {
 			wantIs(t, "concurrent TokenRegistration with "+m.name, missed[i][k],
