@@ -89,6 +89,13 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind
 	if err := validateIDList(ids); err != nil {
 		return err
 	}
+	if s.prefetch != nil {
+		err := s.prefetch.PrefetchRegistrations(ctx, accountID, ids)
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "read ahead of a bulk change", "account_id", accountID,
+				"err", err)
+		}
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.Now()
 		var changed []*Registration // this run's, as the transaction may run again

@@ -27,6 +27,8 @@ type Service struct {
 	touches *toucher
 	exprs   *exprCache
 	runs    *runs
+
+	prefetch Prefetcher // store, when it can read ahead; see bulk
 }
 
 // NewService returns a Service over store. A nil clock means the wall clock.
@@ -37,6 +39,7 @@ func NewService(store Store, clock Clock, log *slog.Logger) *Service {
 	s := &Service{now: clock, log: log, touches: &toucher{store: store}, exprs: &exprCache{},
 		runs: &runs{}}
 	s.store = auditStore{Store: store, now: s.Now}
+	s.prefetch, _ = store.(Prefetcher)
 	return s
 }
 

@@ -45,6 +45,7 @@ type Store struct {
 	listGate   chan struct{} // turns on listDB; see listTurn
 	writeCache *stmtCache
 	ckpt       *sql.DB // the checkpointer's connection; see checkpointer
+	prefetch   *prefetcher
 	path       string
 	log        *slog.Logger
 	hub        *notify.Hub
@@ -104,6 +105,14 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		ckpt.Close()
 		return nil, err
 	}
+	prefetch, err := openPrefetcher(path, log)
+	if err != nil {
+		write.Close()
+		read.Close()
+		ckpt.Close()
+		listDB.Close()
+		return nil, err
+	}
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
 		lists:  reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
@@ -111,13 +120,14 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
 		done: make(chan struct{}), committed: make(chan struct{}, 1),
-		ckptDone: make(chan struct{}),
+		ckptDone: make(chan struct{}), prefetch: prefetch,
 	}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		read.Close()
 		listDB.Close()
 		ckpt.Close()
+		prefetch.close()
 		return nil, err
 	}
 	// The point reads' own connections, opened once the schema is there. Without
@@ -228,7 +238,8 @@ func (s *Store) Close() error {
 	s.cache.close()
 	s.lists.cache.close()
 	s.writeCache.close()
-	err := errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close())
+	err := errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close(),
+		s.prefetch.close())
 	if s.syncFile != nil {
 		s.syncFile.Close() // last: see Open
 	}
