@@ -89,6 +89,9 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind
 	if err := validateIDList(ids); err != nil {
 		return err
 	}
+	// A read ahead may go on beside the change; it has no use once the change is done.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if s.prefetch != nil {
 		err := s.prefetch.PrefetchRegistrations(ctx, accountID, ids)
 		if err != nil && ctx.Err() == nil {

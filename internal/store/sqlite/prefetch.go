@@ -14,14 +14,14 @@ import (
 // Reading ahead for bulk changes.
 //
 // The writer runs one transaction at a time, and in it a revocation of a hundred
-// registrations reads about nine pages for each: the id's index entry, the row, its
-// entries in two list indexes, the device's row and index entry, the audit log's
-// index. When those pages are in memory that is about 15 ms of work; when they are
-// not (registrations nobody has touched for weeks, on a machine whose page cache
-// holds a fraction of the file) the writer waits on some 900 disk reads one after
-// the other, and every other write waits with it: 50-160 ms on the project's
-// machine, whose disk answers one read in about 70 µs but sixteen at once in about
-// the same time each.
+// registrations reads about eight leaf pages for each: the id's index entry, the
+// row, its entries in two list indexes, the device's index entry, row and entry in
+// devices_live_active, the audit log's target index. When those pages are in memory
+// that is about 15 ms of work; when they are not (registrations nobody has touched
+// for weeks, on a machine whose page cache holds a fraction of the file) the writer
+// waits on some 800 disk reads one after the other, and every other write waits
+// with it: 50-160 ms on the project's machine, whose disk takes about 70 µs a read
+// one at a time and serves about four times as many a second sixteen at a time.
 //
 // So before such a change takes the writer, PrefetchRegistrations starts reading
 // those pages on connections of its own, prefetchConns at a time; the writer then
@@ -31,7 +31,7 @@ import (
 // transaction on a database that another connection has written starts with an
 // empty page cache), so it goes on only when they were not. On a cold page cache,
 // revoking a hundred of a million registrations went from p50 45 ms, p99 136-152 ms
-// to p50 27-36 ms, p99 80-92 ms; warm, it stays at p50 19 ms.
+// to p50 27-40 ms, p99 80-97 ms; warm, it stays at p50 19 ms.
 
 // prefetchConns is how many reads a read ahead has in flight at once.
 const prefetchConns = 8
@@ -50,8 +50,9 @@ const prefetchCacheKiB = 64
 // prefetchQuery reads, for each registration id in the JSON array ?2 of the account
 // ?1, the pages that revoking or unrevoking it writes: the id's entry and the row,
 // the two list indexes that hold revoked_at, the device's row and its entries in
-// devices_live_active at the active counts a change can leave, and the
-// registration's place in the audit log's target index. Each index is named, so
+// devices_live_active at the active counts a change can leave, and the end of the
+// registration's entries in the audit log's target index (one seek, however long
+// its history), where the change's entry goes. Each index is named, so
 // the reads are the ones the write makes and not the planner's cheapest;
 // TestPrefetchReadsWhatARevocationWrites keeps the list in step with the schema.
 // The sums only give every subquery a use.
@@ -66,8 +67,8 @@ const prefetchQuery = `SELECT count(*),
 		WHERE account_id = d.account_id
 		AND active_count IN (d.active_count - 1, d.active_count, d.active_count + 1)
 		AND id = d.id AND deleted_at IS NULL)
-	+ (SELECT count(*) FROM audit_log INDEXED BY audit_log_target
-		WHERE account_id = ?1 AND target_id = r.id))
+	+ coalesce((SELECT max(seq) FROM audit_log INDEXED BY audit_log_target
+		WHERE account_id = ?1 AND target_id = r.id), 0))
 	FROM json_each(?2) AS ids CROSS JOIN registrations r ON r.id = ids.value
 	JOIN devices d ON d.id = r.device_id
 	WHERE r.account_id = (SELECT num FROM accounts WHERE id = ?1)`
@@ -79,11 +80,9 @@ var errPrefetchClosed = errors.New("sqlite read ahead: the store is closed")
 // waits for, or holds up, the connections that serve requests. The pool opens its
 // connections when first used.
 type prefetcher struct {
-	db   *sql.DB
-	log  *slog.Logger
-	once sync.Once
-	stmt *sql.Stmt
-	err  error
+	db    *sql.DB
+	stmts *stmtCache
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	closed bool
@@ -98,7 +97,7 @@ func openPrefetcher(path string, log *slog.Logger) (*prefetcher, error) {
 	// Each connection holds about 0.3 MB (the parsed schema, SQLite's allocations)
 	// whether or not it reads; most servers read ahead now and then.
 	db.SetConnMaxIdleTime(prefetchIdle)
-	return &prefetcher{db: db, log: log}, nil
+	return &prefetcher{db: db, stmts: &stmtCache{db: db}, log: log}, nil
 }
 
 // PrefetchRegistrations implements device.Prefetcher: it starts reading the pages
@@ -122,15 +121,12 @@ func (p *prefetcher) run(ctx context.Context, accountID string, ids []string) (i
 	if closed {
 		return 0, errPrefetchClosed
 	}
-	p.once.Do(func() {
-		p.stmt, p.err = p.db.PrepareContext(context.WithoutCancel(ctx), prefetchQuery)
-	})
-	if p.err != nil {
-		return 0, fmt.Errorf("prepare the read ahead: %w", p.err)
-	}
 
 	probe, rest := ids[:min(len(ids), prefetchProbe)], ids[min(len(ids), prefetchProbe):]
-	cold, err := readsStorage(func() error { return p.read(ctx, accountID, probe) })
+	cold, err := readsStorage(func() error {
+		_, err := p.read(ctx, accountID, probe)
+		return err
+	})
 	if err != nil || !cold || len(rest) == 0 {
 		return 0, err
 	}
@@ -148,9 +144,9 @@ func (p *prefetcher) run(ctx context.Context, accountID string, ids []string) (i
 	}
 	for _, share := range shares {
 		p.reads.Go(func() {
-			err := p.read(ctx, accountID, share)
+			_, err := p.read(ctx, accountID, share)
 			if err != nil && ctx.Err() == nil {
-				p.log.Warn("read ahead of a bulk change", "account_id", accountID, "err", err)
+				p.log.Warn("read ahead in the background", "account_id", accountID, "err", err)
 			}
 		})
 	}
@@ -158,18 +154,23 @@ func (p *prefetcher) run(ctx context.Context, accountID string, ids []string) (i
 }
 
 // read runs prefetchQuery over ids, in one statement and so in one read
-// transaction: the index pages above the leaves are read once for all of them.
-func (p *prefetcher) read(ctx context.Context, accountID string, ids []string) error {
+// transaction: the index pages above the leaves are read once for all of them. It
+// returns how many of the ids are the account's registrations.
+func (p *prefetcher) read(ctx context.Context, accountID string, ids []string) (int, error) {
 	list, err := json.Marshal(ids)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	var n, sum sql.NullInt64
-	err = p.stmt.QueryRowContext(ctx, accountID, string(list)).Scan(&n, &sum)
+	stmt, err := p.stmts.get(ctx, prefetchQuery)
 	if err != nil {
-		return fmt.Errorf("read ahead registrations: %w", err)
+		return 0, fmt.Errorf("prepare the read ahead: %w", err)
 	}
-	return nil
+	var found int
+	var sum sql.NullInt64
+	if err := stmt.QueryRowContext(ctx, accountID, string(list)).Scan(&found, &sum); err != nil {
+		return 0, fmt.Errorf("read ahead registrations: %w", err)
+	}
+	return found, nil
 }
 
 // close waits for the reads under way, then closes the pool. A read ahead that
@@ -179,9 +180,6 @@ func (p *prefetcher) close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.reads.Wait()
-	p.once.Do(func() { p.err = errPrefetchClosed })
-	if p.stmt != nil {
-		p.stmt.Close()
-	}
+	p.stmts.close()
 	return p.db.Close()
 }

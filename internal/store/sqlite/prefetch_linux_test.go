@@ -11,15 +11,33 @@ import (
 )
 
 // TestPrefetchGoesOnOnlyFromTheDisk checks the probe that decides whether a read
-// ahead is worth it: with the registrations' pages in memory it stops after the
-// probe, and with the database dropped from the page cache it reads the rest.
+// ahead is worth it, and the read ahead itself: with the registrations' pages in
+// memory it stops after the probe; with the database dropped from the page cache
+// (all but the pages any query reads) it reads the rest, after which reading every
+// registration the change names touches the disk no more. The registrations are
+// spaced out so that each one's row is on a page of its own.
 func TestPrefetchGoesOnOnlyFromTheDisk(t *testing.T) {
 	st, svc, acct := openWithAccount(t)
-	ids := enrollSome(t, svc, acct, 12)
 	var fs unix.Statfs_t
 	if err := unix.Statfs(st.path, &fs); err != nil || fs.Type == unix.TMPFS_MAGIC {
 		t.Skipf("the test directory is in memory (statfs: %v), so nothing is read from a disk",
 			err)
+	}
+	all := enrollSome(t, svc, acct, 300)
+	var ids []string
+	for i := 0; i < len(all); i += 25 {
+		ids = append(ids, all[i])
+	}
+	fromDisk := func() bool {
+		t.Helper()
+		cold, err := readsStorage(func() error {
+			_, err := st.prefetch.read(t.Context(), acct.ID, ids)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cold
 	}
 	run := func(what string, want int) {
 		t.Helper()
@@ -33,11 +51,17 @@ func TestPrefetchGoesOnOnlyFromTheDisk(t *testing.T) {
 		}
 		if what == "cold" {
 			dropFromPageCache(t, st.path, st.path+"-wal")
+			if _, err := st.Account(t.Context(), acct.ID); err != nil {
+				t.Fatal(err) // the schema and the account: read by every query
+			}
 		}
 		n, err := st.prefetch.run(t.Context(), acct.ID, ids)
 		st.prefetch.reads.Wait()
 		if err != nil || n != want {
 			t.Errorf("%s: read ahead %d ids after the probe (%v), want %d", what, n, err, want)
+		}
+		if fromDisk() {
+			t.Errorf("%s: after the read ahead, the registrations are read from the disk", what)
 		}
 	}
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,11 +11,12 @@ import (
 	"github.com/warpreg/warpreg/internal/device"
 )
 
-// TestPrefetchReadsWhatARevocationWrites checks that the read ahead searches every
-// index that a revocation or unrevocation moves an entry in, as the schema stands:
-// each registrations index on revoked_at, each devices index on active_count (the
-// triggers keep it), each audit log index on target_id, and the two id lookups. A
-// new index on one of those columns fails here until prefetchQuery reads it too.
+// TestPrefetchReadsWhatARevocationWrites checks that the read ahead seeks, down to
+// the id, in every index that a revocation or unrevocation moves an entry in, as
+// the schema stands: each registrations index on revoked_at, each devices index on
+// active_count (the triggers keep it), each audit log index on target_id, and the
+// two id lookups. A new index on one of those columns fails here until
+// prefetchQuery reads it too.
 func TestPrefetchReadsWhatARevocationWrites(t *testing.T) {
 	st := openEmpty(t)
 	rows, err := st.read.QueryContext(t.Context(), `SELECT m.name FROM sqlite_master m
@@ -44,17 +46,25 @@ func TestPrefetchReadsWhatARevocationWrites(t *testing.T) {
 	}
 
 	plan, _ := badPlan(t, st, prefetchQuery, []any{"a", "[]"}, false)
-	joined := strings.Join(plan, "; ")
 	for _, index := range want {
-		if !strings.Contains(joined, "INDEX "+index+" ") {
-			t.Errorf("the read ahead does not search %s; plan: %s", index, joined)
+		seeks := false
+		for _, step := range plan {
+			seeks = seeks || strings.Contains(step, " INDEX "+index+" (") &&
+				(strings.HasSuffix(step, "(id=?)") || strings.HasSuffix(step, " id=?)") ||
+					strings.HasSuffix(step, " target_id=?)"))
+		}
+		if !seeks {
+			t.Errorf("the read ahead does not seek an id in %s; plan: %s",
+				index, strings.Join(plan, "; "))
 		}
 	}
 }
 
 // TestPrefetchSkipsWhatItCannotFind reads ahead ids that a change would refuse:
-// unknown, another account's, deleted. The read finds nothing for them and fails
-// on none, and the service's revocation still refuses them.
+// unknown, another account's, not an id. The read finds nothing for them and fails
+// on none (a deleted registration is read: a deletion may name it again), and the
+// service's revocation still refuses them. Once the read ahead's pool is
+// closed, as Close does, a read ahead says so.
 func TestPrefetchSkipsWhatItCannotFind(t *testing.T) {
 	st, svc, acct := openWithAccount(t)
 	ctx := t.Context()
@@ -68,9 +78,9 @@ func TestPrefetchSkipsWhatItCannotFind(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	odd := []string{strings.Repeat("f", 32), foreign, ids[2], `"]`, ids[0]}
-	if err := st.prefetch.read(ctx, acct.ID, odd); err != nil {
-		t.Fatalf("read ahead of %q: %v", odd, err)
+	odd := []string{strings.Repeat("f", 32), foreign, ids[2], `"]`, "\xff", ids[0]}
+	if found, err := st.prefetch.read(ctx, acct.ID, odd); err != nil || found != 2 {
+		t.Fatalf("read ahead of %q: found %d (%v), want 2", odd, found, err)
 	}
 	if err := st.PrefetchRegistrations(ctx, acct.ID, odd); err != nil {
 		t.Fatalf("read ahead of %q: %v", odd, err)
@@ -81,6 +91,13 @@ func TestPrefetchSkipsWhatItCannotFind(t *testing.T) {
 	}
 	if err := svc.Revoke(ctx, acct.ID, ids[:2]); err != nil {
 		t.Fatal(err)
+	}
+
+	if err := st.prefetch.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PrefetchRegistrations(ctx, acct.ID, ids); !errors.Is(err, errPrefetchClosed) {
+		t.Errorf("read ahead after Close: %v, want %v", err, errPrefetchClosed)
 	}
 }
 
