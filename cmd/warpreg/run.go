@@ -123,6 +123,12 @@ func run(
 		return exitOK
 	}
 	cmd, rest, ok := findCommand(args)
+	if !ok && len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+		if group := groupUsage(args[0]); group != "" {
+			fmt.Fprint(stdout, group)
+			return exitOK
+		}
+	}
 	if !ok {
 		fmt.Fprintln(stderr, "warpreg: "+unknownCommand(args))
 		return exitUsage
@@ -189,6 +195,22 @@ func unknownCommand(args []string) string {
 		}
 	}
 	return fmt.Sprintf("unknown command %q; run 'warpreg --help'", args[0])
+}
+
+// groupUsage lists the commands whose first word is word ("token" for "token
+// create", ...), or returns "" when there are none.
+func groupUsage(word string) string {
+	var b strings.Builder
+	for _, c := range commands {
+		if first, _, found := strings.Cut(c.name, " "); found && first == word {
+			fmt.Fprintf(&b, "  %-24s %s\n", c.name, c.summary)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Commands of 'warpreg %s':\n\n%s\nRun 'warpreg %s <command> --help' "+
+		"for a command's flags.\n", word, b.String(), word)
 }
 
 func findCommand(args []string) (command, []string, bool) {

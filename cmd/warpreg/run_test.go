@@ -166,6 +166,14 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		if out, _, code := c.run(args...); code != 0 || !strings.Contains(out, "-database") {
 			t.Errorf("%s --help: exit %d, output %q", cmd.name, code, out)
 		}
+		// A group's word alone lists its commands, this one among them.
+		if first, _, group := strings.Cut(cmd.name, " "); group {
+			out, _, code := c.run(first, "--help")
+			if code != 0 || !strings.Contains(out, cmd.name+" ") {
+				t.Errorf("%s --help: exit %d, output %q; want %q listed", first, code, out,
+					cmd.name)
+			}
+		}
 	}
 	// A SQLite path that is not there is refused before anything is created; a
 	// PostgreSQL database exists already, and the account is what is missing.

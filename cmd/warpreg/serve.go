@@ -51,14 +51,26 @@ func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env
 		if err != nil {
 			return err
 		}
-		defer closeFn()
 		ln, err := net.Listen("tcp", e.cfg.Addr)
 		if err != nil {
+			closeFn()
 			return err
 		}
-		return serve(ctx, e, svc, ln, nil)
+		err = serve(ctx, e, svc, ln, nil)
+		if errors.Is(err, errCutOff) {
+			// Closing the store waits for the writes under way, and one may be
+			// waiting for another process's lock (up to the busy timeout). Both
+			// engines recover from an exit without it: what committed is durable,
+			// and what did not was never acknowledged.
+			return err
+		}
+		closeFn()
+		return err
 	}
 }
+
+// errCutOff is what serve returns when a second signal cut its drain short.
+var errCutOff = errors.New("stopped by a second signal")
 
 // Garbage collection settings for serve, where GOGC and GOMEMLIMIT do not set
 // their own. The server's live Go heap is a few megabytes (SQLite's page caches
@@ -233,7 +245,7 @@ func drain(
 		e.log.Warn("interrupted again; closing in-flight requests without draining",
 			"signal", sig.String())
 		srv.Close()
-		return fmt.Errorf("stopped by a second signal (%v) before in-flight requests finished", sig)
+		return fmt.Errorf("%w (%v) before in-flight requests finished", errCutOff, sig)
 	}
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 		return err

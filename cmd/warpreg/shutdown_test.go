@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -150,5 +151,52 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	held.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := held.conn.Read(make([]byte, 1)); err == nil {
 		t.Error("the held request's connection is still open after the forced stop")
+	}
+}
+
+// TestSecondSignalStopsWhileAWriteWaits holds the database's write lock from
+// another connection, as another process might, while a revoke waits for it: the
+// second signal ends the server at once, without waiting for that write (up to the
+// 10 s busy timeout) as closing the store would.
+func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "locked")["id"].(string)
+	tok := c.json("token", "create", "--account", acct)["value"].(string)
+	in := startInstance(t, c.db, "--rate-limit", "0")
+
+	db, err := sql.Open("sqlite", c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lock, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.ExecContext(t.Context(), "ROLLBACK")
+
+	go func() {
+		url := in.base + "/client/v4/accounts/" + acct +
+			"/devices/registrations/revoke?id=00000000-0000-4000-8000-000000000000"
+		req, _ := http.NewRequest("POST", url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the revoke waits for the lock
+
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	waitRefusing(t, in.base)
+	start := time.Now()
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, in, 3*time.Second)
+	t.Logf("exited %v after the second signal, status %d", time.Since(start), code)
+	if code == 0 {
+		t.Errorf("exit status 0 after a forced stop, want non-zero")
 	}
 }

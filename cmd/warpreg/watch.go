@@ -23,7 +23,7 @@ import (
 // last sequence number it printed, so that it misses nothing and repeats nothing.
 func watchCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
 	base := fs.String("url", "http://127.0.0.1:8787", "the warpreg server's root URL (a "+
-		"trailing /client/v4, as demo prints, is dropped)")
+		"trailing /client/v4, as in demo --json's base_url, is dropped)")
 	account := fs.String("account", "", "the account id (required)")
 	token := fs.String("token", "", "an API token of the account (default: env CLOUDFLARE_API_TOKEN)")
 	after := fs.Int64("after", 0, "print changes after this sequence number")

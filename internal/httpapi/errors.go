@@ -31,6 +31,10 @@ const (
 	codeGone           = 1006
 )
 
+// statusClientClosed is the status an access log shows for a request whose client
+// left before the answer (nginx's 499; no standard one exists).
+const statusClientClosed = 499
+
 // kindStatus maps each domain error kind to its HTTP status and v4 code.
 var kindStatus = map[device.Kind]struct{ status, code int }{
 	device.KindInvalid:      {http.StatusBadRequest, codeInvalid},
@@ -48,6 +52,16 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &tooLarge) {
 		writeErrors(w, http.StatusRequestEntityTooLarge, message{Code: codeTooLarge,
 			Message: fmt.Sprintf("request body must be at most %d bytes", tooLarge.Limit)})
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (or the server cut its request off at a second
+		// signal): nothing to answer and nothing of ours to fix. The status, which
+		// nobody reads, is the one proxies log for it.
+		a.log.InfoContext(r.Context(), "request ended before its answer",
+			"request_id", requestID(r.Context()))
+		writeErrors(w, statusClientClosed,
+			message{Code: codeInternal, Message: "request cancelled"})
 		return
 	}
 	kind := device.KindOf(err)

@@ -1,10 +1,16 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/warpreg/warpreg/internal/httpapi"
 )
 
 // TestErrorEnvelopes checks status, Cloudflare error codes and the v4 frame for the
@@ -104,4 +110,33 @@ func TestErrorGoldens(t *testing.T) {
 		t.Errorf("Allow = %q, want \"GET, DELETE\"", allow)
 	}
 	golden(t, "error_per_page", h.admin("GET", h.regsPath("?per_page=0")), http.StatusBadRequest)
+}
+
+// TestClientGoneIsNotAFault sends a revoke whose client has already gone: the
+// answer (which nobody reads) is a 499, and the log says so at info level instead
+// of reporting a fault of the server's.
+func TestClientGoneIsNotAFault(t *testing.T) {
+	h := newHarness(t, false)
+	e := h.enroll("a", "a@example.com", "A")
+	var logs bytes.Buffer
+	api := httpapi.New(h.svc, slog.New(slog.NewJSONHandler(&logs, nil)),
+		httpapi.Options{CursorKey: []byte("test cursor key")})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", h.regsPath("/revoke?id="+e.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+
+	if rec.Code != 499 {
+		t.Errorf("status %d, want 499; body %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) ||
+		!strings.Contains(logs.String(), "request ended before its answer") {
+		t.Errorf("logs:\n%s\nwant an info line and no error", logs.String())
+	}
+	got := h.admin("GET", h.regsPath("/"+e.ID))
+	if strings.Contains(got.Body.String(), `"revoked_at":"20`) {
+		t.Errorf("the cancelled revoke was applied: %s", got.Body)
+	}
 }
