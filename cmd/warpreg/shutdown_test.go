@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -10,9 +11,12 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warpreg/warpreg/internal/store/testdb"
 )
 
 // heldEnrolment is an enrolment whose body the client has only half sent: its
@@ -159,25 +163,15 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // second signal ends the server at once, without waiting for that write (up to the
 // 10 s busy timeout) as closing the store would.
 func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
+	if testdb.Engine() == "postgres" {
+		t.Skip("holds SQLite's write lock")
+	}
 	c := newCLI(t)
 	acct := c.json("account", "create", "--name", "locked")["id"].(string)
 	tok := c.json("token", "create", "--account", acct)["value"].(string)
 	in := startInstance(t, c.db, "--rate-limit", "0")
 
-	db, err := sql.Open("sqlite", c.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	lock, err := db.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer lock.ExecContext(t.Context(), "ROLLBACK")
+	holdWriteLock(t, c.db)
 
 	go func() {
 		url := in.base + "/client/v4/accounts/" + acct +
@@ -198,5 +192,65 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 	t.Logf("exited %v after the second signal, status %d", time.Since(start), code)
 	if code == 0 {
 		t.Errorf("exit status 0 after a forced stop, want non-zero")
+	}
+}
+
+// holdWriteLock takes SQLite's write lock on the database at path, as another
+// process might, until the returned function or the end of the test lets it go.
+func holdWriteLock(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	unlock = sync.OnceFunc(func() {
+		lock.ExecContext(context.Background(), "ROLLBACK")
+		lock.Close()
+		db.Close()
+	})
+	t.Cleanup(unlock)
+	return unlock
+}
+
+// TestWriteLockedElsewhereIsABusy503 keeps SQLite's write lock from another
+// connection past the server's 10 s busy timeout: a write then gets a 503 with code
+// 1007 and a Retry-After, not a 500, and the next write, once the lock is free,
+// succeeds.
+func TestWriteLockedElsewhereIsABusy503(t *testing.T) {
+	if testdb.Engine() == "postgres" {
+		t.Skip("holds SQLite's write lock; PostgreSQL waits on row locks instead")
+	}
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "busy")["id"].(string)
+	tok := c.json("token", "create", "--account", acct)["value"].(string)
+	base := c.serve()
+	unlock := holdWriteLock(t, c.db)
+
+	const missing = "00000000-0000-4000-8000-000000000000"
+	url := base + "/client/v4/accounts/" + acct + "/devices/registrations/revoke?id=" + missing
+	req, _ := http.NewRequest("POST", url, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), `"code":1007`) {
+		t.Errorf("write under another's lock: %d, Retry-After %q, %s; want 503, 1007",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+
+	unlock()
+	if code, env := call(t, "POST", url, nil, "Authorization", "Bearer "+tok); code != 404 {
+		t.Errorf("the same revoke once the lock is free: %d %v, want 404 (no such id)", code, env)
 	}
 }

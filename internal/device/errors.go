@@ -18,6 +18,7 @@ const (
 	KindRevoked                  // the registration is revoked and may not be used
 	KindUnauthorized             // missing, unknown or insufficient credentials
 	KindGone                     // asked-for history was pruned; the client must resync
+	KindUnavailable              // the store is busy for now; the same request may succeed later
 )
 
 // Error is a domain error with a message that is safe to show to clients.
@@ -65,3 +66,8 @@ var ErrNotFound = &Error{Kind: KindNotFound, Message: "not found"}
 
 // ErrConflict is returned by stores when a unique constraint would be violated.
 var ErrConflict = &Error{Kind: KindConflict, Message: "conflict"}
+
+// ErrBusy is returned by stores when another holder of the database's write lock
+// kept it past the wait the store allows (SQLite's busy timeout): nothing was
+// written, and the request may be sent again.
+var ErrBusy = &Error{Kind: KindUnavailable, Message: "the database is busy; try again shortly"}

@@ -29,6 +29,7 @@ const (
 	codeRevoked        = 1004
 	codeTooLarge       = 1005
 	codeGone           = 1006
+	codeBusy           = 1007
 )
 
 // statusClientClosed is the status an access log shows for a request whose client
@@ -43,7 +44,11 @@ var kindStatus = map[device.Kind]struct{ status, code int }{
 	device.KindRevoked:      {http.StatusForbidden, codeRevoked},
 	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication},
 	device.KindGone:         {http.StatusGone, codeGone},
+	device.KindUnavailable:  {http.StatusServiceUnavailable, codeBusy},
 }
+
+// busyRetryAfter is the Retry-After, in seconds, of a 503 for a busy database.
+const busyRetryAfter = "1"
 
 // writeError renders err as a v4 error envelope. Faults are logged once, here, with
 // the request id, and reach the client only as a generic message.
@@ -76,6 +81,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	msg := device.MessageOf(err)
 	if kind == device.KindUnauthorized && msg == "authentication error" {
 		msg = "Authentication error"
+	}
+	if kind == device.KindUnavailable {
+		a.log.WarnContext(r.Context(), "database busy; answered 503", "err", err,
+			"request_id", requestID(r.Context()))
+		w.Header().Set("Retry-After", busyRetryAfter)
 	}
 	writeErrors(w, m.status, message{Code: m.code, Message: msg})
 }

@@ -316,6 +316,9 @@ func mapError(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %s", device.ErrConflict, se.Error())
 		}
+		if se.Code()&0xff == sqlite3.SQLITE_BUSY {
+			return fmt.Errorf("%w: %s", device.ErrBusy, se.Error())
+		}
 	}
 	return err
 }
