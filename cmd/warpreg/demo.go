@@ -27,9 +27,9 @@ func demoCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
 		ln, err := net.Listen("tcp", e.cfg.Addr)
 		if err != nil {
+			closeFn()
 			return err
 		}
 		var setupErr error
@@ -39,9 +39,9 @@ func demoCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env)
 			}
 		})
 		if setupErr != nil {
-			return setupErr
+			err = setupErr
 		}
-		return err
+		return closeAfterServe(ctx, e, err, closeFn)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/cli"
@@ -123,7 +124,7 @@ func run(
 		return exitOK
 	}
 	cmd, rest, ok := findCommand(args)
-	if !ok && len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+	if !ok && len(args) == 2 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[1]) {
 		if group := groupUsage(args[0]); group != "" {
 			fmt.Fprint(stdout, group)
 			return exitOK

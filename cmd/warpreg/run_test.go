@@ -168,10 +168,12 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		}
 		// A group's word alone lists its commands, this one among them.
 		if first, _, group := strings.Cut(cmd.name, " "); group {
-			out, _, code := c.run(first, "--help")
-			if code != 0 || !strings.Contains(out, cmd.name+" ") {
-				t.Errorf("%s --help: exit %d, output %q; want %q listed", first, code, out,
-					cmd.name)
+			for _, help := range []string{"--help", "-h", "-help", "help"} {
+				out, _, code := c.run(first, help)
+				if code != 0 || !strings.Contains(out, cmd.name+" ") {
+					t.Errorf("%s %s: exit %d, output %q; want %q listed", first, help, code,
+						out, cmd.name)
+				}
 			}
 		}
 	}

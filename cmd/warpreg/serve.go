@@ -56,21 +56,37 @@ func serveCommand(fs *flag.FlagSet, c *config.Config) func(context.Context, *env
 			closeFn()
 			return err
 		}
-		err = serve(ctx, e, svc, ln, nil)
-		if errors.Is(err, errCutOff) {
-			// Closing the store waits for the writes under way, and one may be
-			// waiting for another process's lock (up to the busy timeout). Both
-			// engines recover from an exit without it: what committed is durable,
-			// and what did not was never acknowledged.
-			return err
-		}
-		closeFn()
-		return err
+		return closeAfterServe(ctx, e, serve(ctx, e, svc, ln, nil), closeFn)
 	}
 }
 
 // errCutOff is what serve returns when a second signal cut its drain short.
 var errCutOff = errors.New("stopped by a second signal")
+
+// closeAfterServe closes the store once serve has returned err, unless a second
+// signal ended serve or comes while the store closes. Closing waits for the writes
+// under way, and one may be waiting for another process's lock (up to the busy
+// timeout); an operator who signals twice wants out now. Both engines recover from
+// an exit without it: what committed is durable, and what did not was never
+// acknowledged.
+func closeAfterServe(ctx context.Context, e *env, err error, closeFn func()) error {
+	if errors.Is(err, errCutOff) {
+		return err
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		closeFn()
+	}()
+	select {
+	case <-closed:
+		return err
+	case sig := <-interruptedAgain(ctx):
+		e.log.Warn("interrupted again; exiting without waiting for the database to close",
+			"signal", sig.String())
+		return errors.Join(err, fmt.Errorf("%w (%v) while the database closed", errCutOff, sig))
+	}
+}
 
 // Garbage collection settings for serve, where GOGC and GOMEMLIMIT do not set
 // their own. The server's live Go heap is a few megabytes (SQLite's page caches

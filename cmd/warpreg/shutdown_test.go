@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -173,7 +175,9 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 
 	holdWriteLock(t, c.db)
 
+	answered := make(chan struct{})
 	go func() {
+		defer close(answered)
 		url := in.base + "/client/v4/accounts/" + acct +
 			"/devices/registrations/revoke?id=00000000-0000-4000-8000-000000000000"
 		req, _ := http.NewRequest("POST", url, nil)
@@ -182,7 +186,12 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // the revoke waits for the lock
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-answered:
+		t.Fatal("the revoke was answered while another connection held the write lock")
+	default: // it waits for the lock, as it must for the test to mean anything
+	}
 
 	in.cmd.Process.Signal(syscall.SIGTERM)
 	waitRefusing(t, in.base)
@@ -199,7 +208,8 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 // process might, until the returned function or the end of the test lets it go.
 func holdWriteLock(t *testing.T, path string) (unlock func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", path)
+	// The server writes too (the change feed's pruning, at start): wait for it.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,5 +262,58 @@ func TestWriteLockedElsewhereIsABusy503(t *testing.T) {
 	unlock()
 	if code, env := call(t, "POST", url, nil, "Authorization", "Bearer "+tok); code != 404 {
 		t.Errorf("the same revoke once the lock is free: %d %v, want 404 (no such id)", code, env)
+	}
+}
+
+// TestCloseAfterServe checks the end of serve and demo: a drain cut short by a
+// second signal leaves the store unclosed, and a second signal while the store
+// closes (a write may wait for another process's lock) stops the wait; otherwise
+// the store is closed and serve's own result returned.
+func TestCloseAfterServe(t *testing.T) {
+	e := &env{log: slog.New(slog.DiscardHandler)}
+	again := make(chan os.Signal, 1)
+	ctx := context.WithValue(t.Context(), againKey{}, (<-chan os.Signal)(again))
+
+	closed := false
+	err := closeAfterServe(ctx, e, fmt.Errorf("%w (test)", errCutOff), func() { closed = true })
+	if !errors.Is(err, errCutOff) || closed {
+		t.Errorf("after a cut-off drain: %v, store closed %v; want errCutOff, not closed", err, closed)
+	}
+
+	if err := closeAfterServe(ctx, e, nil, func() { closed = true }); err != nil || !closed {
+		t.Errorf("after a clean drain: %v, store closed %v; want nil, closed", err, closed)
+	}
+
+	stuck := make(chan struct{})
+	defer close(stuck)
+	again <- syscall.SIGTERM
+	done := make(chan error, 1)
+	go func() { done <- closeAfterServe(ctx, e, nil, func() { <-stuck }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errCutOff) {
+			t.Errorf("a second signal while the store closes: %v, want errCutOff", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second signal did not stop the wait for the store to close")
+	}
+}
+
+// TestReadsBesideAHeldLock runs a read-only command while another connection holds
+// the write lock: opening the store reads which migrations are applied instead of
+// taking the lock to check each one, so the command answers instead of failing
+// after the busy timeout.
+func TestReadsBesideAHeldLock(t *testing.T) {
+	if testdb.Engine() == "postgres" {
+		t.Skip("holds SQLite's write lock")
+	}
+	c := newCLI(t)
+	acct := c.json("account", "create", "--name", "reader")["id"].(string)
+	c.json("token", "create", "--account", acct)
+	holdWriteLock(t, c.db)
+
+	out, errOut, code := c.run("token", "list", "--account", acct)
+	if code != 0 || out == "" || errOut != "" {
+		t.Errorf("token list beside a held lock: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

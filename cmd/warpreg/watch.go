@@ -80,6 +80,10 @@ func (w *watcher) run(ctx context.Context) error {
 	}
 }
 
+// codeBusyRetry is the v4 error code of a busy database (see the README's Errors):
+// reconnecting later may succeed.
+const codeBusyRetry = 1007
+
 // fatalError is a refusal that reconnecting cannot fix.
 type fatalError struct{ msg string }
 
@@ -98,7 +102,12 @@ func (w *watcher) follow(ctx context.Context) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable ||
+		resp.StatusCode == http.StatusTooManyRequests:
+		// Busy or rate limited: the same request may succeed later.
+		return fmt.Errorf("%s: %s", resp.Status, envelopeMessage(resp.Body))
+	case resp.StatusCode != http.StatusOK:
 		return fatalError{fmt.Sprintf("%s: %s", resp.Status, envelopeMessage(resp.Body))}
 	}
 	return w.read(resp.Body)
@@ -132,8 +141,14 @@ func (w *watcher) read(body io.Reader) error {
 func (w *watcher) dispatch(event, data string) error {
 	switch event {
 	case "error":
-		var m struct{ Message string }
+		var m struct {
+			Code    int
+			Message string
+		}
 		json.Unmarshal([]byte(data), &m)
+		if m.Code == codeBusyRetry {
+			return errors.New("the server ended the stream: " + m.Message)
+		}
 		return fatalError{"the server ended the stream: " + m.Message}
 	case "change":
 	default:

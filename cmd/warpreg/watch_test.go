@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -82,4 +85,41 @@ func wgKeyValue() string {
 
 func decodeJSON(resp *http.Response, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// TestWatchWaitsOutABusyServer serves watch a 503, then a stream that ends with a
+// busy error event, then a change: watch reconnects through both and prints the
+// change. A 403 ends it at once.
+func TestWatchWaitsOutABusyServer(t *testing.T) {
+	var calls atomic.Int32
+	busy := `{"success":false,"errors":[{"code":1007,"message":"the database is busy"}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, busy)
+		case 2:
+			io.WriteString(w, "event: error\ndata: {\"code\":1007,\"message\":\"busy\"}\n\n")
+		case 3:
+			io.WriteString(w, "id: 1\nevent: change\ndata: {\"seq\":1,\"kind\":\"revoked\"}\n\n")
+		default:
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	watch := func() (int, string) {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		var out, errb syncBuffer
+		code := run(ctx, []string{"watch", "--url", srv.URL, "--account", "a", "--token", "t",
+			"--max", "1"}, func(string) string { return "" }, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+
+	if code, out := watch(); code != 0 || !strings.Contains(out, "1 revoked") {
+		t.Errorf("through a 503 and a busy stream: exit %d, output %q", code, out)
+	}
+	if code, out := watch(); code == 0 || !strings.Contains(out, "403") {
+		t.Errorf("on a 403: exit %d, output %q; want a failure naming it", code, out)
+	}
 }

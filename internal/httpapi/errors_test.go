@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/httpapi"
 )
 
@@ -138,5 +140,50 @@ func TestClientGoneIsNotAFault(t *testing.T) {
 	got := h.admin("GET", h.regsPath("/"+e.ID))
 	if strings.Contains(got.Body.String(), `"revoked_at":"20`) {
 		t.Errorf("the cancelled revoke was applied: %s", got.Body)
+	}
+}
+
+// TestFaultsAndRetries renders the errors that are not the client's mistake: a
+// cancellation while the client still waits is a fault of ours (500, logged as an
+// error), one after it left is a 499 logged at info level, and a busy database is
+// a 503 to retry, with Retry-After and a warning.
+func TestFaultsAndRetries(t *testing.T) {
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		status int
+		code   string
+		level  string
+		retry  bool
+	}{
+		{"cancelled inside", t.Context(), fmt.Errorf("read: %w", context.Canceled), 500,
+			`"code":10001`, "ERROR", false},
+		{"client gone", gone, fmt.Errorf("read: %w", context.Canceled), 499,
+			`"code":10001`, "INFO", false},
+		{"busy", t.Context(), fmt.Errorf("begin: %w", device.ErrBusy), 503,
+			`"code":1007`, "WARN", true},
+	}
+	for _, tt := range tests {
+		var logs bytes.Buffer
+		api := httpapi.New(nil, slog.New(slog.NewJSONHandler(&logs, nil)),
+			httpapi.Options{CursorKey: []byte("test cursor key")})
+		req := httptest.NewRequestWithContext(tt.ctx, "GET", "/client/v4/x", nil)
+		rec := httptest.NewRecorder()
+		httpapi.WriteError(api, rec, req, tt.err)
+
+		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.code) {
+			t.Errorf("%s: %d %s, want %d with %s", tt.name, rec.Code, rec.Body, tt.status, tt.code)
+		}
+		if got := rec.Header().Get("Retry-After") != ""; got != tt.retry {
+			t.Errorf("%s: Retry-After %q, want one: %v", tt.name, rec.Header().Get("Retry-After"),
+				tt.retry)
+		}
+		if !strings.Contains(logs.String(), `"level":"`+tt.level+`"`) ||
+			strings.Count(logs.String(), "\n") != 1 {
+			t.Errorf("%s: logs %q, want one line at %s", tt.name, logs.String(), tt.level)
+		}
 	}
 }

@@ -150,7 +150,7 @@ func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan str
 	for {
 		if len(batch) > 0 {
 			if err := s.recheck(); err != nil {
-				s.fail(err)
+				s.end(ctx, err)
 				return
 			}
 		}
@@ -164,7 +164,7 @@ func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan str
 			case <-wake:
 			case <-poll.C:
 				if err := s.recheck(); err != nil {
-					s.fail(err)
+					s.end(ctx, err)
 					return
 				}
 			case <-keepalive.C:
@@ -178,7 +178,7 @@ func (s *stream) run(ctx context.Context, batch []device.Change, wake <-chan str
 		var err error
 		batch, err = s.a.svc.Changes(ctx, s.accountID, s.after, device.MaxChangesLimit)
 		if err != nil {
-			s.fail(err)
+			s.end(ctx, err)
 			return
 		}
 	}
@@ -201,6 +201,15 @@ func (s *stream) send(batch []device.Change) error {
 	return s.rc.Flush()
 }
 
+// end ends a stream on err: with an error event, unless the client went away or
+// the server is stopping (ctx is done), when there is nobody to tell.
+func (s *stream) end(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	s.fail(err)
+}
+
 // fail ends a stream with an error event that carries the v4 error entry.
 func (s *stream) fail(err error) {
 	var code int
@@ -211,6 +220,9 @@ func (s *stream) fail(err error) {
 		code = codeAuthentication
 		err = device.Errorf(device.KindUnauthorized, "authentication error: the "+
 			"credential was revoked or rolled")
+	case device.KindUnavailable:
+		s.a.log.Warn("change stream: database busy", "err", err, "account_id", s.accountID)
+		code = codeBusy
 	default:
 		s.a.log.Error("change stream failed", "err", err, "account_id", s.accountID)
 		err = device.Errorf(device.KindInternal, "internal error")

@@ -112,7 +112,7 @@ func checkBackupPaths(src, dst string, opts BackupOptions) error {
 // behind when it is the last connection; nor query_only, which refuses VACUUM.)
 func vacuumInto(ctx context.Context, src, dst string) error {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	db, err := sql.Open("sqlite", "file:"+src+"?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)

@@ -80,7 +80,7 @@ func openPointConn(path string, cacheKiB int) (*pointConn, error) {
 	}
 
 	// Reads only, and they wait for a writer's lock as the pools' connections do.
-	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, 10000)
+	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, int32(busyTimeout.Milliseconds()))
 	for _, pragma := range []string{"PRAGMA query_only = 1",
 		fmt.Sprintf("PRAGMA cache_size = %d", -cacheKiB)} {
 		if err := c.exec(pragma); err != nil {

@@ -11,6 +11,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -137,12 +139,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	} else {
 		s.point = p
 	}
-	// Planner statistics, refreshed where stale and sampled (analysis_limit), as
-	// SQLite advises for long-lived connections: cheap at start, even at a million rows.
-	const optimize = `PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002`
-	if _, err := write.ExecContext(ctx, optimize); err != nil {
-		log.Warn("refresh planner statistics", "err", err)
-	}
+	s.optimize(ctx)
 	// The checkpointer syncs the database file through a descriptor of its own. It
 	// stays open until every connection is closed (Close): a close(2) of any
 	// descriptor of a file drops all of this process's POSIX locks on it, SQLite's
@@ -158,6 +155,37 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	s.signalCommit() // for what the migrations wrote
 	go s.checkpointer()
 	return s, nil
+}
+
+// busyTimeout is how long a connection waits for a lock another process holds
+// (SQLite's busy timeout) before it fails with "database is locked".
+const busyTimeout = 10 * time.Second
+
+// optimize refreshes the planner statistics where they are stale, sampled
+// (analysis_limit), as SQLite advises for long-lived connections: cheap at start,
+// even at a million rows. It writes, so it needs the write lock; when another
+// process holds it, the statistics wait for the next start rather than the start
+// for the lock (up to the busy timeout, for a command that may only read).
+func (s *Store) optimize(ctx context.Context) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		s.log.Warn("refresh planner statistics", "err", err)
+		return
+	}
+	defer conn.Close()
+	const optimize = `PRAGMA busy_timeout = 0; PRAGMA analysis_limit = 400;
+		PRAGMA optimize = 0x10002`
+	_, err = conn.ExecContext(ctx, optimize)
+	reset := fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds())
+	if _, resetErr := conn.ExecContext(ctx, reset); resetErr != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool
+	}
+	switch {
+	case errors.Is(mapError(err), device.ErrBusy):
+		s.log.Info("planner statistics left for later: another connection holds the write lock")
+	case err != nil:
+		s.log.Warn("refresh planner statistics", "err", err)
+	}
 }
 
 // Page cache per connection, in KiB. SQLite's default (2 MiB) makes a write to a
@@ -209,7 +237,7 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 	q.Set("_txlock", txlock)
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKiB))
 	q.Add("_pragma", "temp_store(MEMORY)") // savepoint journals stay off the disk
@@ -257,12 +285,41 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("list migrations: %w", err)
 	}
 	slices.Sort(names)
+	applied, err := s.appliedMigrations(ctx)
+	if err != nil {
+		return err
+	}
 	for _, name := range names {
+		if applied[strings.TrimPrefix(name, "migrations/")] {
+			continue
+		}
 		if err := s.applyMigration(ctx, name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appliedMigrations returns the names of the migrations already applied, read
+// without the write lock: a command run beside a server that is writing, or beside
+// another process holding the lock, waits for it only when a migration is pending.
+// applyMigration checks again under the lock, as another process may have applied
+// it meanwhile.
+func (s *Store) appliedMigrations(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[name] = true
+	}
+	return applied, rows.Err()
 }
 
 // applyMigration applies one migration file in its own transaction, unless the
