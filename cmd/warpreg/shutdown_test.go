@@ -139,16 +139,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	held := holdEnrolment(t, in.base, ek)
 	time.Sleep(50 * time.Millisecond)
 
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	waitRefusing(t, in.base)
-	time.Sleep(100 * time.Millisecond) // still draining: the request is held
-	start := time.Now()
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	code := exitWithin(t, in, 3*time.Second)
-	t.Logf("exited %v after the second signal, status %d", time.Since(start), code)
-	if code == 0 {
-		t.Errorf("exit status 0 after a forced stop, want non-zero")
-	}
+	signalTwice(t, in, 100*time.Millisecond) // still draining: the request is held
 	logs := in.logs.String()
 	if !strings.Contains(logs, "interrupted again") ||
 		!strings.Contains(logs, "stopped by a second signal (terminated)") {
@@ -165,14 +156,8 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // second signal ends the server at once, without waiting for that write (up to the
 // 10 s busy timeout) as closing the store would.
 func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
-	if testdb.Engine() == "postgres" {
-		t.Skip("holds SQLite's write lock")
-	}
-	c := newCLI(t)
-	acct := c.json("account", "create", "--name", "locked")["id"].(string)
-	tok := c.json("token", "create", "--account", acct)["value"].(string)
+	c, acct, tok := lockFixture(t)
 	in := startInstance(t, c.db, "--rate-limit", "0")
-
 	holdWriteLock(t, c.db)
 
 	answered := make(chan struct{})
@@ -193,8 +178,17 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 	default: // it waits for the lock, as it must for the test to mean anything
 	}
 
+	signalTwice(t, in, 0)
+}
+
+// signalTwice sends in SIGTERM, waits until it refuses connections and then for
+// pause, sends SIGTERM again, and fails the test unless it exits within 3 s with a
+// non-zero status.
+func signalTwice(t *testing.T, in *instance, pause time.Duration) {
+	t.Helper()
 	in.cmd.Process.Signal(syscall.SIGTERM)
 	waitRefusing(t, in.base)
+	time.Sleep(pause)
 	start := time.Now()
 	in.cmd.Process.Signal(syscall.SIGTERM)
 	code := exitWithin(t, in, 3*time.Second)
@@ -202,6 +196,19 @@ func TestSecondSignalStopsWhileAWriteWaits(t *testing.T) {
 	if code == 0 {
 		t.Errorf("exit status 0 after a forced stop, want non-zero")
 	}
+}
+
+// lockFixture is a SQLite database with an account and a write token, for the
+// tests that hold SQLite's write lock (they skip on PostgreSQL, which locks rows).
+func lockFixture(t *testing.T) (c *cliRun, acct, token string) {
+	t.Helper()
+	if testdb.Engine() == "postgres" {
+		t.Skip("holds SQLite's write lock")
+	}
+	c = newCLI(t)
+	acct = c.json("account", "create", "--name", "locked")["id"].(string)
+	token = c.json("token", "create", "--account", acct)["value"].(string)
+	return c, acct, token
 }
 
 // holdWriteLock takes SQLite's write lock on the database at path, as another
@@ -234,12 +241,7 @@ func holdWriteLock(t *testing.T, path string) (unlock func()) {
 // 1007 and a Retry-After, not a 500, and the next write, once the lock is free,
 // succeeds.
 func TestWriteLockedElsewhereIsABusy503(t *testing.T) {
-	if testdb.Engine() == "postgres" {
-		t.Skip("holds SQLite's write lock; PostgreSQL waits on row locks instead")
-	}
-	c := newCLI(t)
-	acct := c.json("account", "create", "--name", "busy")["id"].(string)
-	tok := c.json("token", "create", "--account", acct)["value"].(string)
+	c, acct, tok := lockFixture(t)
 	base := c.serve()
 	unlock := holdWriteLock(t, c.db)
 
@@ -304,12 +306,7 @@ func TestCloseAfterServe(t *testing.T) {
 // taking the lock to check each one, so the command answers instead of failing
 // after the busy timeout.
 func TestReadsBesideAHeldLock(t *testing.T) {
-	if testdb.Engine() == "postgres" {
-		t.Skip("holds SQLite's write lock")
-	}
-	c := newCLI(t)
-	acct := c.json("account", "create", "--name", "reader")["id"].(string)
-	c.json("token", "create", "--account", acct)
+	c, acct, _ := lockFixture(t)
 	holdWriteLock(t, c.db)
 
 	out, errOut, code := c.run("token", "list", "--account", acct)

@@ -7,4 +7,6 @@ import "net/http"
 func SetLegacyChunk(a *API, n int) { a.chunk = n }
 
 // WriteError renders err as the handlers do.
-func WriteError(a *API, w http.ResponseWriter, r *http.Request, err error) { a.writeError(w, r, err) }
+func WriteError(a *API, w http.ResponseWriter, r *http.Request, err error) {
+	a.writeError(w, r, err)
+}
