@@ -30,7 +30,7 @@ import (
 // that are in memory only costs CPU (about 6 ms for a hundred ids, since every read
 // transaction on a database that another connection has written starts with an
 // empty page cache), so it goes on only when they were not. On a cold page cache,
-// revoking a hundred of a million registrations went from p50 45 ms, p99 136-152 ms
+// revoking a hundred of a million registrations went from p50 44-47 ms, p99 136-156 ms
 // to p50 27-40 ms, p99 80-97 ms; warm, it stays at p50 19 ms.
 
 // prefetchConns is how many reads a read ahead has in flight at once.
