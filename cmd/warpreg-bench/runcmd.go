@@ -66,6 +66,7 @@ type runOptions struct {
 	seed             uint64
 	client           string
 	listFilters      string
+	cold             string // see runCommand
 }
 
 func (o *runOptions) register(fs *flag.FlagSet, e *env) {
@@ -120,6 +121,8 @@ func runCommand(fs *flag.FlagSet, e *env) func(context.Context, *env) error {
 	fs.StringVar(&o.credsPath, "creds", defaultCredsPath("warpreg.db"), "credentials file written by seed")
 	fs.IntVar(&o.pid, "pid", 0, "the server's pid, for its memory and CPU (default: the port's listener)")
 	fs.BoolVar(&o.baseline, "baseline", false, "measure the static baseline first and report the ratio")
+	fs.StringVar(&o.cold, "cold", "", "a SQLite database file (and its -wal) to drop from the "+
+		"kernel's page cache just before the run, after any baseline (Linux)")
 	return func(ctx context.Context, e *env) error {
 		if err := o.validate(); err != nil {
 			return err
@@ -152,6 +155,11 @@ func runTarget(ctx context.Context, e *env, o runOptions, c *creds, base string,
 		var err error
 		if pid, err = findListener(port); err != nil {
 			e.log.Warn("no server stats", "err", err)
+		}
+	}
+	if o.cold != "" {
+		if err := dropFromPageCache(o.cold, o.cold+"-wal"); err != nil {
+			return fmt.Errorf("--cold: %w", err)
 		}
 	}
 	r, err := measure(ctx, e, o, newPlan(c, o, false), base, pid)
