@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warpreg/warpreg/internal/cli"
+	"github.com/warpreg/warpreg/internal/pagecache"
 )
 
 const runAbout = `Sends the workload's requests back to back on --connections keep-alive
@@ -158,7 +159,7 @@ func runTarget(ctx context.Context, e *env, o runOptions, c *creds, base string,
 		}
 	}
 	if o.cold != "" {
-		if err := dropFromPageCache(o.cold, o.cold+"-wal"); err != nil {
+		if err := pagecache.Drop(o.cold, o.cold+"-wal"); err != nil {
 			return fmt.Errorf("--cold: %w", err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/cli"
@@ -116,7 +115,7 @@ var commands = []command{
 func run(
 	ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer,
 ) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
 			return exitUsage
@@ -124,7 +123,7 @@ func run(
 		return exitOK
 	}
 	cmd, rest, ok := findCommand(args)
-	if !ok && len(args) == 2 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[1]) {
+	if !ok && len(args) == 2 && isHelp(args[1]) {
 		if group := groupUsage(args[0]); group != "" {
 			fmt.Fprint(stdout, group)
 			return exitOK
@@ -196,6 +195,11 @@ func unknownCommand(args []string) string {
 		}
 	}
 	return fmt.Sprintf("unknown command %q; run 'warpreg --help'", args[0])
+}
+
+// isHelp reports whether arg asks for help where a command's words are expected.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // groupUsage lists the commands whose first word is word ("token" for "token

@@ -16,6 +16,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/cli"
 	"github.com/warpreg/warpreg/internal/config"
+	"github.com/warpreg/warpreg/internal/httpapi"
 )
 
 // watchCommand is the reference consumer of the change feed: it follows an
@@ -80,10 +81,6 @@ func (w *watcher) run(ctx context.Context) error {
 	}
 }
 
-// codeBusyRetry is the v4 error code of a busy database (see the README's Errors):
-// reconnecting later may succeed.
-const codeBusyRetry = 1007
-
 // fatalError is a refusal that reconnecting cannot fix.
 type fatalError struct{ msg string }
 
@@ -146,7 +143,7 @@ func (w *watcher) dispatch(event, data string) error {
 			Message string
 		}
 		json.Unmarshal([]byte(data), &m)
-		if m.Code == codeBusyRetry {
+		if m.Code == httpapi.CodeBusy {
 			return errors.New("the server ended the stream: " + m.Message)
 		}
 		return fatalError{"the server ended the stream: " + m.Message}

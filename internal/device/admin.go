@@ -89,10 +89,12 @@ func (s *Service) bulk(ctx context.Context, accountID string, ids []string, kind
 	if err := validateIDList(ids); err != nil {
 		return err
 	}
-	// A read ahead may go on beside the change; it has no use once the change is done.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	if s.prefetch != nil {
+		// The read ahead may go on beside the change; it has no use once the change
+		// is done.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 		err := s.prefetch.PrefetchRegistrations(ctx, accountID, ids)
 		if err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "read ahead of a bulk change", "account_id", accountID,

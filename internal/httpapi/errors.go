@@ -29,26 +29,33 @@ const (
 	codeRevoked        = 1004
 	codeTooLarge       = 1005
 	codeGone           = 1006
-	codeBusy           = 1007
 )
+
+// CodeBusy is the v4 code of a request refused because the database was busy: the
+// same request may succeed later. Exported for clients of the API in this module
+// (warpreg watch), which retry on it.
+const CodeBusy = 1007
 
 // statusClientClosed is the status an access log shows for a request whose client
 // left before the answer (nginx's 499; no standard one exists).
 const statusClientClosed = 499
 
-// kindStatus maps each domain error kind to its HTTP status and v4 code.
-var kindStatus = map[device.Kind]struct{ status, code int }{
-	device.KindInvalid:      {http.StatusBadRequest, codeInvalid},
-	device.KindNotFound:     {http.StatusNotFound, codeNotFound},
-	device.KindConflict:     {http.StatusConflict, codeConflict},
-	device.KindRevoked:      {http.StatusForbidden, codeRevoked},
-	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication},
-	device.KindGone:         {http.StatusGone, codeGone},
-	device.KindUnavailable:  {http.StatusServiceUnavailable, codeBusy},
+// kindStatus maps each domain error kind to its HTTP status and v4 code, and, for a
+// kind whose request may succeed if sent again, the Retry-After (seconds) to answer
+// with. Those are conditions of the server's that an operator should see, so they
+// are logged as warnings.
+var kindStatus = map[device.Kind]struct {
+	status, code int
+	retryAfter   string
+}{
+	device.KindInvalid:      {http.StatusBadRequest, codeInvalid, ""},
+	device.KindNotFound:     {http.StatusNotFound, codeNotFound, ""},
+	device.KindConflict:     {http.StatusConflict, codeConflict, ""},
+	device.KindRevoked:      {http.StatusForbidden, codeRevoked, ""},
+	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication, ""},
+	device.KindGone:         {http.StatusGone, codeGone, ""},
+	device.KindUnavailable:  {http.StatusServiceUnavailable, CodeBusy, "1"},
 }
-
-// busyRetryAfter is the Retry-After, in seconds, of a 503 for a busy database.
-const busyRetryAfter = "1"
 
 // writeError renders err as a v4 error envelope. Faults are logged once, here, with
 // the request id, and reach the client only as a generic message.
@@ -82,10 +89,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == device.KindUnauthorized && msg == "authentication error" {
 		msg = "Authentication error"
 	}
-	if kind == device.KindUnavailable {
-		a.log.WarnContext(r.Context(), "database busy; answered 503", "err", err,
-			"request_id", requestID(r.Context()))
-		w.Header().Set("Retry-After", busyRetryAfter)
+	if m.retryAfter != "" {
+		a.log.WarnContext(r.Context(), "request may be sent again", "status", m.status,
+			"err", err, "request_id", requestID(r.Context()))
+		w.Header().Set("Retry-After", m.retryAfter)
 	}
 	writeErrors(w, m.status, message{Code: m.code, Message: msg})
 }

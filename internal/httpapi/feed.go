@@ -222,7 +222,7 @@ func (s *stream) fail(err error) {
 			"credential was revoked or rolled")
 	case device.KindUnavailable:
 		s.a.log.Warn("change stream: database busy", "err", err, "account_id", s.accountID)
-		code = codeBusy
+		code = CodeBusy
 	default:
 		s.a.log.Error("change stream failed", "err", err, "account_id", s.accountID)
 		err = device.Errorf(device.KindInternal, "internal error")

@@ -2,12 +2,12 @@ package sqlite
 
 import (
 	"crypto/rand"
-	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/pagecache"
 )
 
 // TestPrefetchGoesOnOnlyFromTheDisk checks the probe that decides whether a read
@@ -50,7 +50,9 @@ func TestPrefetchGoesOnOnlyFromTheDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		if what == "cold" {
-			dropFromPageCache(t, st.path, st.path+"-wal")
+			if err := pagecache.Drop(st.path, st.path+"-wal"); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := st.Account(t.Context(), acct.ID); err != nil {
 				t.Fatal(err) // the schema and the account: read by every query
 			}
@@ -72,24 +74,4 @@ func TestPrefetchGoesOnOnlyFromTheDisk(t *testing.T) {
 	run("warm", 0)
 	run("cold", len(ids)-prefetchProbe)
 	run("warm again", 0)
-}
-
-// dropFromPageCache writes the files' pages back and asks the kernel to drop them
-// from its page cache, so that the next reads go to the disk.
-func dropFromPageCache(t *testing.T, paths ...string) {
-	t.Helper()
-	for _, path := range paths {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = f.Sync()
-		if err == nil {
-			err = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-		}
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -79,42 +79,45 @@ func registerFunctions() {
 // migrations.
 func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	registerFunctions()
+	// What is open so far, closed should Open fail.
+	var opened []func() error
+	fail := func(err error) (*Store, error) {
+		for _, c := range opened {
+			c()
+		}
+		return nil, err
+	}
 	// One goroutine runs every write transaction, so one connection does the writing;
 	// the second only prepares statements for the cache while the first is busy.
 	write, err := openDB(path, "immediate", 2, writerCacheKiB, true)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
+	opened = append(opened, write.Close)
 	readConns := max(4, runtime.GOMAXPROCS(0))
 	read, err := openDB(path, "deferred", readConns, readerCacheKiB, false)
 	if err != nil {
-		write.Close()
-		return nil, err
+		return fail(err)
 	}
+	opened = append(opened, read.Close)
 	ckpt, err := openCheckpointer(path)
 	if err != nil {
-		write.Close()
-		read.Close()
-		return nil, err
+		return fail(err)
 	}
+	opened = append(opened, ckpt.Close)
 	// Lists get connections of their own: a list whose filter matches most of a
 	// large account counts every match, and must not hold up the point reads that
 	// gets, credential checks and heartbeats need.
 	listDB, err := openDB(path, "deferred", listConns, readerCacheKiB, false)
 	if err != nil {
-		write.Close()
-		read.Close()
-		ckpt.Close()
-		return nil, err
+		return fail(err)
 	}
+	opened = append(opened, listDB.Close)
 	prefetch, err := openPrefetcher(path, log)
 	if err != nil {
-		write.Close()
-		read.Close()
-		ckpt.Close()
-		listDB.Close()
-		return nil, err
+		return fail(err)
 	}
+	opened = append(opened, prefetch.close)
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
 		lists:  reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
@@ -125,12 +128,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		ckptDone: make(chan struct{}), prefetch: prefetch,
 	}
 	if err := s.migrate(ctx); err != nil {
-		write.Close()
-		read.Close()
-		listDB.Close()
-		ckpt.Close()
-		prefetch.close()
-		return nil, err
+		return fail(err)
 	}
 	// The point reads' own connections, opened once the schema is there. Without
 	// them, point reads take the read pool as every other read does.

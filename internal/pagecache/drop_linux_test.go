@@ -1,4 +1,4 @@
-package main
+package pagecache
 
 import (
 	"os"
@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestDropFromPageCache writes a file, reads it back (its pages are then resident),
+// TestDrop writes a file, reads it back (its pages are then resident),
 // and drops it: mincore then finds none of its pages in memory. A missing second
 // path, like a database's absent -wal, is no error.
-func TestDropFromPageCache(t *testing.T) {
+func TestDrop(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cold.db")
 	var fs unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(path), &fs); err != nil || fs.Type == unix.TMPFS_MAGIC {
@@ -32,7 +32,7 @@ func TestDropFromPageCache(t *testing.T) {
 		t.Fatal("no page of a file just written and read is resident")
 	}
 
-	if err := dropFromPageCache(path, path+"-wal"); err != nil {
+	if err := Drop(path, path+"-wal"); err != nil {
 		t.Fatal(err)
 	}
 	if n := residentPages(t, path); n != 0 {
