@@ -211,7 +211,10 @@ type Tx interface {
 // returns nil and rolled back otherwise; writers are serialised as the engine needs,
 // so that no caller sees a busy or lock error. fn may run more than once when the
 // engine retries a transaction that lost a race, so it must keep no state outside
-// the transaction between runs.
+// the transaction between runs. When ctx ends while the transaction still waits
+// for others (a queue, a lock), Update returns an error wrapping ctx's and fn's
+// changes are not made: a request past its deadline neither holds its caller nor
+// lands later.
 type Store interface {
 	Reader
 	ChangeFeed

@@ -36,6 +36,11 @@ const (
 // (warpreg watch), which retry on it.
 const CodeBusy = 1007
 
+// codeTimeout is the v4 code of a request that ran out of the time the server
+// gives one (requestTimeout), most often while waiting its turn behind a long queue
+// of writes. What it would have changed was not changed.
+const codeTimeout = 1008
+
 // statusClientClosed is the status an access log shows for a request whose client
 // left before the answer (nginx's 499; no standard one exists).
 const statusClientClosed = 499
@@ -78,6 +83,17 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	kind := device.KindOf(err)
 	m, ok := kindStatus[kind]
+	if !ok && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		// The request's own deadline passed: the database's driver reports that in
+		// words of its own (an interrupt), or as the context's error. Either way the
+		// server was too slow, not wrong, and the same request may succeed later.
+		a.log.WarnContext(r.Context(), "request ran out of time", "err", err,
+			"request_id", requestID(r.Context()))
+		w.Header().Set("Retry-After", "1")
+		writeErrors(w, http.StatusServiceUnavailable, message{Code: codeTimeout,
+			Message: "the request took too long; try again"})
+		return
+	}
 	if !ok || errors.Is(err, context.Canceled) {
 		a.log.ErrorContext(r.Context(), "request failed", "err", err,
 			"request_id", requestID(r.Context()))

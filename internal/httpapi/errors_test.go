@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/httpapi"
@@ -185,5 +186,57 @@ func TestFaultsAndRetries(t *testing.T) {
 			strings.Count(logs.String(), "\n") != 1 {
 			t.Errorf("%s: logs %q, want one line at %s", tt.name, logs.String(), tt.level)
 		}
+	}
+}
+
+// TestRequestOutOfTime revokes a registration while another transaction holds it
+// (SQLite's one writer, or PostgreSQL's row lock) past the request's deadline: the
+// answer is a 503 with code 1008 and Retry-After, logged as a warning, not a fault,
+// and the revoke is not made once the other transaction ends.
+func TestRequestOutOfTime(t *testing.T) {
+	h := newHarness(t, false)
+	e := h.enroll("a", "a@example.com", "A")
+	held, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- h.db.Store.Update(t.Context(), func(tx device.Tx) error {
+			r, err := tx.Registration(t.Context(), h.acct.ID, e.ID)
+			if err == nil {
+				err = tx.PutRegistration(t.Context(), r)
+			}
+			close(held)
+			select { // at the latest after 10 s, so that a failure does not hang
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			return err
+		})
+	}()
+	<-held
+	var logs bytes.Buffer
+	api := httpapi.New(h.svc, slog.New(slog.NewJSONHandler(&logs, nil)),
+		httpapi.Options{CursorKey: []byte("test cursor key")})
+	httpapi.SetRequestTimeout(api, 200*time.Millisecond)
+	req := httptest.NewRequest("POST", h.regsPath("/revoke?id="+e.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	close(release)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"code":1008`) ||
+		rec.Header().Get("Retry-After") == "" {
+		t.Errorf("%d %s (Retry-After %q), want 503, code 1008 and Retry-After", rec.Code,
+			rec.Body, rec.Header().Get("Retry-After"))
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) ||
+		!strings.Contains(logs.String(), "request ran out of time") {
+		t.Errorf("logs:\n%s\nwant a warning and no error", logs.String())
+	}
+	got := h.admin("GET", h.regsPath("/"+e.ID))
+	if got.Code != 200 || strings.Contains(got.Body.String(), `"revoked_at":"20`) {
+		t.Errorf("the revoke that ran out of time was applied: %d %s", got.Code, got.Body)
 	}
 }

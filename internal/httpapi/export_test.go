@@ -1,6 +1,9 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // SetLegacyChunk sets how many rows the deprecated device list reads at a time, so
 // that tests cross chunk boundaries with a few rows.
@@ -10,3 +13,7 @@ func SetLegacyChunk(a *API, n int) { a.chunk = n }
 func WriteError(a *API, w http.ResponseWriter, r *http.Request, err error) {
 	a.writeError(w, r, err)
 }
+
+// SetRequestTimeout sets the deadline of an ordinary request, so that a test can
+// see one run out.
+func SetRequestTimeout(a *API, d time.Duration) { a.timeout = d }

@@ -144,7 +144,7 @@ func (a *API) listLegacyDevices(w http.ResponseWriter, r *http.Request, accountI
 }
 
 func (a *API) legacyChunk(r *http.Request, accountID, after string) ([]device.DeviceView, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
 	return a.svc.LegacyDevices(ctx, accountID, after, a.chunk)
 }

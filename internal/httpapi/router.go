@@ -73,7 +73,8 @@ type API struct {
 	log     *slog.Logger
 	cursors cursorCodec
 	maxBody int64
-	chunk   int // rows per read of the deprecated device list
+	chunk   int           // rows per read of the deprecated device list
+	timeout time.Duration // requestTimeout, shorter in tests
 	mux     *http.ServeMux
 	slow    map[string]bool // patterns that get slowRequestTimeout, marked before handle
 	limits  limiters
@@ -88,7 +89,8 @@ type API struct {
 // New returns the handler for svc.
 func New(svc Service, log *slog.Logger, opts Options) *API {
 	a := &API{svc: svc, log: log, cursors: cursorCodec{key: opts.CursorKey},
-		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, mux: http.NewServeMux(),
+		maxBody: opts.MaxBodyBytes, chunk: legacyChunk, timeout: requestTimeout,
+		mux:    http.NewServeMux(),
 		slow:   map[string]bool{},
 		limits: newLimiters(opts.RateLimits)}
 	a.streams, a.closeStreams = context.WithCancel(context.Background())
@@ -192,7 +194,7 @@ func (a *API) route(pattern string, h http.Handler) http.Handler {
 		if deadline {
 			// Every query of an ordinary request runs under this deadline, so a stuck
 			// database call ends with the request instead of holding a connection.
-			timeout := requestTimeout
+			timeout := a.timeout
 			if slow {
 				timeout = slowRequestTimeout
 				// Not every writer supports deadlines (test recorders do not).

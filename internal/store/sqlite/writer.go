@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -20,14 +21,30 @@ type job struct {
 	ctx  context.Context
 	fn   func(tx device.Tx) error
 	done chan error
+
+	// state settles whether the writer runs the job or its caller gave up on it
+	// first: whichever moves it out of jobQueued decides. A caller whose context
+	// ends while its job waits in the queue can then return at once, knowing the
+	// job will never run, instead of waiting out the transactions ahead of it.
+	state atomic.Int32
 }
+
+// A job's states.
+const (
+	jobQueued    = iota
+	jobTaken     // the writer runs it and will answer on done
+	jobAbandoned // its caller returned; the writer skips it
+)
 
 // Update runs fn in a write transaction. Transactions queue for one writer
 // goroutine, which runs all that are waiting inside one SQLite transaction and
 // commits them together: a group commit. Each fn still sees the effects of those
 // before it and none after, commits or rolls back on its own result, and Update
 // returns only once its work is durable, so batching changes throughput, not
-// meaning. fn must not call Update, and may run twice (see commitBatch).
+// meaning. When ctx ends while the transaction still waits for its turn, Update
+// returns ctx's error at once and fn never runs; once the writer has taken it,
+// Update waits for its outcome. fn must not call Update, and may run twice (see
+// commitBatch).
 func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -42,6 +59,11 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 	select {
 	case err := <-j.done:
 		return err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err()
+		}
+		return <-j.done // the writer took it first, and answers
 	case <-s.done:
 		select {
 		case err := <-j.done:
@@ -112,7 +134,16 @@ func (s *Store) drain() {
 	}
 }
 
-func (s *Store) runBatch(batch []*job) {
+func (s *Store) runBatch(queued []*job) {
+	batch := queued[:0]
+	for _, j := range queued {
+		if j.state.CompareAndSwap(jobQueued, jobTaken) {
+			batch = append(batch, j)
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
 	errs := make([]error, len(batch))
 	changed := map[string]bool{}
 	again, commitErr := s.commitBatch(batch, errs, changed, false)

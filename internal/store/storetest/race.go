@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +34,48 @@ func race(n int, fn func(i int)) {
 
 func raceTests() []behaviour {
 	return []behaviour{
+		{"a write that waits past its deadline changes nothing", func(t *testing.T, e *env) {
+			a := e.newAccount(t, false)
+			en := e.enroll(t, e.newEnrollKey(t, a.ID, true), enrollRequest("hw-1", "u@example.com"))
+			held, release, holder := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			var ended atomic.Bool // the transaction ahead has ended
+			go func() {
+				// Rewriting the row holds it: the one writer on SQLite, a row lock on
+				// PostgreSQL.
+				holder <- e.store.Update(e.ctx, func(tx device.Tx) error {
+					r, err := tx.Registration(e.ctx, a.ID, en.Registration.ID)
+					if err == nil {
+						err = tx.PutRegistration(e.ctx, r)
+					}
+					close(held)
+					select { // at the latest after 10 s, so that a failure does not hang
+					case <-release:
+					case <-time.After(10 * time.Second):
+					}
+					ended.Store(true)
+					return err
+				})
+			}()
+			<-held
+			ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
+			err := e.svc.Revoke(ctx, a.ID, []string{en.Registration.ID})
+			cancel()
+			waited := ended.Load()
+			close(release)
+			if herr := <-holder; herr != nil {
+				t.Fatal(herr)
+			}
+
+			if waited {
+				t.Error("the revoke waited for the transaction ahead of it, past its deadline")
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("revoke past its deadline: %v, want the deadline's error", err)
+			}
+			if r := e.registration(t, a.ID, en.Registration.ID); !r.RevokedAt.IsZero() {
+				t.Errorf("the revoke that gave up was made later, at %v", r.RevokedAt)
+			}
+		}},
 		{"concurrent enrolments of one device make one registration", func(t *testing.T, e *env) {
 			a := e.newAccount(t, false)
 			key := e.newEnrollKey(t, a.ID, true)
