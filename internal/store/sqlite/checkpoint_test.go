@@ -31,7 +31,7 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 		}()
 	}
 	var peak int64
-	for i := range 600 {
+	for i := range 1500 {
 		err := st.Update(t.Context(), func(tx device.Tx) error {
 			return tx.PutSettingIfAbsent(t.Context(), fmt.Sprint("s", i), []byte(rand.Text()+
 				string(make([]byte, 12<<10))))
@@ -43,9 +43,12 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 			peak = max(peak, fi.Size())
 		}
 	}
-	// 600 commits of four pages or more each: 9 MiB of log, were it never wrapped.
-	// Wrapped, it holds walWrapBytes and what commits add during a checkpoint round.
-	if limit := 16 * walWrapBytes; peak > limit {
+	// 1,500 commits of four pages or more each: 23 MiB of log, were it never wrapped
+	// (with the wrap turned off, peaks of 7 to 19 MiB were seen). Wrapped, it holds
+	// walWrapBytes and what commits add during a checkpoint round: up to 3.3 MiB on
+	// a busy machine, whose slow rounds let more commits in (4.4 MiB was once seen
+	// with 600 commits and a bound of 16 times walWrapBytes).
+	if limit := 24 * walWrapBytes; peak > limit {
 		t.Errorf("write-ahead log reached %d bytes, want at most %d", peak, limit)
 	}
 }
