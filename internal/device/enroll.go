@@ -42,6 +42,26 @@ type ClientUpdate struct {
 	Device     *DeviceFacts
 }
 
+// errEnrollKey refuses an enrolment key: the same answer whether it is unknown,
+// used up or expired.
+var errEnrollKey = Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+
+// CheckEnrollmentKey refuses an enrolment key that could not enrol a device now,
+// with one read outside any write transaction, so that a caller can answer a bad
+// key before it reads the request body. A key it accepts may still be refused by
+// Enroll, which checks it again in its transaction: a single-use key may be spent
+// in between.
+func (s *Service) CheckEnrollmentKey(ctx context.Context, keySecret string) error {
+	ek, err := s.store.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
+	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(s.Now())) {
+		return errEnrollKey
+	}
+	if err != nil {
+		return fmt.Errorf("look up enrollment key: %w", err)
+	}
+	return nil
+}
+
 // Enroll enrols a device with an enrolment key's secret value.
 //
 // The device is recognised by hardware id, else serial number. Re-enrolling a seat
@@ -61,7 +81,7 @@ func (s *Service) Enroll(
 		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
 		now := s.Now()
 		if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
-			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+			return errEnrollKey
 		}
 		if err != nil {
 			return fmt.Errorf("look up enrollment key: %w", err)
@@ -79,7 +99,7 @@ func (s *Service) Enroll(
 			return nil
 		}
 		if err := tx.SpendEnrollmentKey(ctx, ek.ID, now); errors.Is(err, ErrConflict) {
-			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+			return errEnrollKey
 		} else if err != nil {
 			return fmt.Errorf("spend enrollment key: %w", err)
 		}

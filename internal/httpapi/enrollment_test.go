@@ -5,9 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 func p256Key(t *testing.T) string {
@@ -72,6 +78,78 @@ func TestEnrollRefusals(t *testing.T) {
 	}
 	if _, p := h.list("status=all"); p.ResultInfo.TotalCount != 0 {
 		t.Errorf("refused enrolments left %d registrations", p.ResultInfo.TotalCount)
+	}
+}
+
+// watchedBody is a request body that records whether anything read it.
+type watchedBody struct {
+	io.Reader
+	read bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.Reader.Read(p)
+}
+
+// TestEnrollRefusesKeyBeforeBody: an enrolment key that cannot enrol is answered
+// with a 401 before the body is read, whatever the body holds, so that a client
+// sending Expect: 100-continue never gets its 100 and never sends the body.
+func TestEnrollRefusesKeyBeforeBody(t *testing.T) {
+	h := newHarness(t, false)
+	_, single, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.enrollWith(single, "hw-1", "u@example.com", "U")
+	// The harness's clock moves a second at every reading, so this one has expired
+	// by the time it is presented.
+	_, expired, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, true, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{"unknown": strings.Repeat("k", 40), "spent": single,
+		"expired": expired}
+	for name, key := range keys {
+		for _, body := range []string{`{}`, `not even JSON`} {
+			t.Run(name+" "+body, func(t *testing.T) {
+				b := &watchedBody{Reader: strings.NewReader(body)}
+				req := httptest.NewRequest("POST", "/enroll/v1/registrations", b)
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Expect", "100-continue")
+				rec := httptest.NewRecorder()
+				h.api.ServeHTTP(rec, req)
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401: %s", rec.Code, rec.Body)
+				}
+				if codes := errorCodes(t, rec); !slices.Equal(codes, []int{10000}) {
+					t.Errorf("error codes %v, want [10000]", codes)
+				}
+				if b.read {
+					t.Error("the body was read before the key was refused")
+				}
+			})
+		}
+	}
+}
+
+// TestEnrollRechecksKey: a single-use key that passed the check before the body
+// was read, and was spent by another enrolment since, is still refused.
+func TestEnrollRechecksKey(t *testing.T) {
+	h := newHarness(t, false)
+	_, single, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.CheckEnrollmentKey(t.Context(), single); err != nil {
+		t.Fatalf("check of a fresh key: %v", err)
+	}
+	h.enrollWith(single, "hw-1", "u@example.com", "U")
+	req := device.EnrollRequest{Key: wgKey(), KeyType: device.KeyCurve25519,
+		Device: device.DeviceFacts{Name: "d", HardwareID: "hw-2"}, UserEmail: "v@example.com"}
+	if _, err := h.svc.Enroll(t.Context(), single, req); device.KindOf(err) !=
+		device.KindUnauthorized {
+		t.Errorf("enrolment with the spent key: %v, want an unauthorized error", err)
 	}
 }
 
