@@ -254,7 +254,7 @@ func TestServeEnrolAndAdmin(t *testing.T) {
 	base := c.serve()
 
 	status, env := call(t, "POST", base+"/enroll/v1/registrations", map[string]any{
-		"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key_type": "curve25519",
+		"key": "CQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key_type": "curve25519",
 		"tunnel_type": "wireguard",
 		"device":      map[string]string{"name": "laptop", "hardware_id": "hw-1"},
 		"user":        map[string]any{"email": "u@example.com", "name": "U"},

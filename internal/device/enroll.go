@@ -268,6 +268,10 @@ func (s *Service) upsertDevice(
 func (s *Service) UpdateClient(
 	ctx context.Context, id, token string, u ClientUpdate,
 ) (*Registration, error) {
+	var newKey *checkedKey
+	if u.Key != nil {
+		newKey = checkKey(*u.Key)
+	}
 	var out *Registration
 	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -276,7 +280,7 @@ func (s *Service) UpdateClient(
 			return err
 		}
 		previous := r.Key
-		if err := applyClientUpdate(r, &u); err != nil {
+		if err := applyClientUpdate(r, &u, newKey); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -411,7 +415,10 @@ func (s *Service) RollClientToken(
 	return secret, override, nil
 }
 
-func applyClientUpdate(r *Registration, u *ClientUpdate) error {
+// applyClientUpdate applies u's key and types to r. newKey is u.Key as checked
+// before the transaction, nil when u has no key; a key left as it is was checked
+// when it was stored.
+func applyClientUpdate(r *Registration, u *ClientUpdate, newKey *checkedKey) error {
 	kt, tt := r.KeyType, r.TunnelType
 	if u.KeyType != nil {
 		kt = *u.KeyType
@@ -421,21 +428,47 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 	} else if u.KeyType != nil {
 		tt = TunnelFor(kt)
 	}
-	key := r.Key
-	if u.Key != nil {
-		key = *u.Key
-	} else if kt != r.KeyType {
+	if newKey == nil && kt != r.KeyType {
 		return Errorf(KindInvalid, "a new key_type needs a new key")
 	}
 	if err := checkTypes(kt, tt); err != nil {
 		return err
 	}
-	canon, err := CanonicalKey(kt, key)
-	if err != nil {
-		return err
+	key := r.Key
+	if newKey != nil {
+		var err error
+		if key, err = newKey.as(kt); err != nil {
+			return err
+		}
 	}
-	r.Key, r.KeyType, r.TunnelType = canon, kt, tt
+	r.Key, r.KeyType, r.TunnelType = key, kt, tt
 	return nil
+}
+
+// checkedKey is a client's new key checked as either key type. A rotation may
+// leave the type to the registration, which only the write transaction reads; the
+// checks cost a curve operation, which the single writer should not spend, so
+// they run before it and the transaction picks the verdict that applies.
+type checkedKey struct {
+	curve25519, secp256r1 string
+	curveErr, p256Err     error
+}
+
+// checkKey checks key as both types. Their encodings differ in length, so one of
+// the two fails at once and the pair costs about as much as one check.
+func checkKey(key string) *checkedKey {
+	var c checkedKey
+	c.curve25519, c.curveErr = CanonicalKey(KeyCurve25519, key)
+	c.secp256r1, c.p256Err = CanonicalKey(KeySecp256r1, key)
+	return &c
+}
+
+// as returns the key's stored form as type kt, or why it is not one.
+func (c *checkedKey) as(kt KeyType) (string, error) {
+	if kt == KeySecp256r1 {
+		return c.secp256r1, c.p256Err
+	}
+	return c.curve25519, c.curveErr
 }
 
 // Heartbeat marks a registration and its device as seen now, and records the

@@ -55,14 +55,14 @@ func (s *Service) RegistrationByKey(
 	if err != nil || len(raw) == 0 {
 		return nil, Errorf(KindInvalid, "key must be URL-safe base64")
 	}
-	std := base64.StdEncoding.EncodeToString(raw)
-	kt := KeySecp256r1
-	if len(raw) == 32 {
-		kt = KeyCurve25519
-	}
-	key, err := CanonicalKey(kt, std)
-	if err != nil {
-		key = std // not a key we could have validated, such as an imported one
+	// A curve25519 key (32 bytes) is stored as it came, so it is looked up as it
+	// is, without the curve operation that validating it would cost. A P-256 key is
+	// stored in one form, whichever form it came in.
+	key := base64.StdEncoding.EncodeToString(raw)
+	if len(raw) != 32 {
+		if canon, err := CanonicalKey(KeySecp256r1, key); err == nil {
+			key = canon
+		} // else not a key we could have validated, such as an imported one
 	}
 	r, err := s.store.RegistrationByKey(ctx, accountID, key)
 	if errors.Is(err, ErrNotFound) {

@@ -153,6 +153,40 @@ func TestEnrollRechecksKey(t *testing.T) {
 	}
 }
 
+// TestLowOrderKeysRefused: a curve25519 key of low order is a 400 at enrolment and
+// at rotation, and the rotation leaves the registration's key as it was.
+func TestLowOrderKeysRefused(t *testing.T) {
+	const zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	const one = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	h := newHarness(t, false)
+	for _, key := range []string{zero, one} {
+		rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
+			"key": key, "key_type": "curve25519",
+			"device": map[string]any{"name": "d", "hardware_id": "hw-low"},
+			"user":   map[string]any{"email": "u@example.com"},
+		}, "Authorization", "Bearer "+h.enrollKey)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("enrol with %s: status %d, want 400: %s", key, rec.Code, rec.Body)
+		}
+		if codes := errorCodes(t, rec); !slices.Equal(codes, []int{1002}) {
+			t.Errorf("enrol with %s: error codes %v, want [1002]", key, codes)
+		}
+	}
+
+	e := h.enroll("hw-1", "u@example.com", "U")
+	path := "/enroll/v1/registrations/" + e.ID
+	before := h.admin("GET", h.regsPath("/"+e.ID)).Body.String()
+	for _, body := range []map[string]any{{"key": zero}, {"key": one, "key_type": "curve25519"}} {
+		rec := h.do("PATCH", path, body, "Authorization", "Bearer "+e.Token)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("rotate to %v: status %d, want 400: %s", body, rec.Code, rec.Body)
+		}
+	}
+	if after := h.admin("GET", h.regsPath("/"+e.ID)).Body.String(); after != before {
+		t.Errorf("refused rotations changed the registration:\n%s\n%s", before, after)
+	}
+}
+
 func TestEnrollMASQUEAndRotate(t *testing.T) {
 	h := newHarness(t, false)
 	rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
