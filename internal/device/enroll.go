@@ -64,7 +64,8 @@ func (s *Service) CheckEnrollmentKey(ctx context.Context, keySecret string) erro
 
 // Enroll enrols a device with an enrolment key's secret value.
 //
-// The device is recognised by hardware id, else serial number. Re-enrolling a seat
+// The device is recognised by hardware id, else serial number; a serial number
+// that more than one live device reports is a conflict. Re-enrolling a seat
 // (the device in a single-user account, the device and user in a multi-user one)
 // that holds an active registration replaces its key, user and secret in place. A
 // revoked seat stays revoked until an admin unrevokes it. Every refusal leaves the
@@ -246,10 +247,16 @@ func (s *Service) upsertDevice(
 		err = ErrNotFound
 	}
 	existed := err == nil
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		d = &Device{ID: NewID(), AccountID: acct.ID, CreatedAt: now}
 		markFresh(tx, acct.ID, d.ID)
-	} else if err != nil {
+	case errors.Is(err, ErrConflict):
+		// Replacing one of them would be a guess, and the wrong guess takes over
+		// another machine's registration.
+		return nil, false, Errorf(KindConflict, "device.serial_number is reported by more "+
+			"than one device; send device.hardware_id to say which")
+	case err != nil:
 		return nil, false, fmt.Errorf("read device: %w", err)
 	}
 	// Facts the client left out keep their values: a device enrolled with both

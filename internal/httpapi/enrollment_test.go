@@ -187,6 +187,50 @@ func TestLowOrderKeysRefused(t *testing.T) {
 	}
 }
 
+// TestEnrollAmbiguousSerial: an enrolment with only a serial number that two
+// devices report is a 409 asking for the hardware id, and neither device's
+// registration changes: its token still works.
+func TestEnrollAmbiguousSerial(t *testing.T) {
+	h := newHarness(t, false)
+	enrol := func(facts map[string]any) *httptest.ResponseRecorder {
+		facts["name"] = "laptop"
+		return h.do("POST", "/enroll/v1/registrations", map[string]any{
+			"key": wgKey(), "key_type": "curve25519", "device": facts,
+			"user": map[string]any{"email": "u@example.com"},
+		}, "Authorization", "Bearer "+h.enrollKey)
+	}
+	var devices []enrolled
+	for _, hw := range []string{"HW-A", "HW-B"} {
+		rec := enrol(map[string]any{"hardware_id": hw, "serial_number": "SER-1"})
+		var e struct{ Result enrolled }
+		decode(t, rec, &e)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("enrol %s: status %d: %s", hw, rec.Code, rec.Body)
+		}
+		devices = append(devices, e.Result)
+	}
+
+	rec := enrol(map[string]any{"serial_number": "SER-1"})
+	var env struct {
+		Errors []struct {
+			Code    int
+			Message string
+		}
+	}
+	decode(t, rec, &env)
+	if rec.Code != http.StatusConflict || len(env.Errors) != 1 || env.Errors[0].Code != 1003 ||
+		!strings.Contains(env.Errors[0].Message, "hardware_id") {
+		t.Errorf("serial number alone: %d %s; want 409, code 1003, asking for hardware_id",
+			rec.Code, rec.Body)
+	}
+	for _, d := range devices {
+		beat := "/enroll/v1/registrations/" + d.ID + "/heartbeat"
+		if rec := h.do("POST", beat, nil, "Authorization", "Bearer "+d.Token); rec.Code != 200 {
+			t.Errorf("heartbeat of %s after the refusal: %d %s", d.ID, rec.Code, rec.Body)
+		}
+	}
+}
+
 func TestEnrollMASQUEAndRotate(t *testing.T) {
 	h := newHarness(t, false)
 	rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
