@@ -86,7 +86,8 @@ func globalKeyCreateCommand(fs *flag.FlagSet, _ *config.Config) func(context.Con
 func enrollKeyCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *env) error {
 	account := fs.String("account", "", "the account id (required)")
 	reusable := fs.Bool("reusable", false, "a key that enrols any number of devices (default: one)")
-	expiresIn := fs.Duration("expires-in", 0, "how long the key stays valid, e.g. 24h (default: forever)")
+	expiresIn := fs.Duration("expires-in", 0, "how long the key stays valid, e.g. 24h; "+
+		"0, the default, means it never expires")
 	return func(ctx context.Context, e *env) error {
 		if *account == "" {
 			return cli.Usagef("--account is required")

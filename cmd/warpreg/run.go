@@ -47,9 +47,9 @@ Commands:
   watch                    follow an account's change feed and print each change
   backup                   write a consistent copy of a SQLite database, online
 
-Every command takes --database (env WARPREG_DATABASE; default warpreg.db; a
-postgres:// URL selects PostgreSQL), --log-format text|json, --json and --help, after
-the command's words. Run 'warpreg <command> --help' for its flags.
+Every command but watch takes --database (env WARPREG_DATABASE; default warpreg.db;
+a postgres:// URL selects PostgreSQL); every one takes --log-format text|json, --json
+and --help, after the command's words. Run 'warpreg <command> --help' for its flags.
 
 serve answers Cloudflare's v4 API under /client/v4, the enrolment API under
 /enroll/v1, and warpreg's own change feed and key lookup under /api/v1.
@@ -57,11 +57,12 @@ serve answers Cloudflare's v4 API under /client/v4, the enrolment API under
 
 // command is one CLI command.
 type command struct {
-	name       string
-	summary    string
-	serves     bool
-	positional bool // takes positional arguments
-	flags      func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
+	name    string
+	summary string
+	serves  bool
+	args    string // the positional arguments for the usage line, e.g. "FILE..."; "" for none
+	remote  bool   // talks to a server, never to the database, so takes no --database
+	flags   func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
 }
 
 // env is what a running command has to work with.
@@ -80,34 +81,40 @@ type env struct {
 }
 
 var commands = []command{
-	{"serve", "serve the admin and enrolment APIs until interrupted", true, false, serveCommand},
-	{"demo", "serve a fresh demo account with about 50 enrolled devices", true, false, demoCommand},
-	{"account create", "create an account", false, false, accountCreateCommand},
-	{"token create", "create an API token for an account", false, false, tokenCreateCommand},
-	{"token list", "list an account's API tokens (never their secrets)", false, false,
-		tokenListCommand},
-	{"token revoke", "revoke an API token at once", false, false, tokenRevokeCommand},
-	{"token roll", "give an API token a new secret, shown once; the old one stops working",
-		false, false, tokenRollCommand},
-	{"global-key create", "create a user's global API key", false, false, globalKeyCreateCommand},
-	{"global-key list", "list an account's global API keys (never their secrets)", false, false,
-		globalKeyListCommand},
-	{"global-key revoke", "revoke a user's global API key at once", false, false,
-		globalKeyRevokeCommand},
-	{"global-key roll", "give a global API key a new secret, shown once; the old one stops " +
-		"working", false, false, globalKeyRollCommand},
-	{"enrollment-key create", "create a key that devices present to enrol", false, false,
-		enrollKeyCommand},
-	{"enrollment-key list", "list an account's enrolment keys (never their secrets)", false,
-		false, enrollKeyListCommand},
-	{"enrollment-key revoke", "revoke an enrolment key at once", false, false,
-		enrollKeyRevokeCommand},
-	{"enrollment-key roll", "give an enrolment key a new secret, shown once; the old one " +
-		"stops working", false, false, enrollKeyRollCommand},
-	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
-	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
-	{"backup", "write a consistent, verified copy of a SQLite database while it serves", false,
-		false, backupCommand},
+	{name: "serve", summary: "serve the admin and enrolment APIs until interrupted",
+		serves: true, flags: serveCommand},
+	{name: "demo", summary: "serve a fresh demo account with about 50 enrolled devices",
+		serves: true, flags: demoCommand},
+	{name: "account create", summary: "create an account", flags: accountCreateCommand},
+	{name: "token create", summary: "create an API token for an account",
+		flags: tokenCreateCommand},
+	{name: "token list", summary: "list an account's API tokens (never their secrets)",
+		flags: tokenListCommand},
+	{name: "token revoke", summary: "revoke an API token at once", flags: tokenRevokeCommand},
+	{name: "token roll", summary: "give an API token a new secret, shown once; the old one " +
+		"stops working", flags: tokenRollCommand},
+	{name: "global-key create", summary: "create a user's global API key",
+		flags: globalKeyCreateCommand},
+	{name: "global-key list", summary: "list an account's global API keys (never their " +
+		"secrets)", flags: globalKeyListCommand},
+	{name: "global-key revoke", summary: "revoke a user's global API key at once",
+		flags: globalKeyRevokeCommand},
+	{name: "global-key roll", summary: "give a global API key a new secret, shown once; the " +
+		"old one stops working", flags: globalKeyRollCommand},
+	{name: "enrollment-key create", summary: "create a key that devices present to enrol",
+		flags: enrollKeyCommand},
+	{name: "enrollment-key list", summary: "list an account's enrolment keys (never their " +
+		"secrets)", flags: enrollKeyListCommand},
+	{name: "enrollment-key revoke", summary: "revoke an enrolment key at once",
+		flags: enrollKeyRevokeCommand},
+	{name: "enrollment-key roll", summary: "give an enrolment key a new secret, shown once; " +
+		"the old one stops working", flags: enrollKeyRollCommand},
+	{name: "import", summary: "load registrations saved from Cloudflare's v4 API",
+		args: "FILE...", flags: importCommand},
+	{name: "watch", summary: "follow an account's change feed and print each change",
+		remote: true, flags: watchCommand},
+	{name: "backup", summary: "write a consistent, verified copy of a SQLite database while " +
+		"it serves", flags: backupCommand},
 }
 
 // run executes the command line args and returns the exit status. Errors are one
@@ -130,18 +137,21 @@ func run(
 		}
 	}
 	if !ok {
-		fmt.Fprintln(stderr, "warpreg: "+unknownCommand(args))
+		fmt.Fprintln(stderr, unknownCommand(args))
 		return exitUsage
 	}
 
 	cfg := config.Load(getenv)
 	fs := flag.NewFlagSet("warpreg "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported below, on one line
+	if !cmd.remote {
+		cfg.RegisterDatabase(fs)
+	}
 	cfg.RegisterCommon(fs)
 	action := cmd.flags(fs, &cfg)
 	positional, err := cli.ParseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "Usage: warpreg %s [flags]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
+		fmt.Fprintf(stdout, "Usage: warpreg %s\n\n%s.\n\nFlags:\n", cmd.usage(), cmd.summary)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return exitOK
@@ -149,7 +159,7 @@ func run(
 		fmt.Fprintf(stderr, "warpreg %s: %v; see 'warpreg %s --help'\n", cmd.name, err, cmd.name)
 		return exitUsage
 	}
-	if len(positional) > 0 && !cmd.positional {
+	if len(positional) > 0 && cmd.args == "" {
 		fmt.Fprintf(stderr, "warpreg %s: unexpected argument %q\n", cmd.name, positional[0])
 		return exitUsage
 	}
@@ -182,19 +192,44 @@ func run(
 	return exitOK
 }
 
-// unknownCommand explains why args name no command, with the likeliest fix.
+// usage is the command's usage line after "warpreg ".
+func (c command) usage() string {
+	if c.args == "" {
+		return c.name + " [flags]"
+	}
+	return c.name + " [flags] " + c.args
+}
+
+// unknownCommand explains, on one line, why args name no command, with the
+// likeliest fix.
 func unknownCommand(args []string) string {
 	if strings.HasPrefix(args[0], "-") {
-		return fmt.Sprintf("flags go after the command, as in 'warpreg serve %s'; "+
+		return fmt.Sprintf("warpreg: flags go after the command, as in 'warpreg serve %s'; "+
 			"run 'warpreg --help' for the commands", args[0])
 	}
+	subs := subcommands(args[0])
+	switch {
+	case len(subs) > 0 && (len(args) == 1 || strings.HasPrefix(args[1], "-")):
+		return fmt.Sprintf("warpreg %s: a subcommand is missing: %s; "+
+			"run 'warpreg %s --help' for what each does", args[0], strings.Join(subs, ", "),
+			args[0])
+	case len(subs) > 0:
+		return fmt.Sprintf("warpreg: unknown command %q; did you mean 'warpreg %s %s'?",
+			strings.Join(args[:2], " "), args[0], subs[0])
+	}
+	return fmt.Sprintf("warpreg: unknown command %q; run 'warpreg --help'", args[0])
+}
+
+// subcommands returns the second words of the commands whose first word is word
+// ("create", "list", ... for "token"), or none.
+func subcommands(word string) []string {
+	var subs []string
 	for _, c := range commands {
-		if first, _, _ := strings.Cut(c.name, " "); first == args[0] {
-			return fmt.Sprintf("unknown command %q; did you mean 'warpreg %s'?",
-				strings.Join(args[:min(2, len(args))], " "), c.name)
+		if first, sub, found := strings.Cut(c.name, " "); found && first == word {
+			subs = append(subs, sub)
 		}
 	}
-	return fmt.Sprintf("unknown command %q; run 'warpreg --help'", args[0])
+	return subs
 }
 
 // isHelp reports whether arg asks for help where a command's words are expected.

@@ -156,6 +156,24 @@ func call(t *testing.T, method, url string, body any, headers ...string) (int, m
 	return resp.StatusCode, env
 }
 
+// TestHelpSpellsOut checks the help of the commands whose usage line or flags
+// carry more than a flag list shows by itself.
+func TestHelpSpellsOut(t *testing.T) {
+	c := newCLI(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", "--help"}, "Usage: warpreg import [flags] FILE...\n"},
+		{[]string{"enrollment-key", "create", "--help"}, "0, the default, means it never expires"},
+	}
+	for _, tt := range tests {
+		if out, _, code := c.run(tt.args...); code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("warpreg %v: exit %d, output %q; want %q", tt.args, code, out, tt.want)
+		}
+	}
+}
+
 func TestHelpAndUsageErrors(t *testing.T) {
 	c := newCLI(t)
 	if out, _, code := c.run("--help"); code != 0 || !strings.Contains(out, "enrollment-key create") {
@@ -163,8 +181,13 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	}
 	for _, cmd := range commands {
 		args := append(strings.Fields(cmd.name), "--help")
-		if out, _, code := c.run(args...); code != 0 || !strings.Contains(out, "-database") {
+		// Only the commands that open the database offer --database.
+		out, _, code := c.run(args...)
+		if code != 0 || strings.Contains(out, "-database") == cmd.remote {
 			t.Errorf("%s --help: exit %d, output %q", cmd.name, code, out)
+		}
+		if usage := "Usage: warpreg " + cmd.usage() + "\n"; !strings.HasPrefix(out, usage) {
+			t.Errorf("%s --help: output %q, want it to start %q", cmd.name, out, usage)
 		}
 		// A group's word alone lists its commands, this one among them.
 		if first, _, group := strings.Cut(cmd.name, " "); group {
@@ -194,6 +217,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError, missing},
 		{[]string{"serve", "--addr", "nonsense"}, exitUsage, "HOST:PORT"},
 		{[]string{"import", "--account", "x"}, exitUsage, "usage"},
+		{[]string{"token"}, exitUsage, "a subcommand is missing: create, list, revoke, roll"},
+		{[]string{"global-key", "--account", "x"}, exitUsage, "a subcommand is missing"},
+		{[]string{"watch", "--account", "x", "--database", "w.db"}, exitUsage, "-database"},
 	}
 	for _, tt := range tests {
 		_, errOut, code := c.run(tt.args...)
@@ -254,7 +280,7 @@ func TestServeEnrolAndAdmin(t *testing.T) {
 	base := c.serve()
 
 	status, env := call(t, "POST", base+"/enroll/v1/registrations", map[string]any{
-		"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key_type": "curve25519",
+		"key": "CQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key_type": "curve25519",
 		"tunnel_type": "wireguard",
 		"device":      map[string]string{"name": "laptop", "hardware_id": "hw-1"},
 		"user":        map[string]any{"email": "u@example.com", "name": "U"},

@@ -134,12 +134,17 @@ func (c *Config) loadInt(env func(string) string, name string, dst *int) {
 	*dst = n
 }
 
-// RegisterCommon adds the flags that every command takes to fs, defaulting to c's
-// current values.
-func (c *Config) RegisterCommon(fs *flag.FlagSet) {
+// RegisterDatabase adds --database to fs, defaulting to c's current value: every
+// command that opens the database takes it.
+func (c *Config) RegisterDatabase(fs *flag.FlagSet) {
 	fs.StringVar(&c.Database, FlagDatabase, c.Database,
 		"database: a file path or sqlite:PATH for SQLite, a postgres:// URL for PostgreSQL (env "+
 			EnvDatabase+")")
+}
+
+// RegisterCommon adds the flags that every command takes to fs, defaulting to c's
+// current values.
+func (c *Config) RegisterCommon(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, FlagLogFormat, c.LogFormat,
 		"log format on stderr: text or json (env "+EnvLogFormat+")")
 	fs.BoolVar(&c.JSON, FlagJSON, false, "print the result as JSON")

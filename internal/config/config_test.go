@@ -36,6 +36,7 @@ func TestPrecedence(t *testing.T) {
 	env := map[string]string{EnvDatabase: "env.db", EnvAddr: "127.0.0.1:1", EnvRetention: "1h"}
 	c := Load(func(k string) string { return env[k] })
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterDatabase(fs)
 	c.RegisterCommon(fs)
 	c.RegisterServe(fs)
 	if err := fs.Parse([]string{"--addr", "127.0.0.1:2"}); err != nil {

@@ -42,9 +42,30 @@ type ClientUpdate struct {
 	Device     *DeviceFacts
 }
 
+// errEnrollKey refuses an enrolment key: the same answer whether it is unknown,
+// used up or expired.
+var errEnrollKey = Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+
+// CheckEnrollmentKey refuses an enrolment key that could not enrol a device now,
+// with one read outside any write transaction, so that a caller can answer a bad
+// key before it reads the request body. A key it accepts may still be refused by
+// Enroll, which checks it again in its transaction: a single-use key may be spent
+// in between.
+func (s *Service) CheckEnrollmentKey(ctx context.Context, keySecret string) error {
+	ek, err := s.store.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
+	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(s.Now())) {
+		return errEnrollKey
+	}
+	if err != nil {
+		return fmt.Errorf("look up enrollment key: %w", err)
+	}
+	return nil
+}
+
 // Enroll enrols a device with an enrolment key's secret value.
 //
-// The device is recognised by hardware id, else serial number. Re-enrolling a seat
+// The device is recognised by hardware id, else serial number; a serial number
+// that more than one live device reports is a conflict. Re-enrolling a seat
 // (the device in a single-user account, the device and user in a multi-user one)
 // that holds an active registration replaces its key, user and secret in place. A
 // revoked seat stays revoked until an admin unrevokes it. Every refusal leaves the
@@ -61,7 +82,7 @@ func (s *Service) Enroll(
 		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
 		now := s.Now()
 		if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
-			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+			return errEnrollKey
 		}
 		if err != nil {
 			return fmt.Errorf("look up enrollment key: %w", err)
@@ -79,7 +100,7 @@ func (s *Service) Enroll(
 			return nil
 		}
 		if err := tx.SpendEnrollmentKey(ctx, ek.ID, now); errors.Is(err, ErrConflict) {
-			return Errorf(KindUnauthorized, "enrollment key is unknown, used up or expired")
+			return errEnrollKey
 		} else if err != nil {
 			return fmt.Errorf("spend enrollment key: %w", err)
 		}
@@ -226,10 +247,16 @@ func (s *Service) upsertDevice(
 		err = ErrNotFound
 	}
 	existed := err == nil
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		d = &Device{ID: NewID(), AccountID: acct.ID, CreatedAt: now}
 		markFresh(tx, acct.ID, d.ID)
-	} else if err != nil {
+	case errors.Is(err, ErrConflict):
+		// Replacing one of them would be a guess, and the wrong guess takes over
+		// another machine's registration.
+		return nil, false, Errorf(KindConflict, "device.serial_number is reported by more "+
+			"than one device; send device.hardware_id to say which")
+	case err != nil:
 		return nil, false, fmt.Errorf("read device: %w", err)
 	}
 	// Facts the client left out keep their values: a device enrolled with both
@@ -248,6 +275,10 @@ func (s *Service) upsertDevice(
 func (s *Service) UpdateClient(
 	ctx context.Context, id, token string, u ClientUpdate,
 ) (*Registration, error) {
+	var newKey *checkedKey
+	if u.Key != nil {
+		newKey = checkKey(*u.Key)
+	}
 	var out *Registration
 	ctx = actAs(ctx, ActorRegistration, id) // writes happen only once token is checked
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -256,7 +287,7 @@ func (s *Service) UpdateClient(
 			return err
 		}
 		previous := r.Key
-		if err := applyClientUpdate(r, &u); err != nil {
+		if err := applyClientUpdate(r, &u, newKey); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -391,7 +422,10 @@ func (s *Service) RollClientToken(
 	return secret, override, nil
 }
 
-func applyClientUpdate(r *Registration, u *ClientUpdate) error {
+// applyClientUpdate applies u's key and types to r. newKey is u.Key as checked
+// before the transaction, nil when u has no key; a key left as it is was checked
+// when it was stored.
+func applyClientUpdate(r *Registration, u *ClientUpdate, newKey *checkedKey) error {
 	kt, tt := r.KeyType, r.TunnelType
 	if u.KeyType != nil {
 		kt = *u.KeyType
@@ -401,21 +435,47 @@ func applyClientUpdate(r *Registration, u *ClientUpdate) error {
 	} else if u.KeyType != nil {
 		tt = TunnelFor(kt)
 	}
-	key := r.Key
-	if u.Key != nil {
-		key = *u.Key
-	} else if kt != r.KeyType {
+	if newKey == nil && kt != r.KeyType {
 		return Errorf(KindInvalid, "a new key_type needs a new key")
 	}
 	if err := checkTypes(kt, tt); err != nil {
 		return err
 	}
-	canon, err := CanonicalKey(kt, key)
-	if err != nil {
-		return err
+	key := r.Key
+	if newKey != nil {
+		var err error
+		if key, err = newKey.as(kt); err != nil {
+			return err
+		}
 	}
-	r.Key, r.KeyType, r.TunnelType = canon, kt, tt
+	r.Key, r.KeyType, r.TunnelType = key, kt, tt
 	return nil
+}
+
+// checkedKey is a client's new key checked as either key type. A rotation may
+// leave the type to the registration, which only the write transaction reads; the
+// checks cost a curve operation, which the single writer should not spend, so
+// they run before it and the transaction picks the verdict that applies.
+type checkedKey struct {
+	curve25519, secp256r1 string
+	curveErr, p256Err     error
+}
+
+// checkKey checks key as both types. Their encodings differ in length, so one of
+// the two fails at once and the pair costs about as much as one check.
+func checkKey(key string) *checkedKey {
+	var c checkedKey
+	c.curve25519, c.curveErr = CanonicalKey(KeyCurve25519, key)
+	c.secp256r1, c.p256Err = CanonicalKey(KeySecp256r1, key)
+	return &c
+}
+
+// as returns the key's stored form as type kt, or why it is not one.
+func (c *checkedKey) as(kt KeyType) (string, error) {
+	if kt == KeySecp256r1 {
+		return c.secp256r1, c.p256Err
+	}
+	return c.curve25519, c.curveErr
 }
 
 // Heartbeat marks a registration and its device as seen now, and records the

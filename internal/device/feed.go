@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,18 +52,18 @@ func (s *Service) PruneChanges(ctx context.Context, retention time.Duration) (in
 func (s *Service) RegistrationByKey(
 	ctx context.Context, accountID, urlKey string,
 ) (*Registration, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(trimPadding(urlKey))
+	raw, err := decodeURLKey(urlKey)
 	if err != nil || len(raw) == 0 {
 		return nil, Errorf(KindInvalid, "key must be URL-safe base64")
 	}
-	std := base64.StdEncoding.EncodeToString(raw)
-	kt := KeySecp256r1
-	if len(raw) == 32 {
-		kt = KeyCurve25519
-	}
-	key, err := CanonicalKey(kt, std)
-	if err != nil {
-		key = std // not a key we could have validated, such as an imported one
+	// A curve25519 key (32 bytes) is stored as it came, so it is looked up as it
+	// is, without the curve operation that validating it would cost. A P-256 key is
+	// stored in one form, whichever form it came in.
+	key := base64.StdEncoding.EncodeToString(raw)
+	if len(raw) != 32 {
+		if canon, err := CanonicalKey(KeySecp256r1, key); err == nil {
+			key = canon
+		} // else not a key we could have validated, such as an imported one
 	}
 	r, err := s.store.RegistrationByKey(ctx, accountID, key)
 	if errors.Is(err, ErrNotFound) {
@@ -74,9 +75,16 @@ func (s *Service) RegistrationByKey(
 	return r, nil
 }
 
-func trimPadding(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '=' {
-		s = s[:len(s)-1]
+// decodeURLKey decodes a key in URL-safe base64, with its padding or without.
+// Decoding is strict: stray padding or unused bits that are not zero would let
+// strings that are not base64 look up a key, and a line break, which the decoder
+// would skip, has no place in a key.
+func decodeURLKey(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in key")
 	}
-	return s
+	if strings.HasSuffix(s, "=") {
+		return base64.URLEncoding.Strict().DecodeString(s)
+	}
+	return base64.RawURLEncoding.Strict().DecodeString(s)
 }

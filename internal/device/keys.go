@@ -34,7 +34,8 @@ func TunnelFor(kt KeyType) TunnelType {
 }
 
 // CanonicalKey validates a public key of type kt and returns the form it is stored
-// in. A curve25519 key must be 32 bytes in standard base64 and is kept as given. A
+// in. A curve25519 key must be 32 bytes in standard base64, not of low order (see
+// lowOrder), and is kept as given. A
 // secp256r1 key may be the base64 of its X.509 SubjectPublicKeyInfo or of its SEC 1
 // point (compressed or not); either way it must lie on the curve, and it is stored as
 // base64 of the SubjectPublicKeyInfo, so that one key has one spelling and the
@@ -50,6 +51,10 @@ func CanonicalKey(kt KeyType, key string) (string, error) {
 		if len(raw) != 32 {
 			return "", Errorf(KindInvalid, "curve25519 key must be 32 bytes, got %d", len(raw))
 		}
+		if lowOrder(raw) {
+			return "", Errorf(KindInvalid, "curve25519 key is a low-order point, "+
+				"with which every peer would share an all-zero secret")
+		}
 		return key, nil
 	case KeySecp256r1:
 		pub, err := parseP256(raw)
@@ -64,6 +69,30 @@ func CanonicalKey(kt KeyType, key string) (string, error) {
 	default:
 		return "", Errorf(KindInvalid, "key_type must be curve25519 or secp256r1")
 	}
+}
+
+// x25519Probe is a fixed private key for lowOrder; which one does not matter, as
+// every clamped scalar sends a low-order point to zero.
+var x25519Probe = func() *ecdh.PrivateKey {
+	k, err := ecdh.X25519().NewPrivateKey(make([]byte, 32))
+	if err != nil {
+		panic("x25519 probe key: " + err.Error())
+	}
+	return k
+}()
+
+// lowOrder reports whether the curve25519 public key raw (32 bytes) is a point of
+// small order, for which X25519 yields the all-zero shared secret whatever the
+// private key: the all-zero key, for one. crypto/ecdh reports that result as an
+// error. It costs one scalar multiplication, so callers run it before, never
+// inside, a write transaction.
+func lowOrder(raw []byte) bool {
+	pub, err := ecdh.X25519().NewPublicKey(raw)
+	if err != nil {
+		return true
+	}
+	_, err = x25519Probe.ECDH(pub)
+	return err != nil
 }
 
 func parseP256(raw []byte) (*ecdh.PublicKey, error) {

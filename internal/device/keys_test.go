@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestCanonicalKeyCurve25519(t *testing.T) {
 		ok   bool
 	}{
 		{"32 bytes", valid, true},
-		{"32 zero bytes", std(make([]byte, 32)), true},
+		{"32 zero bytes", std(make([]byte, 32)), false},
 		{"31 bytes", std(make([]byte, 31)), false},
 		{"33 bytes", std(make([]byte, 33)), false},
 		{"64 bytes", std(make([]byte, 64)), false},
@@ -54,6 +55,50 @@ func TestCanonicalKeyCurve25519(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCanonicalKeyCurve25519LowOrder: every encoding of a point of small order is
+// refused, since X25519 with it yields the all-zero secret whatever the private
+// key; the high bit, which X25519 ignores, does not hide one.
+func TestCanonicalKeyCurve25519LowOrder(t *testing.T) {
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	order8a, _ := new(big.Int).SetString("325606250916557431795983626356110631294008115727848"+
+		"805560023387167927233504", 10)
+	order8b, _ := new(big.Int).SetString("393823572354896145817230607815530211125299117194406"+
+		"98176882885853963445705823", 10)
+	points := map[string]*big.Int{
+		"0": big.NewInt(0), "1": big.NewInt(1), "p-1": new(big.Int).Sub(p, big.NewInt(1)),
+		"p": p, "p+1": new(big.Int).Add(p, big.NewInt(1)),
+		"order 8, first": order8a, "order 8, second": order8b,
+	}
+	for name, u := range points {
+		for _, high := range []bool{false, true} {
+			raw := littleEndian32(u)
+			if high {
+				raw[31] |= 0x80
+			}
+			_, err := device.CanonicalKey(device.KeyCurve25519, std(raw))
+			if device.KindOf(err) != device.KindInvalid {
+				t.Errorf("u = %s (high bit %v): error %v, want an invalid-input error",
+					name, high, err)
+			}
+		}
+	}
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := device.CanonicalKey(device.KeyCurve25519, std(k.PublicKey().Bytes())); err != nil {
+		t.Errorf("a generated key: %v", err)
+	}
+}
+
+// littleEndian32 encodes u in 32 bytes, least significant first, as curve25519 keys
+// are.
+func littleEndian32(u *big.Int) []byte {
+	raw := u.FillBytes(make([]byte, 32))
+	slices.Reverse(raw)
+	return raw
 }
 
 // p256Forms returns a fresh P-256 key's SubjectPublicKeyInfo and its SEC 1 points,

@@ -77,10 +77,12 @@ func (s *Service) CreateProfile(
 		}
 		p.ID, p.AccountID, p.Default = id, accountID, false
 		p.CreatedAt, p.UpdatedAt, p.DeletedAt = now, now, time.Time{}
+		// A precedence of 0 is left to checkRule, which says what range it must
+		// be in: a caller may have sent 0 rather than nothing.
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"name", p.Name != ""}, {"match", p.Match != ""}, {"precedence", p.Precedence != 0}} {
+		}{{"name", p.Name != ""}, {"match", p.Match != ""}} {
 			if !f.set {
 				return Errorf(KindInvalid, "%s is required", f.name)
 			}

@@ -138,8 +138,10 @@ func TestListWrapsStoreErrors(t *testing.T) {
 }
 
 func validEnrollRequest() device.EnrollRequest {
+	base := make([]byte, 32)
+	base[0] = 9 // curve25519's base point: a valid key, if not a secret one
 	return device.EnrollRequest{
-		Key: std(make([]byte, 32)), KeyType: device.KeyCurve25519,
+		Key: std(base), KeyType: device.KeyCurve25519,
 		Device:    device.DeviceFacts{Name: "Laptop", HardwareID: "hw-1"},
 		UserEmail: "ann@example.com", UserName: "Ann",
 	}

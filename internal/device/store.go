@@ -42,7 +42,9 @@ type Reader interface {
 	Device(ctx context.Context, accountID, id string) (*Device, error)
 
 	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
-	// carries the given identifier.
+	// carries the given identifier. Hardware ids are unique among live devices;
+	// serial numbers need not be (devices told apart by hardware id may share one),
+	// and DeviceBySerial returns ErrConflict when more than one device carries it.
 	DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*Device, error)
 	DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error)
 

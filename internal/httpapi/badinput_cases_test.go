@@ -289,8 +289,16 @@ func (f *badFixture) ownCases() map[string][]badCase {
 			code: 1002, msg: "key must be URL-safe base64"},
 		{name: "key with an encoded slash", path: byKey + "ab%2Fc", status: 400, code: 1002,
 			msg: "key must be URL-safe base64"},
+		{name: "key with unused bits set", path: byKey + "AB", status: 400, code: 1002,
+			msg: "key must be URL-safe base64"},
+		{name: "key with a stray padding character", path: byKey + "AAAA=", status: 400,
+			code: 1002, msg: "key must be URL-safe base64"},
+		{name: "key with an encoded line break", path: byKey + "AAAA%0AAAAA", status: 400,
+			code: 1002, msg: "key must be URL-safe base64"},
 		{name: "unknown key", path: byKey + strings.Repeat("A", 43), status: 404, code: 1001,
 			msg: "no registration holds this key"},
+		{name: "unknown key with its padding", path: byKey + strings.Repeat("A", 43) + "=",
+			status: 404, code: 1001, msg: "no registration holds this key"},
 	}
 	audit := h.auditPath("")
 	logs := []badCase{

@@ -202,7 +202,7 @@ func (f *badFixture) createMistakes(path string) []badCase {
 		bad("match with NUL", func(b map[string]any) { b["match"] = "identity.email\x00" },
 			400, 1002, "match must not contain control characters"),
 		bad("precedence zero", func(b map[string]any) { b["precedence"] = 0 }, 400, 1002,
-			"precedence is required"),
+			"precedence must be a whole number from 1 to 2147483647"),
 		bad("precedence negative", func(b map[string]any) { b["precedence"] = -5 }, 400, 1002,
 			"precedence must be a whole number from 1 to 2147483647"),
 		bad("precedence fractional", func(b map[string]any) { b["precedence"] = 1.5 },

@@ -71,19 +71,17 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	if a.refuseFailing(w, r) || !a.peekCredential(w, limitKey) {
 		return
 	}
-	var body enrollRequestJSON
-	if err := a.decodeBody(w, r, &body, false); err != nil {
+	// A bad key is answered before the body is read: a client that sent
+	// Expect: 100-continue gets its 401 without sending the body at all.
+	if err := a.svc.CheckEnrollmentKey(r.Context(), key); err != nil {
+		a.clientFailed(w, r, err, limitKey)
+		return
+	}
+
+	req, err := a.decodeEnroll(w, r)
+	if err != nil {
 		a.writeClientError(w, r, err)
 		return
-	}
-	if body.Device == nil || body.User == nil {
-		a.writeClientError(w, r, invalid("device and user are required"))
-		return
-	}
-	req := device.EnrollRequest{
-		Key: body.Key, KeyType: device.KeyType(body.KeyType),
-		TunnelType: device.TunnelType(body.TunnelType), Device: body.Device.facts(),
-		UserEmail: body.User.Email, UserName: body.User.Name, UserGroups: body.User.Groups,
 	}
 	e, err := a.svc.Enroll(r.Context(), key, req)
 	if err != nil {
@@ -96,6 +94,22 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		ID: reg.ID, DeviceID: reg.DeviceID, AccountID: reg.AccountID, Token: e.Token,
 		OverrideSecret: base64.RawURLEncoding.EncodeToString(e.OverrideSecret),
 	}, nil)
+}
+
+// decodeEnroll reads an enrolment's body into the request the service takes.
+func (a *API) decodeEnroll(w http.ResponseWriter, r *http.Request) (device.EnrollRequest, error) {
+	var body enrollRequestJSON
+	if err := a.decodeBody(w, r, &body, false); err != nil {
+		return device.EnrollRequest{}, err
+	}
+	if body.Device == nil || body.User == nil {
+		return device.EnrollRequest{}, invalid("device and user are required")
+	}
+	return device.EnrollRequest{
+		Key: body.Key, KeyType: device.KeyType(body.KeyType),
+		TunnelType: device.TunnelType(body.TunnelType), Device: body.Device.facts(),
+		UserEmail: body.User.Email, UserName: body.User.Name, UserGroups: body.User.Groups,
+	}, nil
 }
 
 type clientUpdateJSON struct {

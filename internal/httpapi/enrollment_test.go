@@ -5,9 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 func p256Key(t *testing.T) string {
@@ -72,6 +78,156 @@ func TestEnrollRefusals(t *testing.T) {
 	}
 	if _, p := h.list("status=all"); p.ResultInfo.TotalCount != 0 {
 		t.Errorf("refused enrolments left %d registrations", p.ResultInfo.TotalCount)
+	}
+}
+
+// watchedBody is a request body that records whether anything read it.
+type watchedBody struct {
+	io.Reader
+	read bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.Reader.Read(p)
+}
+
+// TestEnrollRefusesKeyBeforeBody: an enrolment key that cannot enrol is answered
+// with a 401 before the body is read, whatever the body holds, so that a client
+// sending Expect: 100-continue never gets its 100 and never sends the body.
+func TestEnrollRefusesKeyBeforeBody(t *testing.T) {
+	h := newHarness(t, false)
+	_, single, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.enrollWith(single, "hw-1", "u@example.com", "U")
+	// The harness's clock moves a second at every reading, so this one has expired
+	// by the time it is presented.
+	_, expired, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, true, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{"unknown": strings.Repeat("k", 40), "spent": single,
+		"expired": expired}
+	for name, key := range keys {
+		for _, body := range []string{`{}`, `not even JSON`} {
+			t.Run(name+" "+body, func(t *testing.T) {
+				b := &watchedBody{Reader: strings.NewReader(body)}
+				req := httptest.NewRequest("POST", "/enroll/v1/registrations", b)
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Expect", "100-continue")
+				rec := httptest.NewRecorder()
+				h.api.ServeHTTP(rec, req)
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401: %s", rec.Code, rec.Body)
+				}
+				if codes := errorCodes(t, rec); !slices.Equal(codes, []int{10000}) {
+					t.Errorf("error codes %v, want [10000]", codes)
+				}
+				if b.read {
+					t.Error("the body was read before the key was refused")
+				}
+			})
+		}
+	}
+}
+
+// TestEnrollRechecksKey: a single-use key that passed the check before the body
+// was read, and was spent by another enrolment since, is still refused.
+func TestEnrollRechecksKey(t *testing.T) {
+	h := newHarness(t, false)
+	_, single, err := h.svc.CreateEnrollmentKey(t.Context(), h.acct.ID, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.CheckEnrollmentKey(t.Context(), single); err != nil {
+		t.Fatalf("check of a fresh key: %v", err)
+	}
+	h.enrollWith(single, "hw-1", "u@example.com", "U")
+	req := device.EnrollRequest{Key: wgKey(), KeyType: device.KeyCurve25519,
+		Device: device.DeviceFacts{Name: "d", HardwareID: "hw-2"}, UserEmail: "v@example.com"}
+	if _, err := h.svc.Enroll(t.Context(), single, req); device.KindOf(err) !=
+		device.KindUnauthorized {
+		t.Errorf("enrolment with the spent key: %v, want an unauthorized error", err)
+	}
+}
+
+// TestLowOrderKeysRefused: a curve25519 key of low order is a 400 at enrolment and
+// at rotation, and the rotation leaves the registration's key as it was.
+func TestLowOrderKeysRefused(t *testing.T) {
+	const zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	const one = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	h := newHarness(t, false)
+	for _, key := range []string{zero, one} {
+		rec := h.do("POST", "/enroll/v1/registrations", map[string]any{
+			"key": key, "key_type": "curve25519",
+			"device": map[string]any{"name": "d", "hardware_id": "hw-low"},
+			"user":   map[string]any{"email": "u@example.com"},
+		}, "Authorization", "Bearer "+h.enrollKey)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("enrol with %s: status %d, want 400: %s", key, rec.Code, rec.Body)
+		}
+		if codes := errorCodes(t, rec); !slices.Equal(codes, []int{1002}) {
+			t.Errorf("enrol with %s: error codes %v, want [1002]", key, codes)
+		}
+	}
+
+	e := h.enroll("hw-1", "u@example.com", "U")
+	path := "/enroll/v1/registrations/" + e.ID
+	before := h.admin("GET", h.regsPath("/"+e.ID)).Body.String()
+	for _, body := range []map[string]any{{"key": zero}, {"key": one, "key_type": "curve25519"}} {
+		rec := h.do("PATCH", path, body, "Authorization", "Bearer "+e.Token)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("rotate to %v: status %d, want 400: %s", body, rec.Code, rec.Body)
+		}
+	}
+	if after := h.admin("GET", h.regsPath("/"+e.ID)).Body.String(); after != before {
+		t.Errorf("refused rotations changed the registration:\n%s\n%s", before, after)
+	}
+}
+
+// TestEnrollAmbiguousSerial: an enrolment with only a serial number that two
+// devices report is a 409 asking for the hardware id, and neither device's
+// registration changes: its token still works.
+func TestEnrollAmbiguousSerial(t *testing.T) {
+	h := newHarness(t, false)
+	enrol := func(facts map[string]any) *httptest.ResponseRecorder {
+		facts["name"] = "laptop"
+		return h.do("POST", "/enroll/v1/registrations", map[string]any{
+			"key": wgKey(), "key_type": "curve25519", "device": facts,
+			"user": map[string]any{"email": "u@example.com"},
+		}, "Authorization", "Bearer "+h.enrollKey)
+	}
+	var devices []enrolled
+	for _, hw := range []string{"HW-A", "HW-B"} {
+		rec := enrol(map[string]any{"hardware_id": hw, "serial_number": "SER-1"})
+		var e struct{ Result enrolled }
+		decode(t, rec, &e)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("enrol %s: status %d: %s", hw, rec.Code, rec.Body)
+		}
+		devices = append(devices, e.Result)
+	}
+
+	rec := enrol(map[string]any{"serial_number": "SER-1"})
+	var env struct {
+		Errors []struct {
+			Code    int
+			Message string
+		}
+	}
+	decode(t, rec, &env)
+	if rec.Code != http.StatusConflict || len(env.Errors) != 1 || env.Errors[0].Code != 1003 ||
+		!strings.Contains(env.Errors[0].Message, "hardware_id") {
+		t.Errorf("serial number alone: %d %s; want 409, code 1003, asking for hardware_id",
+			rec.Code, rec.Body)
+	}
+	for _, d := range devices {
+		beat := "/enroll/v1/registrations/" + d.ID + "/heartbeat"
+		if rec := h.do("POST", beat, nil, "Authorization", "Bearer "+d.Token); rec.Code != 200 {
+			t.Errorf("heartbeat of %s after the refusal: %d %s", d.ID, rec.Code, rec.Body)
+		}
 	}
 }
 

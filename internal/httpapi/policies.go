@@ -111,6 +111,10 @@ func (a *API) createPolicy(w http.ResponseWriter, r *http.Request, accountID str
 		a.writeClientError(w, r, err)
 		return
 	}
+	if err := body.required(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	p, err := a.svc.CreateProfile(r.Context(), accountID, body.edit())
 	if err != nil {
 		a.writeError(w, r, err)

@@ -182,6 +182,21 @@ type policyBody struct {
 	Precedence  *float64 `json:"precedence"`
 }
 
+// required refuses a new custom profile's body without a field that
+// DevicePolicyCustomNewParams requires. Only the wire can tell a field left out
+// from one sent as zero: the domain sees a precedence of 0 as out of range.
+func (b *policyBody) required() error {
+	switch {
+	case b.Name == nil:
+		return invalid("name is required")
+	case b.Match == nil:
+		return invalid("match is required")
+	case b.Precedence == nil:
+		return invalid("precedence is required")
+	}
+	return nil
+}
+
 // nullable is a number that a request may set, leave out or clear with null.
 type nullable struct {
 	set, null bool

@@ -23,6 +23,7 @@ type Service interface {
 	Revoke(ctx context.Context, accountID string, ids []string) error
 	Unrevoke(ctx context.Context, accountID string, ids []string) error
 	Delete(ctx context.Context, accountID string, ids []string) error
+	CheckEnrollmentKey(ctx context.Context, key string) error
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
@@ -315,12 +316,22 @@ func (a *API) unrouted(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) == 0 {
-		writeNoRoute(w, r.URL.Path)
+		writeNoRoute(w, requestTarget(r))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	writeErrors(w, http.StatusMethodNotAllowed, message{Code: codeMethod,
 		Message: "Method " + r.Method + " not available for that URI."})
+}
+
+// requestTarget names what r asked for, for a no-route message: its path, or, when
+// it has none, the target as the request line gave it (CONNECT's host:port, an
+// absolute URL without a path).
+func requestTarget(r *http.Request) string {
+	if r.URL.Path != "" || r.RequestURI == "" {
+		return r.URL.Path
+	}
+	return r.RequestURI
 }
 
 // statusRecorder remembers the status a handler wrote, for the access log.

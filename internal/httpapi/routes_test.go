@@ -115,6 +115,7 @@ func TestRequestsTheMuxAnswersItself(t *testing.T) {
 		"POST http://127.0.0.1?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
 	} {
 		first := line(raw)
+		target := strings.Fields(first)[1]
 		for n, status := range []int{http.StatusBadRequest, http.StatusTooManyRequests} {
 			req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
 			if err != nil {
@@ -125,12 +126,20 @@ func TestRequestsTheMuxAnswersItself(t *testing.T) {
 			a.ServeHTTP(rec, req)
 			var env struct {
 				Success bool
-				Errors  []struct{ Code int }
+				Errors  []struct {
+					Code    int
+					Message string
+				}
 			}
 			err = json.Unmarshal(rec.Body.Bytes(), &env)
 			if rec.Code != status || err != nil || env.Success || len(env.Errors) == 0 {
-				t.Errorf("%s: request %d: %d %q, want %d and a v4 error", first, n+1,
+				t.Fatalf("%s: request %d: %d %q, want %d and a v4 error", first, n+1,
 					rec.Code, rec.Body, status)
+			}
+			if want := "Could not route to " + target + ","; status == http.StatusBadRequest &&
+				!strings.HasPrefix(env.Errors[0].Message, want) {
+				t.Errorf("%s: message %q, want it to start %q", first, env.Errors[0].Message,
+					want)
 			}
 		}
 	}

@@ -353,3 +353,19 @@ func NullString(s string) any {
 	}
 	return s
 }
+
+// OnlyDevice returns the one device that rows hold, ErrNotFound when they hold
+// none and ErrConflict when they hold more: a lookup that must not guess. The
+// caller closes rows.
+func OnlyDevice(rows Rows) (*device.Device, error) {
+	ds, err := All(rows, Device)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(ds) == 0:
+		return nil, device.ErrNotFound
+	case len(ds) > 1:
+		return nil, device.ErrConflict
+	}
+	return ds[0], nil
+}

@@ -201,14 +201,19 @@ func (r reader) DeviceByHardwareID(
 		AND d.deleted_at IS NULL`, accountID, hardwareID))
 }
 
-// DeviceBySerial prefers the most recently seen device when, having no hardware id to
-// tell them apart, several live devices report one serial number.
+// DeviceBySerial reads at most two matches: a second is enough to refuse the guess.
 func (r reader) DeviceBySerial(
 	ctx context.Context, accountID, serial string,
 ) (*device.Device, error) {
-	return scanDevice(r.queryRow(ctx, deviceSelect+`
+	rows, err := r.query(ctx, deviceSelect+`
 		WHERE d.account_id = `+accountNum+` AND d.serial_number = ? AND d.serial_number <> ''
-		AND d.deleted_at IS NULL ORDER BY d.last_seen_at DESC, d.id LIMIT 1`, accountID, serial))
+		AND d.deleted_at IS NULL LIMIT 2`, accountID, serial)
+	if err != nil {
+		return nil, fmt.Errorf("read device by serial number: %w", mapError(err))
+	}
+	defer rows.Close()
+	d, err := row.OnlyDevice(rows)
+	return d, mapError(err)
 }
 
 func (r reader) Registration(

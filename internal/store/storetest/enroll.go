@@ -15,6 +15,7 @@ func enrollTests() []behaviour {
 		{"multi-user device holds a registration per user", testEnrollMultiUser},
 		{"deleted registration is final", testEnrollAfterDelete},
 		{"device is recognised by hardware id, else serial number", testRecognition},
+		{"a serial number that two devices report recognises neither", testAmbiguousSerial},
 		{"reusable key enrols many devices and stays unspent", testReusableKey},
 		{"single-use key is spent by its enrolment", testSingleUseKey},
 		{"secp256r1 key is stored in one spelling", testEnrollP256},
@@ -204,6 +205,38 @@ func testRecognition(t *testing.T, e *env) {
 	n1 := e.enroll(t, secret, anonymous()).Registration
 	if n2 := e.enroll(t, secret, anonymous()).Registration; n1.DeviceID == n2.DeviceID {
 		t.Errorf("two machines without identifiers share device %s", n1.DeviceID)
+	}
+}
+
+// testAmbiguousSerial: two live devices told apart by hardware id share a serial
+// number. DeviceBySerial answers ErrConflict rather than pick one, and an
+// enrolment with that serial number alone is refused; once one of them is
+// deleted, the serial number recognises the other again.
+func testAmbiguousSerial(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	secret := e.newEnrollKey(t, a.ID, true)
+	withSerial := func(hw string) device.EnrollRequest {
+		r := enrollRequest(hw, "ann@example.com")
+		r.Device.SerialNumber = "SER-1"
+		return r
+	}
+	first := e.enroll(t, secret, withSerial("HW-A")).Registration
+	d, err := e.store.DeviceBySerial(e.ctx, a.ID, "SER-1")
+	if err != nil || d.ID != first.DeviceID {
+		t.Fatalf("DeviceBySerial with one match: %v, %v; want device %s", d, err, first.DeviceID)
+	}
+	second := e.enroll(t, secret, withSerial("HW-B")).Registration
+	_, err = e.store.DeviceBySerial(e.ctx, a.ID, "SER-1")
+	wantIs(t, "DeviceBySerial with two matches", err, device.ErrConflict)
+	_, err = e.svc.Enroll(e.ctx, secret, withSerial(""))
+	wantKind(t, "Enroll with the shared serial number alone", err, device.KindConflict)
+
+	if err := e.svc.DeleteDevice(e.ctx, a.ID, first.DeviceID); err != nil {
+		t.Fatalf("DeleteDevice: %v", err)
+	}
+	if got := e.enroll(t, secret, withSerial("")).Registration; got.DeviceID != second.DeviceID {
+		t.Errorf("serial number alone after a delete: device %s, want %s", got.DeviceID,
+			second.DeviceID)
 	}
 }
 

@@ -17,6 +17,7 @@ func refusalTests() []behaviour {
 		{"expired key writes nothing", testRefuseExpiredKey},
 		{"duplicate public key writes nothing and leaves the key unspent", testRefuseDuplicateKey},
 		{"invalid request writes nothing", testRefuseInvalid},
+		{"serial number of two devices writes nothing", testRefuseAmbiguousSerial},
 		{"revoked seat refuses until unrevoked", testRefuseRevokedSeat},
 		{"revoked seat in a multi-user account refuses only its user", testRefuseRevokedMultiUser},
 	}
@@ -130,6 +131,22 @@ func testRefuseExpiredKey(t *testing.T, e *env) {
 	e.clock.Advance(time.Microsecond)
 	req := enrollRequest("hw-new", "new@example.com")
 	e.wantRefused(t, a.ID, secret, req, device.KindUnauthorized)
+}
+
+// testRefuseAmbiguousSerial: an enrolment without a hardware id whose serial
+// number two live devices report replaces neither device's registration, and
+// leaves its single-use key unspent.
+func testRefuseAmbiguousSerial(t *testing.T, e *env) {
+	a, _ := e.refusalAccount(t)
+	reusable := e.newEnrollKey(t, a.ID, true)
+	for _, hw := range []string{"hw-a", "hw-b"} {
+		req := enrollRequest(hw, hw+"@example.com")
+		req.Device.SerialNumber = "SER-1"
+		e.enroll(t, reusable, req)
+	}
+	req := enrollRequest("", "new@example.com")
+	req.Device.SerialNumber = "SER-1"
+	e.wantRefused(t, a.ID, e.newEnrollKey(t, a.ID, false), req, device.KindConflict)
 }
 
 func testRefuseDuplicateKey(t *testing.T, e *env) {
