@@ -47,9 +47,10 @@ Commands:
   watch                    follow an account's change feed and print each change
   backup                   write a consistent copy of a SQLite database, online
 
-Every command but watch takes --database (env WARPREG_DATABASE; default warpreg.db;
-a postgres:// URL selects PostgreSQL); every one takes --log-format text|json, --json
-and --help, after the command's words. Run 'warpreg <command> --help' for its flags.
+Every command takes --database (env WARPREG_DATABASE; default warpreg.db; a
+postgres:// URL selects PostgreSQL; watch, which reads a server, ignores it),
+--log-format text|json, --json and --help, after the command's words. Run
+'warpreg <command> --help' for its flags.
 
 serve answers Cloudflare's v4 API under /client/v4, the enrolment API under
 /enroll/v1, and warpreg's own change feed and key lookup under /api/v1.
@@ -61,7 +62,7 @@ type command struct {
 	summary string
 	serves  bool
 	args    string // the positional arguments for the usage line, e.g. "FILE..."; "" for none
-	remote  bool   // talks to a server, never to the database, so takes no --database
+	remote  bool   // talks to a server, never to the database, which --database says
 	flags   func(fs *flag.FlagSet, c *config.Config) func(ctx context.Context, e *env) error
 }
 
@@ -144,8 +145,12 @@ func run(
 	cfg := config.Load(getenv)
 	fs := flag.NewFlagSet("warpreg "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported below, on one line
-	if !cmd.remote {
-		cfg.RegisterDatabase(fs)
+	// Every command takes --database, as the CLI's contract says, so that a wrapper
+	// may pass it to each; a remote one says it has no use for it.
+	cfg.RegisterDatabase(fs)
+	if cmd.remote {
+		fs.Lookup(config.FlagDatabase).Usage = "not used: this command reads a server " +
+			"(--url), not a database; accepted like every command's"
 	}
 	cfg.RegisterCommon(fs)
 	action := cmd.flags(fs, &cfg)
