@@ -1,11 +1,14 @@
 package device
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/base64"
+	"math/big"
+	"slices"
 	"strings"
 )
 
@@ -71,28 +74,39 @@ func CanonicalKey(kt KeyType, key string) (string, error) {
 	}
 }
 
-// x25519Probe is a fixed private key for lowOrder; which one does not matter, as
-// every clamped scalar sends a low-order point to zero.
-var x25519Probe = func() *ecdh.PrivateKey {
-	k, err := ecdh.X25519().NewPrivateKey(make([]byte, 32))
-	if err != nil {
-		panic("x25519 probe key: " + err.Error())
+// lowOrderPoints are the u-coordinates of curve25519's points of small order, as
+// 32 little-endian bytes with the top bit clear: 0, 1, the two points of order 8,
+// p-1, and the spellings p and p+1 of 0 and 1 (p = 2^255-19). Every other u in 255
+// bits names a point of large order.
+var lowOrderPoints = func() [][]byte {
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	order8a, _ := new(big.Int).SetString("32560625091655743179598362635611063129400811572784"+
+		"8805560023387167927233504", 10)
+	order8b, _ := new(big.Int).SetString("39382357235489614581723060781553021112529911719440"+
+		"698176882885853963445705823", 10)
+	us := []*big.Int{big.NewInt(0), big.NewInt(1), order8a, order8b,
+		new(big.Int).Sub(p, big.NewInt(1)), p, new(big.Int).Add(p, big.NewInt(1))}
+	points := make([][]byte, len(us))
+	for i, u := range us {
+		points[i] = u.FillBytes(make([]byte, 32))
+		slices.Reverse(points[i])
 	}
-	return k
+	return points
 }()
 
 // lowOrder reports whether the curve25519 public key raw (32 bytes) is a point of
-// small order, for which X25519 yields the all-zero shared secret whatever the
-// private key: the all-zero key, for one. crypto/ecdh reports that result as an
-// error. It costs one scalar multiplication, so callers run it before, never
-// inside, a write transaction.
+// small order, with which X25519 yields the all-zero shared secret whatever the
+// private key: the all-zero key, for one. X25519 ignores the top bit, so the
+// comparison does too. A table, not a trial X25519 (crypto/ecdh reports the zero
+// result as an error), because that costs a scalar multiplication, about 50 µs,
+// on every enrolment.
 func lowOrder(raw []byte) bool {
-	pub, err := ecdh.X25519().NewPublicKey(raw)
-	if err != nil {
-		return true
+	for _, pt := range lowOrderPoints {
+		if bytes.Equal(raw[:31], pt[:31]) && raw[31]&0x7f == pt[31] {
+			return true
+		}
 	}
-	_, err = x25519Probe.ECDH(pub)
-	return err != nil
+	return false
 }
 
 func parseP256(raw []byte) (*ecdh.PublicKey, error) {
