@@ -62,10 +62,10 @@ func (s *Service) Import(
 		}
 		return nil
 	})
-	if errors.Is(err, ErrConflict) {
-		return ImportSummary{}, &Error{Kind: KindConflict, Message: err.Error(), Err: err}
+	if err != nil {
+		return ImportSummary{}, err
 	}
-	return sum, err
+	return sum, nil
 }
 
 // importable checks every registration and returns the ones the import writes,
@@ -133,6 +133,10 @@ func (s *Service) importOne(
 	if err := importDevice(ctx, tx, acct, r, seen, sum); err != nil {
 		return err
 	}
+
+	if err := checkTaken(ctx, tx, r); err != nil {
+		return err
+	}
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
 	}
@@ -142,6 +146,36 @@ func (s *Service) importOne(
 		}
 	}
 	sum.Registrations++
+	return nil
+}
+
+// checkTaken refuses r when another live registration holds its key or its device
+// seat, in words: the store would refuse it too, but in its constraint's terms.
+func checkTaken(ctx context.Context, tx Tx, r *Registration) error {
+	if !r.DeletedAt.IsZero() {
+		return nil // a tombstone holds neither
+	}
+	other, err := tx.RegistrationByKey(ctx, r.AccountID, r.Key)
+	if err == nil && other.ID != r.ID {
+		return Errorf(KindConflict, "its key is already the key of live registration %s",
+			other.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read registration by key: %w", err)
+	}
+
+	other, err = tx.LiveRegistration(ctx, r.DeviceID, r.Slot)
+	if err == nil && other.ID != r.ID {
+		if r.Slot != "" {
+			return Errorf(KindConflict, "device %s already has live registration %s for user %s",
+				r.DeviceID, other.ID, r.Slot)
+		}
+		return Errorf(KindConflict, "device %s already has live registration %s",
+			r.DeviceID, other.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read live registration: %w", err)
+	}
 	return nil
 }
 

@@ -22,6 +22,7 @@ func importTests() []behaviour {
 		{"import creates missing profiles, a deleted one never the default",
 			testImportNewProfiles},
 		{"skipped registrations bring in no profile", testImportSkippedProfiles},
+		{"a taken key or device seat is refused in words", testImportTaken},
 	}
 }
 
@@ -406,4 +407,32 @@ func testImportSkippedProfiles(t *testing.T, e *env) {
 		}
 	}
 	e.wantOneDefault(t, "after skipped registrations", a.ID)
+}
+
+func testImportTaken(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	ids := newImportIDs()
+	e.importBatch(t, a, importBatch(ids, "taken-"))
+	holder := importBatch(ids, "taken-")[0]
+
+	sameKey := importBatch(newImportIDs(), "other-")[2]
+	sameKey.Key = holder.Key
+	sameSeat := importBatch(newImportIDs(), "other-")[2]
+	sameSeat.DeviceID = holder.DeviceID
+	for _, tt := range []struct {
+		name string
+		r    device.Registration
+		want string
+	}{
+		{"key", sameKey, "its key is already the key of live registration " + holder.ID},
+		{"seat", sameSeat, "device " + holder.DeviceID + " already has live registration " +
+			holder.ID},
+	} {
+		_, err := e.svc.Import(e.ctx, a.ID, []device.Registration{tt.r})
+		wantKind(t, "Import with a taken "+tt.name, err, device.KindConflict)
+		want := "registration " + tt.r.ID + ": " + tt.want
+		if err.Error() != want {
+			t.Errorf("Import with a taken %s: error %q, want %q", tt.name, err, want)
+		}
+	}
 }
