@@ -104,7 +104,8 @@ var commands = []command{
 		enrollKeyRevokeCommand},
 	{"enrollment-key roll", "give an enrolment key a new secret, shown once; the old one " +
 		"stops working", false, false, enrollKeyRollCommand},
-	{"import", "load registrations saved from Cloudflare's v4 API", false, true, importCommand},
+	{"import", "load registrations saved from Cloudflare's v4 API: each FILE is a response " +
+		"body of at most " + sizeText(maxImportFile), false, true, importCommand},
 	{"watch", "follow an account's change feed and print each change", false, false, watchCommand},
 	{"backup", "write a consistent, verified copy of a SQLite database while it serves", false,
 		false, backupCommand},
