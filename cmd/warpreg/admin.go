@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func importCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *en
 		}
 		var regs []device.Registration
 		for _, path := range e.args {
-			data, err := os.ReadFile(path)
+			data, err := readImportFile(path)
 			if err != nil {
 				return err
 			}
@@ -150,4 +151,43 @@ func importCommand(fs *flag.FlagSet, _ *config.Config) func(context.Context, *en
 			"files; skipped %d enrolled or deleted here", sum.Registrations, sum.Devices,
 			sum.Users, sum.Profiles, len(e.args), sum.Skipped))
 	}
+}
+
+// maxImportFile is the most that import reads from one FILE. A list page of
+// Cloudflare's API holds at most 1,000 registrations of a few KiB each, so the
+// limit leaves ample room; it is there so that a wrong path (a device, an endless
+// pipe) fails at once instead of filling memory. Tests lower it.
+var maxImportFile int64 = 64 << 20
+
+// readImportFile reads the file at path whole, refusing one over maxImportFile:
+// a regular file by its size, before reading it, anything else after reading one
+// byte past the limit.
+func readImportFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+
+	tooLarge := fmt.Errorf("%s: larger than %s, the most import reads from one file",
+		path, sizeText(maxImportFile))
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxImportFile {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxImportFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > maxImportFile {
+		return nil, tooLarge
+	}
+	return data, nil
+}
+
+// sizeText writes n bytes in MiB when it is a whole number of them.
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -72,9 +72,12 @@ func TestImportNeverResurrects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Importing over the live, enrolled registration leaves it alone too.
-	if sum := c.json("import", "--account", acct, file); sum["skipped"] != 1.0 {
-		t.Errorf("import over an enrolled registration: %v, want it skipped", sum)
+	// Importing over the live, enrolled registration leaves it alone too, and its
+	// profile with it.
+	sum := c.json("import", "--account", acct, file)
+	if sum["skipped"] != 1.0 || sum["registrations"] != 0.0 || sum["profiles"] != 0.0 {
+		t.Errorf("import over an enrolled registration: %v, want it skipped, with no profile",
+			sum)
 	}
 	call(t, "DELETE", url, nil, "Authorization", "Bearer "+tok)
 	if sum := c.json("import", "--account", acct, file); sum["skipped"] != 1.0 {

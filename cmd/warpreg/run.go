@@ -110,8 +110,9 @@ var commands = []command{
 		flags: enrollKeyRevokeCommand},
 	{name: "enrollment-key roll", summary: "give an enrolment key a new secret, shown once; " +
 		"the old one stops working", flags: enrollKeyRollCommand},
-	{name: "import", summary: "load registrations saved from Cloudflare's v4 API",
-		args: "FILE...", flags: importCommand},
+	{name: "import", summary: "load registrations saved from Cloudflare's v4 API: each FILE " +
+		"is a response body of at most " + sizeText(maxImportFile), args: "FILE...",
+		flags: importCommand},
 	{name: "watch", summary: "follow an account's change feed and print each change",
 		remote: true, flags: watchCommand},
 	{name: "backup", summary: "write a consistent, verified copy of a SQLite database while " +

@@ -23,8 +23,9 @@ type ImportSummary struct {
 // enrolled registration's secret and device facts are this registry's own.
 //
 // Imported registrations have no client secret: their clients must enrol again. Keys
-// are kept as given, without validation, since they are Cloudflare's record. A
-// profile imported as the live default becomes the account's default profile.
+// are kept as given, without validation, since they are Cloudflare's record. Import
+// creates the profiles that the imported registrations name and the account lacks,
+// and changes none that it has (see importProfile).
 func (s *Service) Import(
 	ctx context.Context, accountID string, regs []Registration,
 ) (ImportSummary, error) {
@@ -38,48 +39,87 @@ func (s *Service) Import(
 			return fmt.Errorf("read account: %w", err)
 		}
 		sum = ImportSummary{} // the engine may run this function again after a retry
-		seen := map[string]bool{}
+		todo, err := importable(ctx, tx, acct, regs, &sum)
+		if err != nil {
+			return err
+		}
+
 		// Profiles first, so that registrations without a policy get the account's
 		// default as the whole import leaves it, whatever the order of the input.
-		for i := range regs {
-			if regs[i].Policy == nil {
+		seen := map[string]bool{}
+		for _, r := range todo {
+			if r.Policy == nil {
 				continue
 			}
-			if err := s.importProfile(ctx, tx, acct, &regs[i], seen, &sum); err != nil {
-				return fmt.Errorf("registration %s: %w", regs[i].ID, err)
+			if err := s.importProfile(ctx, tx, acct, r, seen, &sum); err != nil {
+				return fmt.Errorf("registration %s: %w", r.ID, err)
 			}
 		}
-		for i := range regs {
-			if err := s.importOne(ctx, tx, acct, &regs[i], seen, &sum); err != nil {
-				return fmt.Errorf("registration %s: %w", regs[i].ID, err)
+		for _, r := range todo {
+			if err := s.importOne(ctx, tx, acct, r, seen, &sum); err != nil {
+				return fmt.Errorf("registration %s: %w", r.ID, err)
 			}
 		}
 		return nil
 	})
-	if errors.Is(err, ErrConflict) {
-		return ImportSummary{}, &Error{Kind: KindConflict, Message: err.Error(), Err: err}
+	if err != nil {
+		return ImportSummary{}, err
 	}
-	return sum, err
+	return sum, nil
+}
+
+// importable checks every registration and returns the ones the import writes,
+// counting the others as skipped. It decides before anything is written, so that
+// a skipped registration brings no profile in either.
+func importable(
+	ctx context.Context, tx Tx, acct *Account, regs []Registration, sum *ImportSummary,
+) ([]*Registration, error) {
+	var todo []*Registration
+	tombstones := map[string]bool{} // ids this import writes as deleted
+	for i := range regs {
+		r := &regs[i]
+		if err := checkImported(r); err != nil {
+			return nil, fmt.Errorf("registration %s: %w", r.ID, err)
+		}
+		// Only the wire's fields count; anything else a caller set is not trusted.
+		r.AccountID, r.UserID, r.Slot, r.SecretHash = acct.ID, "", "", nil
+
+		ours, err := ownedHere(ctx, tx, acct, r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("registration %s: %w", r.ID, err)
+		}
+		if ours || tombstones[r.ID] {
+			sum.Skipped++
+			continue
+		}
+		if !r.DeletedAt.IsZero() {
+			tombstones[r.ID] = true
+		}
+		todo = append(todo, r)
+	}
+	return todo, nil
+}
+
+// ownedHere reports whether the registration id was enrolled or deleted here: such
+// a registration is this registry's record now, and an import neither overwrites
+// the one nor brings the other back.
+func ownedHere(ctx context.Context, tx Tx, acct *Account, id string) (bool, error) {
+	before, err := tx.Registration(ctx, acct.ID, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read registration: %w", err)
+	}
+	return before.SecretHash != nil || !before.DeletedAt.IsZero(), nil
 }
 
 func (s *Service) importOne(
 	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
 ) error {
-	if err := checkImported(r); err != nil {
-		return err
-	}
-	// Only the wire's fields count; anything else a caller set is not trusted.
-	r.AccountID, r.UserID, r.Slot, r.SecretHash = acct.ID, "", "", nil
-
-	// A registration enrolled here, or deleted here, is this registry's record now:
-	// an import neither overwrites the one nor brings the other back.
 	before, err := tx.Registration(ctx, acct.ID, r.ID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("read registration: %w", err)
-	}
-	if before != nil && (before.SecretHash != nil || !before.DeletedAt.IsZero()) {
-		sum.Skipped++
-		return nil
 	}
 	if err := s.importProfile(ctx, tx, acct, r, seen, sum); err != nil {
 		return err
@@ -93,6 +133,10 @@ func (s *Service) importOne(
 	if err := importDevice(ctx, tx, acct, r, seen, sum); err != nil {
 		return err
 	}
+
+	if err := checkTaken(ctx, tx, r); err != nil {
+		return err
+	}
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
 	}
@@ -102,6 +146,36 @@ func (s *Service) importOne(
 		}
 	}
 	sum.Registrations++
+	return nil
+}
+
+// checkTaken refuses r when another live registration holds its key or its device
+// seat, in words: the store would refuse it too, but in its constraint's terms.
+func checkTaken(ctx context.Context, tx Tx, r *Registration) error {
+	if !r.DeletedAt.IsZero() {
+		return nil // a tombstone holds neither
+	}
+	other, err := tx.RegistrationByKey(ctx, r.AccountID, r.Key)
+	if err == nil && other.ID != r.ID {
+		return Errorf(KindConflict, "its key is already the key of live registration %s",
+			other.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read registration by key: %w", err)
+	}
+
+	other, err = tx.LiveRegistration(ctx, r.DeviceID, r.Slot)
+	if err == nil && other.ID != r.ID {
+		if r.Slot != "" {
+			return Errorf(KindConflict, "device %s already has live registration %s for user %s",
+				r.DeviceID, other.ID, r.Slot)
+		}
+		return Errorf(KindConflict, "device %s already has live registration %s",
+			r.DeviceID, other.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read live registration: %w", err)
+	}
 	return nil
 }
 
@@ -234,6 +308,11 @@ func importChange(before, r *Registration, at time.Time) *Change {
 	return changeFor(kind, r, at)
 }
 
+// importProfile points r at the profile its policy summary names, or at the
+// account's default when it has none, and creates the named profile if the account
+// lacks it. A profile the account has is left exactly as it is: its name, default
+// flag, deletion, rule and settings are this registry's record, and a summary is
+// only what Cloudflare showed of it when the body was saved.
 func (s *Service) importProfile(
 	ctx context.Context, tx Tx, acct *Account, r *Registration, seen map[string]bool, sum *ImportSummary,
 ) error {
@@ -251,21 +330,46 @@ func (s *Service) importProfile(
 	if seen["p"+r.Policy.ID] {
 		return nil
 	}
-	p, err := importedProfile(ctx, tx, acct, r.Policy)
-	if err != nil {
-		return err
+	seen["p"+r.Policy.ID] = true
+
+	_, err := tx.Profile(ctx, acct.ID, r.Policy.ID)
+	if err == nil {
+		return nil
 	}
+	if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read profile %s: %w", r.Policy.ID, err)
+	}
+	p := importedProfile(acct, r.Policy)
 	if err := checkText("policy name", p.Name, maxName); err != nil {
 		return err
 	}
 	if err := tx.PutProfile(ctx, p); err != nil {
 		return fmt.Errorf("write profile %s: %w", p.ID, err)
 	}
-	seen["p"+p.ID] = true
 	sum.Profiles++
-	if !p.Default || !p.DeletedAt.IsZero() || p.ID == acct.DefaultProfileID {
+
+	if !p.Default || !p.DeletedAt.IsZero() {
 		return nil
 	}
+	return takeDefault(ctx, tx, acct, p)
+}
+
+// importedProfile returns a new profile from a policy summary: Cloudflare's
+// default settings, no rule, and the summary's name, times and deletion. It keeps
+// the summary's default flag, as Cloudflare showed it; only a live one makes it the
+// account's default (takeDefault).
+func importedProfile(acct *Account, sum *Profile) *Profile {
+	return &Profile{
+		ID: sum.ID, AccountID: acct.ID, Name: sum.Name, Default: sum.Default,
+		Enabled: true, Settings: DefaultSettings(),
+		DeletedAt: sum.DeletedAt, CreatedAt: sum.UpdatedAt, UpdatedAt: sum.UpdatedAt,
+	}
+}
+
+// takeDefault makes p, just created from a live default's summary, the account's
+// default profile, and the former default a custom profile without a rule, so that
+// the account keeps exactly one live default.
+func takeDefault(ctx context.Context, tx Tx, acct *Account, p *Profile) error {
 	old, err := tx.Profile(ctx, acct.ID, acct.DefaultProfileID)
 	if err != nil {
 		return fmt.Errorf("read default profile: %w", err)
@@ -275,25 +379,8 @@ func (s *Service) importProfile(
 		return fmt.Errorf("write former default profile: %w", err)
 	}
 	acct.DefaultProfileID = p.ID
-	return tx.SetDefaultProfile(ctx, acct.ID, p.ID)
-}
-
-// importedProfile returns the profile a registration's policy summary names: the
-// stored one with the summary's name, default flag and deletion applied, or a new
-// one with Cloudflare's default settings and no rule. Only the summary comes from
-// Cloudflare's registration bodies; settings and rules set here are kept.
-func importedProfile(ctx context.Context, tx Tx, acct *Account, sum *Profile) (*Profile, error) {
-	p, err := tx.Profile(ctx, acct.ID, sum.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		p = &Profile{ID: sum.ID, AccountID: acct.ID, Enabled: true, Settings: DefaultSettings(),
-			CreatedAt: sum.UpdatedAt}
-	case err != nil:
-		return nil, fmt.Errorf("read profile %s: %w", sum.ID, err)
+	if err := tx.SetDefaultProfile(ctx, acct.ID, p.ID); err != nil {
+		return fmt.Errorf("set default profile: %w", err)
 	}
-	p.Name, p.Default, p.DeletedAt, p.UpdatedAt = sum.Name, sum.Default, sum.DeletedAt, sum.UpdatedAt
-	if p.Default {
-		p.Match, p.Precedence, p.Enabled = "", 0, true
-	}
-	return p, nil
+	return nil
 }

@@ -266,6 +266,9 @@ func (s *Store) listenOnce(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	if err := s.refuseForeign(ctx); err != nil {
+		return err
+	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return fmt.Errorf("list migrations: %w", err)
@@ -277,6 +280,64 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// refuseForeign refuses the schema that warpreg would create its tables in (the
+// first schema of the connection's search_path that exists, as CREATE TABLE picks
+// it) when that schema holds tables but no record of warpreg's migrations: it is
+// another application's, and migrating would mix warpreg's tables into it. Tables
+// that belong to an extension (PostGIS's spatial_ref_sys, say) do not count. No
+// lock is needed: schema_migrations comes in the same transaction as warpreg's
+// first tables, so no one sees those without it.
+func (s *Store) refuseForeign(ctx context.Context) error {
+	var schema *string
+	var database string
+	err := s.pool.QueryRow(ctx, `SELECT current_schema(), current_database()`).
+		Scan(&schema, &database)
+	if err != nil {
+		return fmt.Errorf("read the current schema: %w", err)
+	}
+	if schema == nil {
+		return nil // the first migration reports that no schema is selected
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_class c
+		WHERE c.relnamespace = current_schema()::regnamespace
+			AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+				AND d.objid = c.oid AND d.deptype = 'e')
+		ORDER BY c.relname COLLATE "C"`)
+	if err != nil {
+		return fmt.Errorf("read the tables of schema %s: %w", *schema, err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read the tables of schema %s: %w", *schema, err)
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	var ours bool
+	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_attribute
+		WHERE attrelid = to_regclass(format('%I.schema_migrations', current_schema()))
+			AND attname = 'name' AND NOT attisdropped)`).Scan(&ours)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if ours {
+		return nil
+	}
+	return fmt.Errorf("schema %s of database %s is not warpreg's: it holds other tables "+
+		"(%s) and no record of warpreg's migrations; give warpreg a database or a schema "+
+		"of its own (search_path in the URL)", *schema, database, tableList(tables))
+}
+
+// tableList names the first few tables, for an error message.
+func tableList(names []string) string {
+	const shown = 3
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
 // migrationLock is the advisory lock key that serialises migrations of instances

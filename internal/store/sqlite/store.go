@@ -79,6 +79,9 @@ func registerFunctions() {
 // migrations.
 func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	registerFunctions()
+	if err := refuseForeign(ctx, path); err != nil {
+		return nil, err
+	}
 	// What is open so far, closed should Open fail.
 	var opened []func() error
 	fail := func(err error) (*Store, error) {
@@ -270,6 +273,73 @@ func (s *Store) Close() error {
 		s.syncFile.Close() // last: see Open
 	}
 	return err
+}
+
+// refuseForeign refuses the file at path when it holds tables but no record of
+// warpreg's migrations: it is another application's database, and migrating it
+// would add warpreg's tables to it (and switch it to WAL). A file that is not there
+// yet, or is empty, is warpreg's to create. It reads through a connection of its
+// own, without the pools' pragmas, so that a refused file is left as it was.
+func refuseForeign(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return nil // Open creates it, or says why it cannot
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer db.Close()
+
+	tables, err := userTables(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read the tables of %s: %w", path, err)
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	var ours int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('schema_migrations')
+		WHERE name = 'name'`).Scan(&ours)
+	if err != nil {
+		return fmt.Errorf("read the tables of %s: %w", path, err)
+	}
+	if ours > 0 {
+		return nil
+	}
+	return fmt.Errorf("%s is not a warpreg database: it holds other tables (%s) and no "+
+		"record of warpreg's migrations; give warpreg a database file of its own",
+		path, tableList(tables))
+}
+
+// userTables returns the names of the tables and views in db, SQLite's own left out.
+func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema
+		WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+		ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
+// tableList names the first few tables, for an error message.
+func tableList(names []string) string {
+	const shown = 3
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -17,6 +18,11 @@ func importTests() []behaviour {
 		{"imported registrations must enrol again", testImportNoSecret},
 		{"import is all or nothing", testImportAtomic},
 		{"multi-user import seats registrations by user", testImportMultiUser},
+		{"import never changes a profile the account has", testImportKeepsProfiles},
+		{"import creates missing profiles, a deleted one never the default",
+			testImportNewProfiles},
+		{"skipped registrations bring in no profile", testImportSkippedProfiles},
+		{"a taken key or device seat is refused in words", testImportTaken},
 	}
 }
 
@@ -150,9 +156,11 @@ func testImportTwice(t *testing.T, e *env) {
 	before := e.importState(t, a, ids, a.DefaultProfileID)
 	second := e.importBatch(t, a, importBatch(ids, "imported-key-"))
 	// The second import rewrites what it wrote, except rows deleted here (the batch
-	// holds one imported as deleted, and deletion is final) and devices, which exist.
+	// holds one imported as deleted, and deletion is final), and devices and
+	// profiles, which exist.
 	want := first
 	want.Registrations, want.Skipped, want.Devices = first.Registrations-1, 1, 0
+	want.Profiles = 0 // they exist now
 	if second != want {
 		t.Errorf("second ImportSummary = %+v, want %+v", second, want)
 	}
@@ -235,6 +243,196 @@ func testImportMultiUser(t *testing.T, e *env) {
 		if err != nil || got.ID != r.ID {
 			t.Errorf("LiveRegistration(%s, %s) = %v, %v; want %s",
 				r.DeviceID, r.User.ID, got, err, r.ID)
+		}
+	}
+}
+
+// importWithPolicy returns one registration of a fresh batch, under policy.
+func importWithPolicy(key string, policy device.Profile) device.Registration {
+	r := importBatch(newImportIDs(), key)[2]
+	r.Policy = &policy
+	return r
+}
+
+// profileState is what an import may change of an account's profiles.
+type profileState struct {
+	DefaultID string
+	Listed    []device.Profile
+	Rows      []*device.Profile
+}
+
+func (e *env) profileState(t *testing.T, accountID string, ids ...string) profileState {
+	t.Helper()
+	acct, err := e.store.Account(e.ctx, accountID)
+	if err != nil {
+		t.Fatalf("Account: %v", err)
+	}
+	s := profileState{DefaultID: acct.DefaultProfileID}
+	if s.Listed, err = e.store.Profiles(e.ctx, accountID); err != nil {
+		t.Fatalf("Profiles: %v", err)
+	}
+	for _, id := range ids {
+		p, err := e.store.Profile(e.ctx, accountID, id)
+		if err != nil {
+			t.Fatalf("Profile(%s): %v", id, err)
+		}
+		s.Rows = append(s.Rows, p)
+	}
+	return s
+}
+
+// wantOneDefault fails the test unless the account's live profiles hold exactly
+// one default, the one the account names.
+func (e *env) wantOneDefault(t *testing.T, what, accountID string) {
+	t.Helper()
+	s := e.profileState(t, accountID)
+	var defaults []string
+	for _, p := range s.Listed {
+		if p.Default {
+			defaults = append(defaults, p.ID)
+		}
+	}
+	if len(defaults) != 1 || defaults[0] != s.DefaultID {
+		t.Errorf("%s: live default profiles %v, account's default %s; want exactly that one",
+			what, defaults, s.DefaultID)
+	}
+}
+
+func testImportKeepsProfiles(t *testing.T, e *env) {
+	summaries := []struct {
+		name   string
+		policy func(def, custom string) device.Profile
+	}{
+		{"the default, deleted", func(def, _ string) device.Profile {
+			return device.Profile{ID: def, Default: true, DeletedAt: rowTime(3)}
+		}},
+		{"the default, deleted and not default", func(def, _ string) device.Profile {
+			return device.Profile{ID: def, DeletedAt: rowTime(3)}
+		}},
+		{"the default, not default", func(def, _ string) device.Profile {
+			return device.Profile{ID: def}
+		}},
+		{"a custom profile, as the default", func(_, custom string) device.Profile {
+			return device.Profile{ID: custom, Default: true}
+		}},
+		{"a custom profile, deleted", func(_, custom string) device.Profile {
+			return device.Profile{ID: custom, DeletedAt: rowTime(3)}
+		}},
+	}
+	for _, s := range summaries {
+		a := e.newAccount(t, false)
+		custom := e.createProfile(t, a.ID, "Windows", `os.name == "windows"`, 20)
+		before := e.profileState(t, a.ID, a.DefaultProfileID, custom.ID)
+
+		policy := s.policy(a.DefaultProfileID, custom.ID)
+		policy.Name, policy.UpdatedAt = "Renamed", rowTime(3)
+		sum := e.importBatch(t, a, []device.Registration{importWithPolicy("keep-", policy)})
+		if sum.Registrations != 1 || sum.Profiles != 0 {
+			t.Errorf("%s: ImportSummary = %+v, want 1 registration and no profile", s.name, sum)
+		}
+		after := e.profileState(t, a.ID, a.DefaultProfileID, custom.ID)
+		if diff := cmp.Diff(before, after, cmpRows()); diff != "" {
+			t.Errorf("%s: profiles changed (-before +after):\n%s", s.name, diff)
+		}
+		e.wantOneDefault(t, s.name, a.ID)
+
+		en := e.enroll(t, e.newEnrollKey(t, a.ID, false), enrollRequest("hw-1", "b@example.com"))
+		if en.Registration.ProfileID != a.DefaultProfileID {
+			t.Errorf("%s: new enrolment's profile = %s, want the default %s",
+				s.name, en.Registration.ProfileID, a.DefaultProfileID)
+		}
+	}
+}
+
+func testImportNewProfiles(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	gone, custom := device.NewID(), device.NewID()
+	regs := []device.Registration{
+		importWithPolicy("new-0-", device.Profile{ID: gone, Name: "Old default", Default: true,
+			DeletedAt: rowTime(3), UpdatedAt: rowTime(3)}),
+		importWithPolicy("new-1-", device.Profile{ID: custom, Name: "Sales",
+			UpdatedAt: rowTime(4)}),
+	}
+	if sum := e.importBatch(t, a, regs); sum.Profiles != 2 {
+		t.Errorf("ImportSummary = %+v, want 2 profiles", sum)
+	}
+	s := e.profileState(t, a.ID, gone, custom)
+	if s.DefaultID != a.DefaultProfileID {
+		t.Errorf("account default = %s, want still %s", s.DefaultID, a.DefaultProfileID)
+	}
+	if s.Rows[0].DeletedAt.IsZero() {
+		t.Errorf("profile imported from a deleted summary is live, want it deleted")
+	}
+	want := &device.Profile{ID: custom, AccountID: a.ID, Name: "Sales", Enabled: true,
+		Settings: device.DefaultSettings(), CreatedAt: rowTime(4), UpdatedAt: rowTime(4)}
+	check(t, "profile imported from a custom summary", s.Rows[1], want, nil)
+	e.wantOneDefault(t, "after importing a deleted default", a.ID)
+
+	// A live default the account lacks takes over; the last one given wins.
+	first, last := device.NewID(), device.NewID()
+	regs = []device.Registration{
+		importWithPolicy("new-2-", device.Profile{ID: first, Name: "A", Default: true,
+			UpdatedAt: rowTime(5)}),
+		importWithPolicy("new-3-", device.Profile{ID: last, Name: "B", Default: true,
+			UpdatedAt: rowTime(6)}),
+	}
+	e.importBatch(t, a, regs)
+	e.wantOneDefault(t, "after importing two live defaults", a.ID)
+	if s := e.profileState(t, a.ID); s.DefaultID != last {
+		t.Errorf("account default = %s, want the last imported default %s", s.DefaultID, last)
+	}
+}
+
+func testImportSkippedProfiles(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	en := e.enroll(t, e.newEnrollKey(t, a.ID, false), enrollRequest("hw-1", "bob@example.com"))
+	ids := newImportIDs()
+	tomb := importBatch(ids, "skip-")[3]
+	again := tomb
+	again.DeletedAt = time.Time{}
+	again.Policy = &device.Profile{ID: device.NewID(), Name: "Revived", UpdatedAt: rowTime(5)}
+	enrolled := importWithPolicy("skip-enrolled-", device.Profile{ID: device.NewID(),
+		Name: "Overwritten", Default: true, UpdatedAt: rowTime(5)})
+	enrolled.ID, enrolled.DeviceID = en.Registration.ID, en.Registration.DeviceID
+
+	sum := e.importBatch(t, a, []device.Registration{tomb, again, enrolled})
+	want := device.ImportSummary{Registrations: 1, Devices: 1, Skipped: 2}
+	if sum != want {
+		t.Errorf("ImportSummary = %+v, want %+v", sum, want)
+	}
+	for _, id := range []string{again.Policy.ID, enrolled.Policy.ID} {
+		if _, err := e.store.Profile(e.ctx, a.ID, id); !errors.Is(err, device.ErrNotFound) {
+			t.Errorf("Profile(%s) of a skipped registration: got error %v, want ErrNotFound",
+				id, err)
+		}
+	}
+	e.wantOneDefault(t, "after skipped registrations", a.ID)
+}
+
+func testImportTaken(t *testing.T, e *env) {
+	a := e.newAccount(t, false)
+	ids := newImportIDs()
+	e.importBatch(t, a, importBatch(ids, "taken-"))
+	holder := importBatch(ids, "taken-")[0]
+
+	sameKey := importBatch(newImportIDs(), "other-")[2]
+	sameKey.Key = holder.Key
+	sameSeat := importBatch(newImportIDs(), "other-")[2]
+	sameSeat.DeviceID = holder.DeviceID
+	for _, tt := range []struct {
+		name string
+		r    device.Registration
+		want string
+	}{
+		{"key", sameKey, "its key is already the key of live registration " + holder.ID},
+		{"seat", sameSeat, "device " + holder.DeviceID + " already has live registration " +
+			holder.ID},
+	} {
+		_, err := e.svc.Import(e.ctx, a.ID, []device.Registration{tt.r})
+		wantKind(t, "Import with a taken "+tt.name, err, device.KindConflict)
+		want := "registration " + tt.r.ID + ": " + tt.want
+		if err.Error() != want {
+			t.Errorf("Import with a taken %s: error %q, want %q", tt.name, err, want)
 		}
 	}
 }
