@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,16 +51,60 @@ var errEnrollKey = Errorf(KindUnauthorized, "enrollment key is unknown, used up 
 // with one read outside any write transaction, so that a caller can answer a bad
 // key before it reads the request body. A key it accepts may still be refused by
 // Enroll, which checks it again in its transaction: a single-use key may be spent
-// in between.
+// in between, and a reusable key revoked (see usableKeys).
 func (s *Service) CheckEnrollmentKey(ctx context.Context, keySecret string) error {
-	ek, err := s.store.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
-	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(s.Now())) {
+	hash := HashSecret(keySecret)
+	now := s.Now()
+	if s.usable.fresh(hash, now) {
+		return nil
+	}
+	ek, err := s.store.EnrollmentKeyByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
 		return errEnrollKey
 	}
 	if err != nil {
 		return fmt.Errorf("look up enrollment key: %w", err)
 	}
+	if ek.Reusable {
+		s.usable.remember(hash, ek, now)
+	}
 	return nil
+}
+
+// usableKeys remembers, for usableKeyTTL, reusable enrolment keys that
+// CheckEnrollmentKey found usable. A fleet enrols with one such key, and reading
+// it again for every enrolment, beside the read in the transaction, cost about a
+// tenth of the enrolment rate on two cores. A key revoked meanwhile passes the
+// early check for at most usableKeyTTL and is refused by the transaction instead,
+// after the body is read: the answer is the same 401.
+type usableKeys struct {
+	mu    sync.Mutex
+	until map[string]time.Time // by key hash: when to read the key again
+}
+
+const (
+	usableKeyTTL  = time.Second
+	maxUsableKeys = 1024 // past this, the remembered keys are forgotten together
+)
+
+func (u *usableKeys) fresh(hash []byte, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return now.Before(u.until[string(hash)])
+}
+
+// remember keeps ek usable until usableKeyTTL from now, or its expiry if sooner.
+func (u *usableKeys) remember(hash []byte, ek *EnrollmentKey, now time.Time) {
+	until := now.Add(usableKeyTTL)
+	if !ek.ExpiresAt.IsZero() && ek.ExpiresAt.Before(until) {
+		until = ek.ExpiresAt
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.until == nil || len(u.until) >= maxUsableKeys {
+		u.until = map[string]time.Time{}
+	}
+	u.until[string(hash)] = until
 }
 
 // Enroll enrols a device with an enrolment key's secret value.

@@ -27,6 +27,7 @@ type Service struct {
 	touches *toucher
 	exprs   *exprCache
 	runs    *runs
+	usable  usableKeys // see CheckEnrollmentKey
 
 	prefetch Prefetcher // store, when it can read ahead; see bulk
 }

@@ -285,3 +285,57 @@ func TestServiceNow(t *testing.T) {
 		t.Errorf("Now() with the wall clock = %s, want about now", got)
 	}
 }
+
+// keyStore answers EnrollmentKeyByHash from key, counting the reads.
+type keyStore struct {
+	device.Store
+	key   *device.EnrollmentKey // nil: not found
+	reads int
+}
+
+func (k *keyStore) EnrollmentKeyByHash(context.Context, []byte) (*device.EnrollmentKey, error) {
+	k.reads++
+	if k.key == nil {
+		return nil, device.ErrNotFound
+	}
+	return k.key, nil
+}
+
+// TestCheckEnrollmentKeyRemembers: a reusable key found usable is not read again
+// for a second, nor past its expiry; a single-use key, and a refused one, are read
+// every time, so a refusal is never remembered.
+func TestCheckEnrollmentKeyRemembers(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tests := []struct {
+		name  string
+		key   *device.EnrollmentKey
+		steps []time.Duration // clock moves before each check
+		reads int
+		ok    bool
+	}{
+		{"reusable, within a second", &device.EnrollmentKey{Reusable: true},
+			[]time.Duration{0, 500 * time.Millisecond, 400 * time.Millisecond}, 1, true},
+		{"reusable, a second later", &device.EnrollmentKey{Reusable: true},
+			[]time.Duration{0, time.Second}, 2, true},
+		{"reusable, expiring sooner",
+			&device.EnrollmentKey{Reusable: true, ExpiresAt: now.Add(100 * time.Millisecond)},
+			[]time.Duration{0, 200 * time.Millisecond}, 2, false},
+		{"single use", &device.EnrollmentKey{}, []time.Duration{0, 0}, 2, true},
+		{"unknown", nil, []time.Duration{0, 0}, 2, false},
+	}
+	for _, tt := range tests {
+		now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		st := &keyStore{key: tt.key}
+		svc := device.NewService(st, clock, slog.New(slog.DiscardHandler))
+		var err error
+		for _, d := range tt.steps {
+			now = now.Add(d)
+			err = svc.CheckEnrollmentKey(t.Context(), "secret")
+		}
+		if st.reads != tt.reads || (err == nil) != tt.ok {
+			t.Errorf("%s: %d reads, last error %v; want %d reads, ok %v", tt.name, st.reads,
+				err, tt.reads, tt.ok)
+		}
+	}
+}
