@@ -14,6 +14,7 @@ import (
 	"github.com/warpreg/warpreg/internal/config"
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/row"
+	"github.com/warpreg/warpreg/internal/store/sqlite"
 )
 
 // rowWriter writes batches straight into the tables, with the triggers set aside
@@ -132,7 +133,7 @@ func openSQLiteWriter(ctx context.Context, path string) (*sqliteWriter, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(FULL)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlite.FileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -2,7 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -42,9 +45,65 @@ func TestOpenRefusesForeignSchema(t *testing.T) {
 			err, schema)
 	}
 	var n int
-	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_class
-		WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'`).Scan(&n)
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind = 'r'`).Scan(&n)
 	if err != nil || n != 1 {
 		t.Errorf("tables in the schema after the refused Open = %d, %v; want 1", n, err)
 	}
+}
+
+// TestOpenQuotedSchema migrates a schema whose name needs quoting (capitals and a
+// dot; pgx reads a '+' in the URL as itself, so no space), and refuses such a schema when another application's table is in it.
+func TestOpenQuotedSchema(t *testing.T) {
+	base := testdb.PostgresURL(t) // skips without PostgreSQL; its own schema goes unused
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, foreign := range []bool{false, true} {
+		schema := pgx.Identifier{"WarpregTest." + strings.ToUpper(randomSuffix(t))}
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(context.Background(), base)
+			if err == nil {
+				conn.Exec(context.Background(), "DROP SCHEMA "+schema.Sanitize()+" CASCADE")
+				conn.Close(context.Background())
+			}
+		})
+		if foreign {
+			_, err := conn.Exec(ctx, "CREATE TABLE "+schema.Sanitize()+".notes (id int)")
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema.Sanitize())
+		u.RawQuery = q.Encode()
+
+		st, err := postgres.Open(ctx, u.String(), slog.New(slog.DiscardHandler))
+		if err == nil {
+			st.Close()
+		}
+		if foreign != (err != nil) {
+			t.Errorf("Open of schema %s (foreign: %v): error %v", schema[0], foreign, err)
+		}
+	}
+}
+
+// randomSuffix returns 8 random hex characters, for names tests make.
+func randomSuffix(t *testing.T) string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
 }

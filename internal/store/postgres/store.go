@@ -301,7 +301,7 @@ func (s *Store) refuseForeign(ctx context.Context) error {
 		return nil // the first migration reports that no schema is selected
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_class c
-		WHERE c.relnamespace = current_schema()::regnamespace
+		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
 			AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 			AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
 				AND d.objid = c.oid AND d.deptype = 'e')

@@ -113,7 +113,7 @@ func checkBackupPaths(src, dst string, opts BackupOptions) error {
 func vacuumInto(ctx context.Context, src, dst string) error {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	db, err := sql.Open("sqlite", "file:"+src+"?"+q.Encode())
+	db, err := sql.Open("sqlite", FileURI(src)+"?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
@@ -148,7 +148,7 @@ func verifyCopy(ctx context.Context, path string, log *slog.Logger) (BackupInfo,
 // checkCopy runs SQLite's own checks on the database at path and returns its
 // schema version.
 func checkCopy(ctx context.Context, path string) (int, error) {
-	db, err := sql.Open("sqlite", "file:"+path)
+	db, err := sql.Open("sqlite", FileURI(path))
 	if err != nil {
 		return 0, err
 	}

@@ -55,3 +55,45 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 		st.Close()
 	}
 }
+
+// TestOddPathsNameTheirFile opens stores at paths holding the characters that a
+// SQLite URI gives a meaning ('%', '?', '#'): each must create and use that very
+// file, nothing beside it, and a foreign database at such a path is refused.
+func TestOddPathsNameTheirFile(t *testing.T) {
+	for _, name := range []string{"a%20b.db", "q?x.db", "h#1.db", "p%3f.db"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, name)
+		st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("Open(%q): %v", name, err)
+		}
+		st.Close()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), name) {
+				t.Errorf("Open(%q) made %q", name, e.Name())
+			}
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("Open(%q): %v", name, err)
+		}
+
+		foreign := filepath.Join(dir, "x"+name)
+		db, err := sql.Open("sqlite", FileURI(foreign))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY)`)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := Open(t.Context(), foreign, slog.New(slog.DiscardHandler)); err == nil {
+			st.Close()
+			t.Errorf("Open(%q) of another application's database: no error", "x"+name)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func openPointConn(path string, cacheKiB int) (*pointConn, error) {
 	c := &pointConn{tls: libc.NewTLS(), stmts: map[string]uintptr{}}
 	// The same URI as openDB's, without its parameters, so that both name one file
 	// whatever the path holds; and no SQLITE_OPEN_CREATE: the file is there.
-	name, err := libc.CString("file:" + path)
+	name, err := libc.CString(FileURI(path))
 	if err != nil {
 		c.tls.Close()
 		return nil, err

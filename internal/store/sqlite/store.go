@@ -245,7 +245,7 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 	if writer {
 		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", FileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -275,6 +275,15 @@ func (s *Store) Close() error {
 	return err
 }
 
+// FileURI is the SQLite URI of the file at path. SQLite decodes %XX escapes in a
+// URI's path and the driver takes what follows a '?' as parameters, so a path that
+// holds '%', '?' or '#' names another file unless those are escaped.
+func FileURI(path string) string {
+	return "file:" + uriPath.Replace(path)
+}
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 // refuseForeign refuses the file at path when it holds tables but no record of
 // warpreg's migrations: it is another application's database, and migrating it
 // would add warpreg's tables to it (and switch it to WAL). A file that is not there
@@ -286,7 +295,7 @@ func refuseForeign(ctx context.Context, path string) error {
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", FileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the driver the sqlite store registers, for a reader of its own
+
+	"github.com/warpreg/warpreg/internal/store/sqlite"
 )
 
 // Dump returns every row of every table of the database as text: tables in name
@@ -36,7 +38,7 @@ func (db *DB) Dump(t testing.TB) string {
 }
 
 func dumpSQLite(ctx context.Context, path string) (string, error) {
-	conn, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	conn, err := sql.Open("sqlite", sqlite.FileURI(path)+"?mode=ro")
 	if err != nil {
 		return "", err
 	}
