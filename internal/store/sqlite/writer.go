@@ -134,16 +134,12 @@ func (s *Store) drain() {
 	}
 }
 
-func (s *Store) runBatch(queued []*job) {
-	batch := queued[:0]
-	for _, j := range queued {
-		if j.state.CompareAndSwap(jobQueued, jobTaken) {
-			batch = append(batch, j)
-		}
-	}
-	if len(batch) == 0 {
-		return
-	}
+// runBatch runs a batch of queued jobs (see commitBatch) and answers each job
+// that the writer took. Jobs are taken one at a time, at their turn, so that one
+// whose caller gives up while those before it run is skipped and its caller free at
+// once; those the batch never reached, as when it could not begin, are taken
+// afterwards and answered with the batch's error.
+func (s *Store) runBatch(batch []*job) {
 	errs := make([]error, len(batch))
 	changed := map[string]bool{}
 	again, commitErr := s.commitBatch(batch, errs, changed, false)
@@ -153,6 +149,9 @@ func (s *Store) runBatch(queued []*job) {
 		_, commitErr = s.commitBatch(batch, errs, changed, true)
 	}
 	for i, j := range batch {
+		if !j.take() {
+			continue // its caller has returned
+		}
 		if errs[i] == nil {
 			errs[i] = commitErr
 		}
@@ -165,6 +164,12 @@ func (s *Store) runBatch(queued []*job) {
 	for accountID := range changed {
 		s.hub.Publish(accountID)
 	}
+}
+
+// take claims j for the writer, if its caller has not given up on it first, and
+// reports whether the writer holds it.
+func (j *job) take() bool {
+	return j.state.CompareAndSwap(jobQueued, jobTaken) || j.state.Load() == jobTaken
 }
 
 // commitBatch runs the jobs in one transaction and commits it. It records each
@@ -196,6 +201,9 @@ func (s *Store) commitBatch(
 	counter := reader{cache: s.writeCache, tx: sqlTx}
 	var before int64 // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
+		if !j.take() {
+			continue // abandoned while those before it ran
+		}
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
 			continue

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +98,63 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGiveUpInsideABatch queues two jobs behind one that holds the writer, so that
+// they share the next batch, the first slow and the second with a short deadline:
+// the second returns at its deadline, while the first still runs, and never runs.
+func TestGiveUpInsideABatch(t *testing.T) {
+	st := openEmpty(t)
+	hold, held := make(chan struct{}), make(chan struct{})
+	go st.Update(t.Context(), func(device.Tx) error {
+		close(held)
+		<-hold
+		return nil
+	})
+	<-held
+
+	slow, started := make(chan struct{}), make(chan struct{})
+	var slowDone, quickRan atomic.Bool
+	go st.Update(t.Context(), func(device.Tx) error {
+		close(started)
+		select { // at the latest after 10 s, so that a failure does not hang
+		case <-slow:
+		case <-time.After(10 * time.Second):
+		}
+		slowDone.Store(true)
+		return nil
+	})
+	for len(st.jobs) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	quick := make(chan error, 1)
+	go func() {
+		quick <- st.Update(ctx, func(device.Tx) error {
+			quickRan.Store(true)
+			return nil
+		})
+	}()
+	for len(st.jobs) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	<-started
+	err := <-quick
+	waited := slowDone.Load()
+	close(slow)
+
+	if !errors.Is(err, context.DeadlineExceeded) || waited {
+		t.Errorf("the job behind a slow one in its batch: %v, after the slow one ended: %v; "+
+			"want its deadline's error before that", err, waited)
+	}
+	if err := st.Update(t.Context(), func(device.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if quickRan.Load() {
+		t.Error("the job whose caller gave up ran")
 	}
 }
 
