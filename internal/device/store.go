@@ -43,8 +43,11 @@ type Reader interface {
 
 	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
 	// carries the given identifier. Hardware ids are unique among live devices;
-	// serial numbers need not be (devices told apart by hardware id may share one),
-	// and DeviceBySerial returns ErrConflict when more than one device carries it.
+	// serial numbers need not be. DeviceBySerial returns the one live device without
+	// a hardware id that carries serial, or failing any, the one live device that
+	// carries it; ErrConflict when that step finds more than one. A client that sends
+	// no hardware id is most likely the device that never had one, and a serial
+	// number shared by machines told apart by hardware id names none of them.
 	DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*Device, error)
 	DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error)
 

@@ -211,7 +211,8 @@ func testRecognition(t *testing.T, e *env) {
 // testAmbiguousSerial: two live devices told apart by hardware id share a serial
 // number. DeviceBySerial answers ErrConflict rather than pick one, and an
 // enrolment with that serial number alone is refused; once one of them is
-// deleted, the serial number recognises the other again.
+// deleted, the serial number recognises the other again. A device without a hardware
+// id is the one its serial number names, whatever devices with one report it too.
 func testAmbiguousSerial(t *testing.T, e *env) {
 	a := e.newAccount(t, false)
 	secret := e.newEnrollKey(t, a.ID, true)
@@ -237,6 +238,21 @@ func testAmbiguousSerial(t *testing.T, e *env) {
 	if got := e.enroll(t, secret, withSerial("")).Registration; got.DeviceID != second.DeviceID {
 		t.Errorf("serial number alone after a delete: device %s, want %s", got.DeviceID,
 			second.DeviceID)
+	}
+
+	// A device enrolled without a hardware id keeps its serial number's recognition
+	// when a machine with a hardware id reports the same one.
+	bare := enrollRequest("", "bob@example.com")
+	bare.Device.SerialNumber = "Default string"
+	x := e.enroll(t, secret, bare).Registration
+	other := enrollRequest("HW-Y", "cy@example.com")
+	other.Device.SerialNumber = "Default string"
+	if y := e.enroll(t, secret, other).Registration; y.DeviceID == x.DeviceID {
+		t.Fatalf("a hardware id of its own joined device %s", x.DeviceID)
+	}
+	if got := e.enroll(t, secret, bare).Registration; got.DeviceID != x.DeviceID {
+		t.Errorf("serial number alone, shared with a device that has a hardware id: "+
+			"device %s, want %s (the one without)", got.DeviceID, x.DeviceID)
 	}
 }
 
