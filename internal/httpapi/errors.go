@@ -38,7 +38,8 @@ const CodeBusy = 1007
 
 // codeTimeout is the v4 code of a request that ran out of the time the server
 // gives one (requestTimeout), most often while waiting its turn behind a long queue
-// of writes. What it would have changed was not changed.
+// of writes. A write that had not reached its commit was not made (each engine
+// finishes a commit it began, whatever the deadline).
 const codeTimeout = 1008
 
 // statusClientClosed is the status an access log shows for a request whose client

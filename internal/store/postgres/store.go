@@ -199,7 +199,13 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error, alo
 	if err := t.flushJournal(ctx); err != nil {
 		return err
 	}
-	if err := pgTx.Commit(ctx); err != nil {
+	// The commit runs to its end whatever becomes of ctx: a COMMIT cut off by a
+	// deadline may have landed or not, and the caller would be told "not made" of a
+	// change that was. Once sent, it gets commitTimeout, as a write stuck past that
+	// has a server problem that no caller's deadline would fix.
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := pgTx.Commit(commitCtx); err != nil {
 		return fmt.Errorf("commit: %w", mapError(err))
 	}
 	for accountID := range t.notified {
@@ -207,6 +213,10 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx device.Tx) error, alo
 	}
 	return nil
 }
+
+// commitTimeout bounds a COMMIT, which runs past the caller's context (see
+// updateOnce).
+const commitTimeout = 30 * time.Second
 
 // sqlState returns err's SQLSTATE code, or "" when PostgreSQL did not send one.
 func sqlState(err error) string {
