@@ -150,8 +150,10 @@ func run(
 	// may pass it to each; a remote one says it has no use for it.
 	cfg.RegisterDatabase(fs)
 	if cmd.remote {
-		fs.Lookup(config.FlagDatabase).Usage = "not used: this command reads a server " +
-			"(--url), not a database; accepted like every command's"
+		f := fs.Lookup(config.FlagDatabase)
+		f.Usage = "not used: this command reads a server (--url), not a database; " +
+			"accepted like every command's"
+		f.DefValue = ""
 	}
 	cfg.RegisterCommon(fs)
 	action := cmd.flags(fs, &cfg)
@@ -168,6 +170,11 @@ func run(
 	if len(positional) > 0 && cmd.args == "" {
 		fmt.Fprintf(stderr, "warpreg %s: unexpected argument %q\n", cmd.name, positional[0])
 		return exitUsage
+	}
+	if cmd.remote {
+		// What it has no use for, from flags or the environment, cannot be wrong.
+		unset := config.Load(func(string) string { return "" })
+		cfg.Database, cfg.Addr = unset.Database, unset.Addr
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, cli.OneLine(err))

@@ -220,6 +220,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"import", "--account", "x"}, exitUsage, "usage"},
 		{[]string{"token"}, exitUsage, "a subcommand is missing: create, list, revoke, roll"},
 		{[]string{"global-key", "--account", "x"}, exitUsage, "a subcommand is missing"},
+		// watch has no use for --database, so no value of it is wrong.
+		{[]string{"watch", "--account", "x", "--database", "mysql://x"}, exitUsage,
+			"--account and a token (--token or CLOUDFLARE_API_TOKEN) are required"},
 	}
 	for _, tt := range tests {
 		_, errOut, code := c.run(tt.args...)
