@@ -36,13 +36,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 			var mu sync.Mutex
 			var order []int // the jobs' runs, in the writer's order
 			errs := make([]error, n)
-			hold, held := make(chan struct{}), make(chan struct{})
-			go st.Update(t.Context(), func(device.Tx) error {
-				close(held)
-				<-hold
-				return nil
-			})
-			<-held
+			release := holdWriter(t, st)
 
 			var wg sync.WaitGroup
 			for i := range n {
@@ -66,7 +60,7 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 			for len(st.jobs) < n {
 				time.Sleep(time.Millisecond)
 			}
-			close(hold)
+			release()
 			wg.Wait()
 
 			// The writer runs the queue in its order, which is not i's: the bare run
@@ -101,11 +95,9 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 	}
 }
 
-// TestGiveUpInsideABatch queues two jobs behind one that holds the writer, so that
-// they share the next batch, the first slow and the second with a short deadline:
-// the second returns at its deadline, while the first still runs, and never runs.
-func TestGiveUpInsideABatch(t *testing.T) {
-	st := openEmpty(t)
+// holdWriter runs a job that holds st's writer until release is called, and
+// returns once the writer runs it: jobs queued meanwhile share the next batch.
+func holdWriter(t *testing.T, st *Store) (release func()) {
 	hold, held := make(chan struct{}), make(chan struct{})
 	go st.Update(t.Context(), func(device.Tx) error {
 		close(held)
@@ -113,6 +105,15 @@ func TestGiveUpInsideABatch(t *testing.T) {
 		return nil
 	})
 	<-held
+	return func() { close(hold) }
+}
+
+// TestGiveUpInsideABatch queues two jobs behind one that holds the writer, so that
+// they share the next batch, the first slow and the second with a short deadline:
+// the second returns at its deadline, while the first still runs, and never runs.
+func TestGiveUpInsideABatch(t *testing.T) {
+	st := openEmpty(t)
+	release := holdWriter(t, st)
 
 	slow, started := make(chan struct{}), make(chan struct{})
 	var slowDone, quickRan atomic.Bool
@@ -140,7 +141,7 @@ func TestGiveUpInsideABatch(t *testing.T) {
 	for len(st.jobs) < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	close(hold)
+	release()
 	<-started
 	err := <-quick
 	waited := slowDone.Load()
