@@ -48,9 +48,24 @@ func (c *stmtCache) close() {
 	})
 }
 
+// within returns the context for a statement of r: ctx, or inside a transaction,
+// ctx without its cancellation. A transaction here is the writer's batch, which
+// holds other callers' jobs too, and SQLite answers an interrupted INSERT, UPDATE
+// or DELETE by rolling the whole transaction back: one caller's deadline or
+// disconnect mid-statement would undo the jobs before it and leave those after it
+// to commit one statement at a time. A job the writer has taken runs to its end
+// (see Update); fn still sees its caller's context and may stop on its own.
+func (r reader) within(ctx context.Context) context.Context {
+	if r.tx != nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // stmt returns the cached statement for query, bound to the reader's transaction
 // when it has one.
 func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx = r.within(ctx)
 	s, err := r.cache.get(ctx, query)
 	if err != nil || r.tx == nil {
 		return s, err
@@ -79,6 +94,7 @@ func (r reader) pointRow(ctx context.Context, query string, args ...any) rowScan
 // token (waiting for it until ctx ends), and detached from ctx's cancellation when
 // detach is set (see pointRow).
 func (r reader) singleRow(ctx context.Context, detach bool, query string, args []any) rowScanner {
+	ctx = r.within(ctx)
 	point := detach && r.point != nil && r.tx == nil
 	var s *sql.Stmt
 	if !point {
@@ -117,6 +133,7 @@ func (g gatedRow) Scan(dest ...any) error {
 }
 
 func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = r.within(ctx)
 	s, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -125,6 +142,7 @@ func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 func (r reader) execStmt(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = r.within(ctx)
 	s, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err

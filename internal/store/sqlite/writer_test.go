@@ -159,6 +159,81 @@ func TestGiveUpInsideABatch(t *testing.T) {
 	}
 }
 
+// TestDeadlineMidStatement gives the middle of three jobs in one batch a long
+// statement and a deadline that passes while it runs. SQLite rolls a whole
+// transaction back when a write statement is interrupted, so the caller's deadline
+// must not reach it: each job's answer says whether its writes landed, and the
+// job after it lands whole, in the batch's one transaction.
+func TestDeadlineMidStatement(t *testing.T) {
+	st := openEmpty(t)
+	if _, err := st.write.Exec(`CREATE TABLE t_marks (id TEXT PRIMARY KEY);
+		CREATE TABLE t_bulk (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	mark := func(id string) func(device.Tx) error {
+		return func(dt device.Tx) error {
+			_, err := dt.(*tx).exec(t.Context(), "mark", `INSERT INTO t_marks VALUES (?)`, id)
+			return err
+		}
+	}
+	landed := func(id string) bool {
+		var n int
+		err := st.write.QueryRow(`SELECT count(*) FROM t_marks WHERE id = ?`, id).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	release := holdWriter(t, st)
+
+	errs := make([]chan error, 3)
+	for i := range errs {
+		errs[i] = make(chan error, 1)
+	}
+	go func() { errs[0] <- st.Update(t.Context(), mark("first")) }()
+	for len(st.jobs) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	go func() {
+		errs[1] <- st.Update(ctx, func(dt device.Tx) error {
+			_, err := dt.(*tx).exec(ctx, "bulk", `INSERT INTO t_bulk
+				WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300000)
+				SELECT i FROM c`)
+			if err == nil {
+				err = mark("middle")(dt)
+			}
+			return err
+		})
+	}()
+	for len(st.jobs) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		errs[2] <- st.Update(t.Context(), func(dt device.Tx) error {
+			if err := mark("last-a")(dt); err != nil {
+				return err
+			}
+			return mark("last-b")(dt)
+		})
+	}()
+	for len(st.jobs) < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	release()
+
+	for i, name := range []string{"first", "middle", "last-a"} {
+		err := <-errs[i]
+		if got := landed(name); got != (err == nil) {
+			t.Errorf("job %d: answered %v, its write landed: %v", i, err, got)
+		}
+	}
+	if landed("last-a") != landed("last-b") {
+		t.Error("the last job landed in part")
+	}
+}
+
 // TestListsWaitForATurn holds every list turn and checks that a list waits for
 // one until its context ends, then runs once a turn is free.
 func TestListsWaitForATurn(t *testing.T) {
