@@ -109,8 +109,8 @@ func (u *usableKeys) remember(hash []byte, ek *EnrollmentKey, now time.Time) {
 
 // Enroll enrols a device with an enrolment key's secret value.
 //
-// The device is recognised by hardware id, else serial number; a serial number
-// that more than one live device reports is a conflict. Re-enrolling a seat
+// The device is recognised by hardware id, else serial number (see
+// Reader.DeviceBySerial, whose ambiguity is a conflict). Re-enrolling a seat
 // (the device in a single-user account, the device and user in a multi-user one)
 // that holds an active registration replaces its key, user and secret in place. A
 // revoked seat stays revoked until an admin unrevokes it. Every refusal leaves the

@@ -8,6 +8,7 @@ CREATE INDEX devices_live_id ON SCHEMA.devices USING btree (account_id, id) WHER
 CREATE INDEX devices_live_name ON SCHEMA.devices USING btree (account_id, name, id) WHERE (deleted_at IS NULL)
 CREATE INDEX devices_live_seen ON SCHEMA.devices USING btree (account_id, last_seen_at, id) WHERE (deleted_at IS NULL)
 CREATE INDEX devices_live_serial ON SCHEMA.devices USING btree (account_id, serial_number) WHERE ((serial_number <> ''::text) AND (deleted_at IS NULL))
+CREATE INDEX devices_live_serial_bare ON SCHEMA.devices USING btree (account_id, serial_number) WHERE ((serial_number <> ''::text) AND (hardware_id = ''::text) AND (deleted_at IS NULL))
 CREATE INDEX devices_live_user_email ON SCHEMA.devices USING btree (account_id, last_seen_user_email, id) WHERE (deleted_at IS NULL)
 CREATE INDEX profiles_account ON SCHEMA.profiles USING btree (account_id)
 CREATE INDEX registration_changes_at ON SCHEMA.registration_changes USING btree (at)

@@ -21,7 +21,8 @@ var deferredIndexes = []string{
 	"registrations_user",
 	"devices_live_active", "devices_live_client_version",
 	"devices_live_created", "devices_live_hardware_id", "devices_live_id", "devices_live_name",
-	"devices_live_seen", "devices_live_serial", "devices_live_user_email",
+	"devices_live_seen", "devices_live_serial", "devices_live_serial_bare",
+	"devices_live_user_email",
 	"users_email",
 }
 

@@ -102,6 +102,7 @@ func fakeLargeStats(t *testing.T, st *Store) {
 	deviceStats := map[string]string{
 		"devices_live_hardware_id":    "200000 40000 1",
 		"devices_live_serial":         "200000 40000 1",
+		"devices_live_serial_bare":    "1000 500 1",
 		"devices_live_id":             "200000 40000 1",
 		"devices_live_name":           "200000 40000 2 1",
 		"devices_live_client_version": "200000 40000 2000 1",
@@ -311,6 +312,21 @@ func TestWritePlansUseIndex(t *testing.T) {
 		plan, _ := badPlan(t, st, c.query, c.args, false)
 		if joined := strings.Join(plan, "; "); !strings.Contains(joined, c.index) {
 			t.Errorf("%s: plan %q, want a search of %s", c.query, joined, c.index)
+		}
+	}
+}
+
+// TestSerialStepsPlans: each step of DeviceBySerial seeks its own index at a large
+// database's statistics. The first must not walk devices_live_serial, which holds
+// every device that shares a placeholder serial number, to find the few without a
+// hardware id.
+func TestSerialStepsPlans(t *testing.T) {
+	st := openWithLargeStats(t)
+	acct := strings.Repeat("a", 32)
+	for i, want := range []string{"devices_live_serial_bare", "devices_live_serial"} {
+		plan, bad := badPlan(t, st, serialSteps[i], []any{acct, "Default string"}, false)
+		if bad || !strings.HasPrefix(plan[0], "SEARCH d USING INDEX "+want+" (") {
+			t.Errorf("step %d: plan %q, want a search of %s", i, plan, want)
 		}
 	}
 }

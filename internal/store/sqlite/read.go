@@ -210,17 +210,23 @@ func (r reader) DeviceBySerial(
 ) (*device.Device, error) {
 	var d *device.Device
 	var err error
-	for _, among := range []string{` AND d.hardware_id = ''`, ``} {
-		d, err = r.onlyDevice(ctx, deviceSelect+`
-			WHERE d.account_id = `+accountNum+` AND d.serial_number = ?
-			AND d.serial_number <> '' AND d.deleted_at IS NULL`+among+` LIMIT 2`,
-			accountID, serial)
+	for _, query := range serialSteps {
+		d, err = r.onlyDevice(ctx, query, accountID, serial)
 		if !errors.Is(err, device.ErrNotFound) {
 			break
 		}
 	}
 	return d, err
 }
+
+// serialSteps are DeviceBySerial's queries, in turn: among the devices without a
+// hardware id (from devices_live_serial_bare), then among all.
+var serialSteps = func() []string {
+	base := deviceSelect + `
+		WHERE d.account_id = ` + accountNum + ` AND d.serial_number = ?
+		AND d.serial_number <> '' AND d.deleted_at IS NULL`
+	return []string{base + ` AND d.hardware_id = '' LIMIT 2`, base + ` LIMIT 2`}
+}()
 
 // onlyDevice runs query and returns its one device (see row.OnlyDevice).
 func (r reader) onlyDevice(ctx context.Context, query string, args ...any) (*device.Device, error) {

@@ -413,6 +413,9 @@ CREATE INDEX devices_live_seen ON devices (account_id, last_seen_at, id)
 CREATE INDEX devices_live_serial ON devices (account_id, serial_number)
     WHERE serial_number <> '' AND deleted_at IS NULL;
 
+CREATE INDEX devices_live_serial_bare ON devices (account_id, serial_number)
+    WHERE serial_number <> '' AND hardware_id = '' AND deleted_at IS NULL;
+
 CREATE INDEX devices_live_user_email ON devices (account_id, last_seen_user_email, id)
     WHERE deleted_at IS NULL;
 
