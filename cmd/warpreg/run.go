@@ -171,10 +171,14 @@ func run(
 		fmt.Fprintf(stderr, "warpreg %s: unexpected argument %q\n", cmd.name, positional[0])
 		return exitUsage
 	}
+	// What a command has no use for, from flags or the environment, cannot be wrong:
+	// only serve and demo listen, and watch opens no database.
+	unset := config.Load(func(string) string { return "" })
+	if !cmd.serves {
+		cfg.Addr = unset.Addr
+	}
 	if cmd.remote {
-		// What it has no use for, from flags or the environment, cannot be wrong.
-		unset := config.Load(func(string) string { return "" })
-		cfg.Database, cfg.Addr = unset.Database, unset.Addr
+		cfg.Database = unset.Database
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "warpreg %s: %s\n", cmd.name, cli.OneLine(err))

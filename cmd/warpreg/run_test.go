@@ -220,7 +220,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"import", "--account", "x"}, exitUsage, "usage"},
 		{[]string{"token"}, exitUsage, "a subcommand is missing: create, list, revoke, roll"},
 		{[]string{"global-key", "--account", "x"}, exitUsage, "a subcommand is missing"},
-		// watch has no use for --database, so no value of it is wrong.
+		// watch has no use for --database, so no value of it is wrong; nor has a command
+		// that does not listen for WARPREG_ADDR (see TestAddrOnlyWhereItListens).
 		{[]string{"watch", "--account", "x", "--database", "mysql://x"}, exitUsage,
 			"--account and a token (--token or CLOUDFLARE_API_TOKEN) are required"},
 	}
@@ -361,5 +362,30 @@ func TestDemo(t *testing.T) {
 	info, _ := env["result_info"].(map[string]any)
 	if status != 200 || info["total_count"] != float64(demoDevices) {
 		t.Errorf("demo list: %d, result_info %v; want %d registrations", status, info, demoDevices)
+	}
+}
+
+// TestAddrOnlyWhereItListens: a malformed WARPREG_ADDR fails serve, which listens
+// on it, and no command that does not.
+func TestAddrOnlyWhereItListens(t *testing.T) {
+	db := testdb.DSN(t)
+	env := func(k string) string {
+		switch k {
+		case "WARPREG_DATABASE":
+			return db
+		case "WARPREG_ADDR":
+			return "::bad::"
+		}
+		return ""
+	}
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"account", "create", "--name", "a"}, env, &out,
+		&errb); code != exitOK {
+		t.Errorf("account create beside a bad WARPREG_ADDR: exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(t.Context(), []string{"serve"}, env, &out, &errb); code != exitUsage ||
+		!strings.Contains(errb.String(), "HOST:PORT") {
+		t.Errorf("serve with a bad WARPREG_ADDR: exit %d: %s", code, errb.String())
 	}
 }

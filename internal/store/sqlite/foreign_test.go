@@ -60,9 +60,13 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 // SQLite URI gives a meaning ('%', '?', '#'): each must create and use that very
 // file, nothing beside it, and a foreign database at such a path is refused.
 func TestOddPathsNameTheirFile(t *testing.T) {
-	for _, name := range []string{"a%20b.db", "q?x.db", "h#1.db", "p%3f.db"} {
+	for _, name := range []string{"a%20b.db", "q?x.db", "h#1.db", "p%3f.db", "//"} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, name)
+		if name == "//" { // an absolute path that starts with two slashes
+			name = "s.db"
+			path = "/" + filepath.Join(dir, name)
+		}
 		st, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("Open(%q): %v", name, err)

@@ -62,6 +62,7 @@ type Store struct {
 
 	wrapRequest atomic.Pointer[string] // the mode of the wrap the writer should make; see wrapFor
 	mergeSteps  atomic.Int64           // merge steps of the search index tried; see mergeSearch
+	closeOnce   sync.Once
 }
 
 var registerFuncs sync.Once
@@ -258,6 +259,11 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 // Close stops the writer, after the transactions already queued, and closes the
 // connection pools, then the checkpointer's descriptor of the file.
 func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() { first = true })
+	if !first {
+		return errClosed // a second Close found the channels closed and panicked
+	}
 	close(s.closed)
 	<-s.done
 	<-s.ckptDone
@@ -277,8 +283,13 @@ func (s *Store) Close() error {
 
 // FileURI is the SQLite URI of the file at path. SQLite decodes %XX escapes in a
 // URI's path and the driver takes what follows a '?' as parameters, so a path that
-// holds '%', '?' or '#' names another file unless those are escaped.
+// holds '%', '?' or '#' names another file unless those are escaped. An absolute
+// path gets an empty authority ("file://"), so that one starting "//" is not read as
+// a host name.
 func FileURI(path string) string {
+	if strings.HasPrefix(path, "/") {
+		return "file://" + uriPath.Replace(path)
+	}
 	return "file:" + uriPath.Replace(path)
 }
 

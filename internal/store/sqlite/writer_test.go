@@ -433,3 +433,17 @@ func TestIdleWriterMergesSearchIndex(t *testing.T) {
 		t.Errorf("search finds %d rows (%v), want %d", found, err, rows)
 	}
 }
+
+// TestCloseTwice: a second Close is an error, not a panic on closed channels.
+func TestCloseTwice(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err == nil {
+		t.Error("a second Close: no error")
+	}
+}
