@@ -54,7 +54,8 @@ func TestOpenRefusesForeignSchema(t *testing.T) {
 }
 
 // TestOpenQuotedSchema migrates a schema whose name needs quoting (capitals and a
-// dot; pgx reads a '+' in the URL as itself, so no space), and refuses such a schema when another application's table is in it.
+// dot; pgx reads a '+' in the URL as itself, so no space), and refuses such a
+// schema when another application's table is in it.
 func TestOpenQuotedSchema(t *testing.T) {
 	base := testdb.PostgresURL(t) // skips without PostgreSQL; its own schema goes unused
 	ctx := t.Context()
