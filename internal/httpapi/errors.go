@@ -46,22 +46,34 @@ const codeTimeout = 1008
 // left before the answer (nginx's 499; no standard one exists).
 const statusClientClosed = 499
 
-// kindStatus maps each domain error kind to its HTTP status and v4 code, and, for a
-// kind whose request may succeed if sent again, the Retry-After (seconds) to answer
-// with. Those are conditions of the server's that an operator should see, so they
-// are logged as warnings.
-var kindStatus = map[device.Kind]struct {
+// errorStatus is how an error of a kind is answered: its HTTP status and v4 code,
+// and, for one whose request may succeed if sent again, the Retry-After (seconds)
+// and the warning to log. Those are conditions of the server's that an operator
+// should see, so they are logged as warnings.
+type errorStatus struct {
 	status, code int
 	retryAfter   string
-}{
-	device.KindInvalid:      {http.StatusBadRequest, codeInvalid, ""},
-	device.KindNotFound:     {http.StatusNotFound, codeNotFound, ""},
-	device.KindConflict:     {http.StatusConflict, codeConflict, ""},
-	device.KindRevoked:      {http.StatusForbidden, codeRevoked, ""},
-	device.KindUnauthorized: {http.StatusForbidden, codeAuthentication, ""},
-	device.KindGone:         {http.StatusGone, codeGone, ""},
-	device.KindUnavailable:  {http.StatusServiceUnavailable, CodeBusy, "1"},
+	warning      string
 }
+
+// kindStatus maps each domain error kind to its answer.
+var kindStatus = map[device.Kind]errorStatus{
+	device.KindInvalid:      {status: http.StatusBadRequest, code: codeInvalid},
+	device.KindNotFound:     {status: http.StatusNotFound, code: codeNotFound},
+	device.KindConflict:     {status: http.StatusConflict, code: codeConflict},
+	device.KindRevoked:      {status: http.StatusForbidden, code: codeRevoked},
+	device.KindUnauthorized: {status: http.StatusForbidden, code: codeAuthentication},
+	device.KindGone:         {status: http.StatusGone, code: codeGone},
+	device.KindUnavailable: {status: http.StatusServiceUnavailable, code: CodeBusy,
+		retryAfter: "1", warning: "database busy; request may be sent again"},
+}
+
+// outOfTime answers an error of no domain kind that came once the request's own
+// deadline had passed: the database's driver reports that in words of its own (an
+// interrupt), or as the context's error. Either way the server was too slow, not
+// wrong, and the same request may succeed later.
+var outOfTime = errorStatus{status: http.StatusServiceUnavailable, code: codeTimeout,
+	retryAfter: "1", warning: "request ran out of time"}
 
 // writeError renders err as a v4 error envelope. Faults are logged once, here, with
 // the request id, and reach the client only as a generic message.
@@ -84,16 +96,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	kind := device.KindOf(err)
 	m, ok := kindStatus[kind]
+	msg := device.MessageOf(err)
 	if !ok && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
-		// The request's own deadline passed: the database's driver reports that in
-		// words of its own (an interrupt), or as the context's error. Either way the
-		// server was too slow, not wrong, and the same request may succeed later.
-		a.log.WarnContext(r.Context(), "request ran out of time", "err", err,
-			"request_id", requestID(r.Context()))
-		w.Header().Set("Retry-After", "1")
-		writeErrors(w, http.StatusServiceUnavailable, message{Code: codeTimeout,
-			Message: "the request took too long; try again"})
-		return
+		m, ok, msg = outOfTime, true, "the request took too long; try again"
 	}
 	if !ok || errors.Is(err, context.Canceled) {
 		a.log.ErrorContext(r.Context(), "request failed", "err", err,
@@ -102,13 +107,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			message{Code: codeInternal, Message: "internal error"})
 		return
 	}
-	msg := device.MessageOf(err)
 	if kind == device.KindUnauthorized && msg == "authentication error" {
 		msg = "Authentication error"
 	}
 	if m.retryAfter != "" {
-		a.log.WarnContext(r.Context(), "request may be sent again", "status", m.status,
-			"err", err, "request_id", requestID(r.Context()))
+		a.log.WarnContext(r.Context(), m.warning, "status", m.status, "err", err,
+			"request_id", requestID(r.Context()))
 		w.Header().Set("Retry-After", m.retryAfter)
 	}
 	writeErrors(w, m.status, message{Code: m.code, Message: msg})

@@ -62,7 +62,7 @@ type Store struct {
 
 	wrapRequest atomic.Pointer[string] // the mode of the wrap the writer should make; see wrapFor
 	mergeSteps  atomic.Int64           // merge steps of the search index tried; see mergeSearch
-	closeOnce   sync.Once
+	closing     atomic.Bool            // set by the first Close
 }
 
 var registerFuncs sync.Once
@@ -259,10 +259,8 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 // Close stops the writer, after the transactions already queued, and closes the
 // connection pools, then the checkpointer's descriptor of the file.
 func (s *Store) Close() error {
-	first := false
-	s.closeOnce.Do(func() { first = true })
-	if !first {
-		return errClosed // a second Close found the channels closed and panicked
+	if !s.closing.CompareAndSwap(false, true) {
+		return errClosed // the first Close closed the channels
 	}
 	close(s.closed)
 	<-s.done
