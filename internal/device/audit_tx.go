@@ -224,8 +224,10 @@ func (t *auditTx) DeviceByHardwareID(ctx context.Context, accountID, hw string) 
 	return t.keepDevice(t.Tx.DeviceByHardwareID(ctx, accountID, hw))
 }
 
-func (t *auditTx) DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error) {
-	return t.keepDevice(t.Tx.DeviceBySerial(ctx, accountID, serial))
+func (t *auditTx) DeviceBySerial(
+	ctx context.Context, accountID, serial string, bare bool,
+) (*Device, error) {
+	return t.keepDevice(t.Tx.DeviceBySerial(ctx, accountID, serial, bare))
 }
 
 func (t *auditTx) keepDevice(d *Device, err error) (*Device, error) {

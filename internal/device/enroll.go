@@ -287,7 +287,13 @@ func (s *Service) upsertDevice(
 	case facts.HardwareID != "":
 		d, err = tx.DeviceByHardwareID(ctx, acct.ID, facts.HardwareID)
 	case facts.SerialNumber != "":
-		d, err = tx.DeviceBySerial(ctx, acct.ID, facts.SerialNumber)
+		// A client that sends no hardware id is most likely the device that never had
+		// one; a serial number shared by machines told apart by hardware ids names
+		// none of them (ErrConflict), as it would take over another's registration.
+		d, err = tx.DeviceBySerial(ctx, acct.ID, facts.SerialNumber, true)
+		if errors.Is(err, ErrNotFound) {
+			d, err = tx.DeviceBySerial(ctx, acct.ID, facts.SerialNumber, false)
+		}
 	default:
 		err = ErrNotFound
 	}

@@ -43,13 +43,11 @@ type Reader interface {
 
 	// DeviceByHardwareID and DeviceBySerial find the live (not deleted) device that
 	// carries the given identifier. Hardware ids are unique among live devices;
-	// serial numbers need not be. DeviceBySerial returns the one live device without
-	// a hardware id that carries serial, or failing any, the one live device that
-	// carries it; ErrConflict when that step finds more than one. A client that sends
-	// no hardware id is most likely the device that never had one, and a serial
-	// number shared by machines told apart by hardware id names none of them.
+	// serial numbers need not be, so DeviceBySerial returns ErrConflict when more
+	// than one live device carries serial. With bare, it looks only among the
+	// devices without a hardware id.
 	DeviceByHardwareID(ctx context.Context, accountID, hardwareID string) (*Device, error)
-	DeviceBySerial(ctx context.Context, accountID, serial string) (*Device, error)
+	DeviceBySerial(ctx context.Context, accountID, serial string, bare bool) (*Device, error)
 
 	// Registration returns a registration with its read views filled, including a
 	// deleted one (a tombstone). It never returns another account's row.

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -161,28 +160,17 @@ func (r reader) DeviceByHardwareID(
 		AND d.deleted_at IS NULL`, accountID, hardwareID))
 }
 
-// DeviceBySerial looks among the devices without a hardware id first, then among
-// all (see device.Reader). Each step reads at most two matches: a second is enough
-// to refuse the guess.
+// DeviceBySerial reads at most two matches: a second is enough to refuse the guess.
 func (r reader) DeviceBySerial(
-	ctx context.Context, accountID, serial string,
+	ctx context.Context, accountID, serial string, bare bool,
 ) (*device.Device, error) {
-	var d *device.Device
-	var err error
-	for _, among := range []string{` AND d.hardware_id = ''`, ``} {
-		d, err = r.onlyDevice(ctx, row.DeviceSelect+`
-			WHERE d.account_id = $1 AND d.serial_number = $2 AND d.serial_number <> ''
-			AND d.deleted_at IS NULL`+among+` LIMIT 2`, accountID, serial)
-		if !errors.Is(err, device.ErrNotFound) {
-			break
-		}
+	among := ""
+	if bare {
+		among = ` AND d.hardware_id = ''` // devices_live_serial_bare
 	}
-	return d, err
-}
-
-// onlyDevice runs query and returns its one device (see row.OnlyDevice).
-func (r reader) onlyDevice(ctx context.Context, query string, args ...any) (*device.Device, error) {
-	rows, err := r.q.Query(ctx, query, args...)
+	rows, err := r.q.Query(ctx, row.DeviceSelect+`
+		WHERE d.account_id = $1 AND d.serial_number = $2 AND d.serial_number <> ''
+		AND d.deleted_at IS NULL`+among+` LIMIT 2`, accountID, serial)
 	if err != nil {
 		return nil, fmt.Errorf("read device by serial number: %w", mapError(err))
 	}

@@ -316,15 +316,15 @@ func TestWritePlansUseIndex(t *testing.T) {
 	}
 }
 
-// TestSerialStepsPlans: each step of DeviceBySerial seeks its own index at a large
-// database's statistics. The first must not walk devices_live_serial, which holds
-// every device that shares a placeholder serial number, to find the few without a
-// hardware id.
+// TestSerialStepsPlans: each of DeviceBySerial's queries seeks its own index at a
+// large database's statistics. The bare one must not walk devices_live_serial,
+// which holds every device that shares a placeholder serial number, to find the few
+// without a hardware id.
 func TestSerialStepsPlans(t *testing.T) {
 	st := openWithLargeStats(t)
 	acct := strings.Repeat("a", 32)
-	for i, want := range []string{"devices_live_serial_bare", "devices_live_serial"} {
-		plan, bad := badPlan(t, st, serialSteps[i], []any{acct, "Default string"}, false)
+	for i, want := range []string{"devices_live_serial", "devices_live_serial_bare"} {
+		plan, bad := badPlan(t, st, serialQueries[i], []any{acct, "Default string"}, false)
 		if bad || !strings.HasPrefix(plan[0], "SEARCH d USING INDEX "+want+" (") {
 			t.Errorf("step %d: plan %q, want a search of %s", i, plan, want)
 		}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -202,35 +201,15 @@ func (r reader) DeviceByHardwareID(
 		AND d.deleted_at IS NULL`, accountID, hardwareID))
 }
 
-// DeviceBySerial looks among the devices without a hardware id first, then among
-// all (see device.Reader). Each step reads at most two matches: a second is enough
-// to refuse the guess.
+// DeviceBySerial reads at most two matches: a second is enough to refuse the guess.
 func (r reader) DeviceBySerial(
-	ctx context.Context, accountID, serial string,
+	ctx context.Context, accountID, serial string, bare bool,
 ) (*device.Device, error) {
-	var d *device.Device
-	var err error
-	for _, query := range serialSteps {
-		d, err = r.onlyDevice(ctx, query, accountID, serial)
-		if !errors.Is(err, device.ErrNotFound) {
-			break
-		}
+	query := serialQueries[0]
+	if bare {
+		query = serialQueries[1]
 	}
-	return d, err
-}
-
-// serialSteps are DeviceBySerial's queries, in turn: among the devices without a
-// hardware id (from devices_live_serial_bare), then among all.
-var serialSteps = func() []string {
-	base := deviceSelect + `
-		WHERE d.account_id = ` + accountNum + ` AND d.serial_number = ?
-		AND d.serial_number <> '' AND d.deleted_at IS NULL`
-	return []string{base + ` AND d.hardware_id = '' LIMIT 2`, base + ` LIMIT 2`}
-}()
-
-// onlyDevice runs query and returns its one device (see row.OnlyDevice).
-func (r reader) onlyDevice(ctx context.Context, query string, args ...any) (*device.Device, error) {
-	rows, err := r.query(ctx, query, args...)
+	rows, err := r.query(ctx, query, accountID, serial)
 	if err != nil {
 		return nil, fmt.Errorf("read device by serial number: %w", mapError(err))
 	}
@@ -238,6 +217,16 @@ func (r reader) onlyDevice(ctx context.Context, query string, args ...any) (*dev
 	d, err := row.OnlyDevice(rows)
 	return d, mapError(err)
 }
+
+// serialQueries are DeviceBySerial's queries: among all live devices
+// (devices_live_serial), and among those without a hardware id
+// (devices_live_serial_bare).
+var serialQueries = func() [2]string {
+	all := deviceSelect + `
+		WHERE d.account_id = ` + accountNum + ` AND d.serial_number = ?
+		AND d.serial_number <> '' AND d.deleted_at IS NULL`
+	return [2]string{all + ` LIMIT 2`, all + ` AND d.hardware_id = '' LIMIT 2`}
+}()
 
 func (r reader) Registration(
 	ctx context.Context, accountID, id string,

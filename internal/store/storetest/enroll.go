@@ -222,12 +222,12 @@ func testAmbiguousSerial(t *testing.T, e *env) {
 		return r
 	}
 	first := e.enroll(t, secret, withSerial("HW-A")).Registration
-	d, err := e.store.DeviceBySerial(e.ctx, a.ID, "SER-1")
+	d, err := e.store.DeviceBySerial(e.ctx, a.ID, "SER-1", false)
 	if err != nil || d.ID != first.DeviceID {
 		t.Fatalf("DeviceBySerial with one match: %v, %v; want device %s", d, err, first.DeviceID)
 	}
 	second := e.enroll(t, secret, withSerial("HW-B")).Registration
-	_, err = e.store.DeviceBySerial(e.ctx, a.ID, "SER-1")
+	_, err = e.store.DeviceBySerial(e.ctx, a.ID, "SER-1", false)
 	wantIs(t, "DeviceBySerial with two matches", err, device.ErrConflict)
 	_, err = e.svc.Enroll(e.ctx, secret, withSerial(""))
 	wantKind(t, "Enroll with the shared serial number alone", err, device.KindConflict)

@@ -45,7 +45,7 @@ func testMissingRows(t *testing.T, e *env) {
 			return err
 		},
 		"DeviceBySerial": func() error {
-			_, err := s.DeviceBySerial(ctx, a.ID, "no-such-serial")
+			_, err := s.DeviceBySerial(ctx, a.ID, "no-such-serial", false)
 			return err
 		},
 		"Registration":     func() error { _, err := s.Registration(ctx, a.ID, id); return err },
@@ -85,7 +85,7 @@ func testOtherAccountRows(t *testing.T, e *env) {
 			return err
 		},
 		"DeviceBySerial": func() error {
-			_, err := s.DeviceBySerial(ctx, b.ID, d.Facts.SerialNumber)
+			_, err := s.DeviceBySerial(ctx, b.ID, d.Facts.SerialNumber, false)
 			return err
 		},
 		"Registration": func() error { _, err := s.Registration(ctx, b.ID, r.ID); return err },
@@ -120,7 +120,7 @@ func testRoundTrip(t *testing.T, e *env) {
 	check(t, "Device", gotD, wantD, err)
 	gotD, err = e.store.DeviceByHardwareID(e.ctx, a.ID, "hw-1")
 	check(t, "DeviceByHardwareID", gotD, wantD, err)
-	gotD, err = e.store.DeviceBySerial(e.ctx, a.ID, d.Facts.SerialNumber)
+	gotD, err = e.store.DeviceBySerial(e.ctx, a.ID, d.Facts.SerialNumber, false)
 	check(t, "DeviceBySerial", gotD, wantD, err)
 
 	want := withViews(r, d, u, p)
@@ -381,7 +381,7 @@ func testTombstones(t *testing.T, e *env) {
 	wantIs(t, "LiveRegistration of a deleted seat", err, device.ErrNotFound)
 	_, err = e.store.DeviceByHardwareID(e.ctx, a.ID, "hw-1")
 	wantIs(t, "DeviceByHardwareID of a deleted device", err, device.ErrNotFound)
-	_, err = e.store.DeviceBySerial(e.ctx, a.ID, d.Facts.SerialNumber)
+	_, err = e.store.DeviceBySerial(e.ctx, a.ID, d.Facts.SerialNumber, false)
 	wantIs(t, "DeviceBySerial of a deleted device", err, device.ErrNotFound)
 }
 
