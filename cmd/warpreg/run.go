@@ -237,14 +237,23 @@ func unknownCommand(args []string) string {
 	return fmt.Sprintf("warpreg: unknown command %q; run 'warpreg --help'", args[0])
 }
 
-// subcommands returns the second words of the commands whose first word is word
-// ("create", "list", ... for "token"), or none.
+// group returns the commands whose first word is word ("token create", "token
+// list", ... for "token"), or none.
+func group(word string) []command {
+	var cmds []command
+	for _, c := range commands {
+		if first, _, found := strings.Cut(c.name, " "); found && first == word {
+			cmds = append(cmds, c)
+		}
+	}
+	return cmds
+}
+
+// subcommands returns the second words of word's group ("create", "list", ...).
 func subcommands(word string) []string {
 	var subs []string
-	for _, c := range commands {
-		if first, sub, found := strings.Cut(c.name, " "); found && first == word {
-			subs = append(subs, sub)
-		}
+	for _, c := range group(word) {
+		subs = append(subs, c.name[len(word)+1:])
 	}
 	return subs
 }
@@ -258,10 +267,8 @@ func isHelp(arg string) bool {
 // create", ...), or returns "" when there are none.
 func groupUsage(word string) string {
 	var b strings.Builder
-	for _, c := range commands {
-		if first, _, found := strings.Cut(c.name, " "); found && first == word {
-			fmt.Fprintf(&b, "  %-24s %s\n", c.name, c.summary)
-		}
+	for _, c := range group(word) {
+		fmt.Fprintf(&b, "  %-24s %s\n", c.name, c.summary)
 	}
 	if b.Len() == 0 {
 		return ""

@@ -28,6 +28,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/notify"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 //go:embed migrations/*.sql
@@ -338,16 +339,7 @@ func (s *Store) refuseForeign(ctx context.Context) error {
 	}
 	return fmt.Errorf("schema %s of database %s is not warpreg's: it holds other tables "+
 		"(%s) and no record of warpreg's migrations; give warpreg a database or a schema "+
-		"of its own (search_path in the URL)", *schema, database, tableList(tables))
-}
-
-// tableList names the first few tables, for an error message.
-func tableList(names []string) string {
-	const shown = 3
-	if len(names) <= shown {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+		"of its own (search_path in the URL)", *schema, database, row.FewNames(tables))
 }
 
 // migrationLock is the advisory lock key that serialises migrations of instances

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
@@ -368,4 +369,14 @@ func OnlyDevice(rows Rows) (*device.Device, error) {
 		return nil, device.ErrConflict
 	}
 	return ds[0], nil
+}
+
+// FewNames names the first few of names, and how many more there are, for an error
+// message such as the one that refuses another application's database.
+func FewNames(names []string) string {
+	const shown = 3
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/warpreg/warpreg/internal/device"
 	"github.com/warpreg/warpreg/internal/store/notify"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 //go:embed migrations/*.sql
@@ -328,7 +329,7 @@ func refuseForeign(ctx context.Context, path string) error {
 	}
 	return fmt.Errorf("%s is not a warpreg database: it holds other tables (%s) and no "+
 		"record of warpreg's migrations; give warpreg a database file of its own",
-		path, tableList(tables))
+		path, row.FewNames(tables))
 }
 
 // userTables returns the names of the tables and views in db, SQLite's own left out.
@@ -349,15 +350,6 @@ func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
 		names = append(names, name)
 	}
 	return names, rows.Err()
-}
-
-// tableList names the first few tables, for an error message.
-func tableList(names []string) string {
-	const shown = 3
-	if len(names) <= shown {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
 func (s *Store) migrate(ctx context.Context) error {
