@@ -63,9 +63,8 @@ func (r reader) within(ctx context.Context) context.Context {
 }
 
 // stmt returns the cached statement for query, bound to the reader's transaction
-// when it has one.
+// when it has one. Its callers have made ctx the statement's context (within).
 func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	ctx = r.within(ctx)
 	s, err := r.cache.get(ctx, query)
 	if err != nil || r.tx == nil {
 		return s, err
