@@ -20,7 +20,17 @@ func (r reader) ListRegistrations(
 	if err != nil {
 		return device.Page{}, err
 	}
-	query, args, err := pageQuery(accountID, &q, plan, match)
+	var set int64
+	if plan == walkIndexed && r.sets != nil && r.tx != nil {
+		ids, err := r.sets.read(ctx, r, match)
+		if err != nil {
+			return device.Page{}, err
+		}
+		var unpin func()
+		set, unpin = pin(ids)
+		defer unpin()
+	}
+	query, args, err := pageQuery(accountID, &q, plan, match, set)
 	if err != nil {
 		return device.Page{}, err
 	}
@@ -42,14 +52,15 @@ func (r reader) ListRegistrations(
 
 // pageQuery returns the query for one page of q: the filters, the keyset position,
 // the order and one row more than the page, which tells whether another follows.
+// set is the handle of match's pinned candidates for walkIndexed, or 0.
 func pageQuery(
-	accountID string, q *device.ListQuery, plan listPlan, match string,
+	accountID string, q *device.ListQuery, plan listPlan, match string, set int64,
 ) (string, []any, error) {
 	col, ok := row.SortColumns[q.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("list registrations: unknown sort %q", q.Sort)
 	}
-	from, where, args := listFilter(accountID, q, plan, match)
+	from, where, args := listFilter(accountID, q, plan, match, set)
 	dir, cmp := "ASC", ">"
 	if q.Desc {
 		dir, cmp = "DESC", "<"
@@ -121,15 +132,17 @@ func countQuery(accountID string, q *device.ListQuery, match string) (string, []
 	if match != "" && !selectiveFilter(q) {
 		plan = fromIndex
 	}
-	from, where, args := listFilter(accountID, q, plan, match)
+	from, where, args := listFilter(accountID, q, plan, match, 0)
 	return `SELECT count(*) FROM (SELECT 1 ` + from + ` WHERE ` + where + ` LIMIT ?)`,
 		append(args, row.CountCap+1)
 }
 
 // listFilter builds the FROM and WHERE clauses shared by the count and the page
-// query, for the search plan chosen and its full-text query.
+// query, for the search plan chosen and its full-text query. walkIndexed asks
+// go_candidate about each row when set is a pinned candidate set's handle, and
+// otherwise has SQLite read the candidates.
 func listFilter(
-	accountID string, q *device.ListQuery, plan listPlan, match string,
+	accountID string, q *device.ListQuery, plan listPlan, match string, set int64,
 ) (string, string, []any) {
 	from := "FROM registrations r"
 	conds := []string{"r.account_id = " + accountNum, "r.deleted_at IS NULL"}
@@ -141,6 +154,11 @@ func listFilter(
 		conds = append([]string{"registrations_search MATCH ?"}, conds...)
 		args = append([]any{match}, args...)
 	case walkIndexed:
+		if set != 0 {
+			conds = append(conds, "go_candidate(?, r.rowid)")
+			args = append(args, set)
+			break
+		}
 		conds = append(conds, "+r.rowid IN (SELECT rowid FROM registrations_search "+
 			"WHERE registrations_search MATCH ?)")
 		args = append(args, match)

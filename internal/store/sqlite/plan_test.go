@@ -135,7 +135,7 @@ func checkSearchPlan(
 	t *testing.T, st *Store, q *device.ListQuery, plan listPlan, mayTempSort bool,
 ) {
 	t.Helper()
-	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan, trigramQuery(q.Search))
+	query, args, err := pageQuery(strings.Repeat("a", 32), q, plan, trigramQuery(q.Search), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

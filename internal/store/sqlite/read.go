@@ -11,13 +11,15 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-// reader runs the read queries, through a statement cache, on the read pool or, in
-// a write transaction, on that transaction.
+// reader runs the read queries, through a statement cache, on its pool or in a
+// transaction: the writer's batch, or a list's read transaction.
 type reader struct {
 	cache *stmtCache
-	tx    *sql.Tx       // nil outside a transaction
-	grams *trigramStats // nil where searches go without statistics; see searchMatch
-	point *pointPool    // for pointRow outside a transaction, with cache's gate; or nil
+	tx    *sql.Tx        // nil outside a transaction
+	batch bool           // tx is the writer's batch; see within
+	grams *trigramStats  // nil where searches go without statistics; see searchMatch
+	sets  *candidateSets // nil where walkIndexed reads its candidates in SQL
+	point *pointPool     // for pointRow outside a transaction, with cache's gate; or nil
 }
 
 func (r reader) Account(ctx context.Context, id string) (*device.Account, error) {

@@ -196,7 +196,7 @@ func (r reader) seenPlan(
 	}
 	window := device.ListQuery{SeenAfter: q.SeenAfter, SeenBefore: q.SeenBefore,
 		Status: device.StatusAll}
-	_, where, args := listFilter(accountID, &window, walkSort, "")
+	_, where, args := listFilter(accountID, &window, walkSort, "", 0)
 	var n int
 	err := r.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM registrations r
 		INDEXED BY registrations_live_seen WHERE `+where+` LIMIT ?)`,

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -22,22 +23,7 @@ func TestSearchPlansAgree(t *testing.T) {
 	st, path := openFixture(t)
 	names := []string{"Zoë Ærø", "ANN-MARIE", "o'brien \"q\"", "100% sure", "a_b\\c", "Ünïcode"}
 	for i := range 120 {
-		user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x100+i)
-		dev := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x1000+i)
-		reg := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x10000+i)
-		exec(t, st, `INSERT INTO users (id, account_id, email, name, groups, created_at,
-			updated_at) VALUES (?, ?, ?, ?, '[]', 1, 1)`,
-			user, acct, fmt.Sprintf("u%d@Example.COM", i), names[i%len(names)])
-		exec(t, st, `INSERT INTO devices (id, account_id, name, model, manufacturer,
-			device_type, os_version, os_version_extra, serial_number, hardware_id,
-			mac_address, client_version, last_seen_at, created_at, updated_at)
-			VALUES (?, `+accountNum+`, ?, '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
-			dev, acct, fmt.Sprintf("Machine %d", i), fmt.Sprintf("hw-x%d", i))
-		exec(t, st, `INSERT INTO registrations (id, account_id, device_id, user_id,
-			profile_id, slot, key, created_at, updated_at, last_seen_at, policy_updated_at)
-			VALUES (?, `+accountNum+`, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, ?, 1,
-			?, 1)`,
-			reg, acct, dev, user, user, fmt.Sprintf("key-x%d", i), i, 1000-i)
+		addSearchRow(t, st, i, names[i%len(names)], fmt.Sprintf("Machine %d", i))
 	}
 	exec(t, st, `UPDATE users SET name = 'Renamed Person' WHERE id =
 		'00000000-0000-4000-8000-000000000101'`)
@@ -66,6 +52,10 @@ func TestSearchPlansAgree(t *testing.T) {
 				if got := planIDs(t, st, &q, plan); !slices.Equal(got, want) {
 					t.Errorf("search %q sort %s plan %d: %v, want %v", term, sort, plan, got, want)
 				}
+			}
+			if got := pinnedIDs(t, st, &q); !slices.Equal(got, want) {
+				t.Errorf("search %q sort %s with kept candidates: %v, want %v", term, sort, got,
+					want)
 			}
 			// The list itself, which may name only the term's rarest trigrams.
 			page, err := st.ListRegistrations(t.Context(), acct, q)
@@ -149,6 +139,28 @@ func openFixture(t *testing.T) (*Store, string) {
 	return st, path
 }
 
+// addSearchRow adds a registration, its user and its device to the fixture's
+// account, with ids numbered by i, created at i and last seen at 1000-i.
+func addSearchRow(t *testing.T, st *Store, i int, userName, deviceName string) {
+	t.Helper()
+	user := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x100+i)
+	dev := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x1000+i)
+	reg := fmt.Sprintf("00000000-0000-4000-8000-%012x", 0x10000+i)
+	exec(t, st, `INSERT INTO users (id, account_id, email, name, groups, created_at,
+		updated_at) VALUES (?, ?, ?, ?, '[]', 1, 1)`,
+		user, acct, fmt.Sprintf("u%d@Example.COM", i), userName)
+	exec(t, st, `INSERT INTO devices (id, account_id, name, model, manufacturer,
+		device_type, os_version, os_version_extra, serial_number, hardware_id,
+		mac_address, client_version, last_seen_at, created_at, updated_at)
+		VALUES (?, `+accountNum+`, ?, '', '', 'mac', '', '', '', ?, '', '1', 1, 1, 1)`,
+		dev, acct, deviceName, fmt.Sprintf("hw-x%d", i))
+	exec(t, st, `INSERT INTO registrations (id, account_id, device_id, user_id,
+		profile_id, slot, key, created_at, updated_at, last_seen_at, policy_updated_at)
+		VALUES (?, `+accountNum+`, ?, ?, '00000000-0000-4000-8000-0000000000f1', ?, ?, ?, 1,
+		?, 1)`,
+		reg, acct, dev, user, user, fmt.Sprintf("key-x%d", i), i, 1000-i)
+}
+
 func exec(t *testing.T, st *Store, query string, args ...any) {
 	t.Helper()
 	if _, err := st.write.Exec(query, args...); err != nil {
@@ -159,8 +171,7 @@ func exec(t *testing.T, st *Store, query string, args ...any) {
 // planIDs returns the ids of the first page of q by plan.
 func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []string {
 	t.Helper()
-	query, args, err := pageQuery(acct, q, plan,
-		trigramQuery(q.Search))
+	query, args, err := pageQuery(acct, q, plan, trigramQuery(q.Search), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +179,50 @@ func planIDs(t *testing.T, st *Store, q *device.ListQuery, plan listPlan) []stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rowIDs(t, rows)
+}
+
+// pinnedIDs is planIDs for walkIndexed as a list runs it: with the term's
+// candidates from the lists' candidate sets, pinned for go_candidate, in a read
+// transaction of the lists' pool.
+func pinnedIDs(t *testing.T, st *Store, q *device.ListQuery) []string {
+	t.Helper()
+	r, done := listReader(t, st)
+	defer done()
+	match := trigramQuery(q.Search)
+	set, err := r.sets.read(t.Context(), r, match)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle, unpin := pin(set)
+	defer unpin()
+	query, args, err := pageQuery(acct, q, walkIndexed, match, handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := r.tx.Query(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rowIDs(t, rows)
+}
+
+// listReader returns the lists' reader in a read transaction of their pool, as
+// Store.ListRegistrations runs it, and the function that ends the transaction.
+func listReader(t *testing.T, st *Store) (reader, func()) {
+	t.Helper()
+	tx, err := st.listDB.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.lists
+	r.tx = tx
+	return r, func() { tx.Rollback() }
+}
+
+// rowIDs returns the ids of a page query's rows, and closes them.
+func rowIDs(t *testing.T, rows *sql.Rows) []string {
+	t.Helper()
 	defer rows.Close()
 	regs, err := row.RegistrationViews(rows, acct)
 	if err != nil {

@@ -48,15 +48,14 @@ func (c *stmtCache) close() {
 	})
 }
 
-// within returns the context for a statement of r: ctx, or inside a transaction,
-// ctx without its cancellation. A transaction here is the writer's batch, which
-// holds other callers' jobs too, and SQLite answers an interrupted INSERT, UPDATE
-// or DELETE by rolling the whole transaction back: one caller's deadline or
-// disconnect mid-statement would undo the jobs before it and leave those after it
-// to commit one statement at a time. A job the writer has taken runs to its end
+// within returns the context for a statement of r: ctx, or inside the writer's
+// batch, ctx without its cancellation. The batch holds other callers' jobs too,
+// and SQLite answers an interrupted INSERT, UPDATE or DELETE by rolling the whole
+// transaction back: one caller's deadline or disconnect mid-statement would undo
+// the jobs before it and leave those after it to commit one statement at a time. A job the writer has taken runs to its end
 // (see Update); fn still sees its caller's context and may stop on its own.
 func (r reader) within(ctx context.Context) context.Context {
-	if r.tx != nil {
+	if r.batch {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx

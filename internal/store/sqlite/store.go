@@ -74,6 +74,7 @@ func registerFunctions() {
 	registerFuncs.Do(func() {
 		// SQLite's lower() folds ASCII only; search folds like Go and PostgreSQL.
 		sqlite.MustRegisterDeterministicScalarFunction("go_lower", 1, goLower)
+		sqlite.MustRegisterScalarFunction("go_candidate", 2, goCandidate)
 	})
 }
 
@@ -113,7 +114,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	// Lists get connections of their own: a list whose filter matches most of a
 	// large account counts every match, and must not hold up the point reads that
 	// gets, credential checks and heartbeats need.
-	listDB, err := openDB(path, "deferred", listConns, readerCacheKiB, false)
+	// Each list runs in a read transaction, which holds its connection throughout,
+	// and one connection more prepares statements for the cache meanwhile.
+	listDB, err := openDB(path, "deferred", listConns+1, readerCacheKiB, false)
 	if err != nil {
 		return fail(err)
 	}
@@ -125,7 +128,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	opened = append(opened, prefetch.close)
 	s := &Store{
 		reader: reader{cache: newStmtCache(read, readConns)}, write: write, read: read,
-		lists:  reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats()},
+		lists: reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats(),
+			sets: newCandidateSets()},
 		listDB: listDB, listGate: make(chan struct{}, listConns),
 		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
@@ -201,7 +205,7 @@ const (
 	readerCacheKiB = 4 << 10
 )
 
-// listConns is the size of the list queries' pool.
+// listConns is how many lists run at once, each on a connection of the lists' pool.
 const listConns = 2
 
 // ListRegistrations runs on the lists' own pool, in turn (see listTurn).
@@ -212,7 +216,16 @@ func (s *Store) ListRegistrations(
 		return device.Page{}, err
 	}
 	defer s.listDone()
-	return s.lists.ListRegistrations(ctx, accountID, q)
+	// One read transaction: the page and its count see the same rows, and a
+	// candidate set the index it was read from (see candidateSets).
+	tx, err := s.listDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return device.Page{}, fmt.Errorf("list registrations: begin: %w", mapError(err))
+	}
+	defer tx.Rollback()
+	r := s.lists
+	r.tx = tx
+	return r.ListRegistrations(ctx, accountID, q)
 }
 
 // listTurn waits, until ctx ends, for one of the listConns turns that lists take
@@ -220,8 +233,9 @@ func (s *Store) ListRegistrations(
 // queues its waiters in order), where database/sql hands a freed connection to a
 // waiter picked at random: with sixteen lists at once on two connections, some
 // waited for many others' queries and the slowest one in a hundred took five
-// times the median. As a list runs one query at a time (plan probes, page,
-// count), a turn always finds a connection free. listDone ends the turn.
+// times the median. A list runs in a read transaction, on one connection, and
+// the pool holds one more for preparing statements, so a turn always finds a
+// connection free. listDone ends the turn.
 func (s *Store) listTurn(ctx context.Context) error {
 	select {
 	case s.listGate <- struct{}{}:

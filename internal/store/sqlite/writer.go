@@ -198,7 +198,7 @@ func (s *Store) commitBatch(
 	single := len(batch) == 1
 	savepoints := guarded && !single
 	// The jobs' reads and the count of changed rows share one reader.
-	counter := reader{cache: s.writeCache, tx: sqlTx}
+	counter := reader{cache: s.writeCache, tx: sqlTx, batch: true}
 	var before int64 // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
 		if !j.take() {

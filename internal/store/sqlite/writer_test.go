@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -258,6 +259,32 @@ func TestListsWaitForATurn(t *testing.T) {
 	}
 	if len(st.listGate) != listConns-1 {
 		t.Errorf("turns taken after the list: %d, want %d", len(st.listGate), listConns-1)
+	}
+}
+
+// TestListsPrepareBesideOthers runs a list, on a store that has prepared none of
+// its statements yet, while every other list turn holds its read transaction: the
+// list's own transaction holds a connection too, and its statements are prepared
+// on the pool's spare one, not waited for until the deadline.
+func TestListsPrepareBesideOthers(t *testing.T) {
+	st := openEmpty(t)
+	for range listConns - 1 {
+		st.listGate <- struct{}{}
+		tx, err := st.listDB.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	q := device.ListQuery{Limit: 10, Sort: device.SortByUserName, Search: "someone"}
+	if _, err := st.ListRegistrations(ctx, "none", q); err != nil {
+		t.Errorf("list beside %d others: %v", listConns-1, err)
 	}
 }
 
