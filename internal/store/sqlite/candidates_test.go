@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
 )
@@ -94,5 +95,86 @@ func TestUnpinnedCandidateSet(t *testing.T) {
 	unpin()
 	if err := st.read.QueryRow(`SELECT go_candidate(?, 5)`, handle).Scan(&in); err == nil {
 		t.Error("an unpinned handle answered")
+	}
+}
+
+// TestCountsRemembered checks that a list connection remembers the total of a
+// filter it counted while the database stays as it was, and counts again once
+// another connection, as another process would, has committed a change.
+func TestCountsRemembered(t *testing.T) {
+	st, path := openFixture(t)
+	for i := range 30 {
+		addSearchRow(t, st, i, "Ann", fmt.Sprintf("Kiosk %d", i))
+	}
+	q := device.ListQuery{Search: "kiosk", Sort: device.SortByID, Status: device.StatusAll,
+		Limit: 10}
+	total := func() int {
+		t.Helper()
+		page, err := st.ListRegistrations(t.Context(), acct, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Total
+	}
+	if n := total(); n != 30 {
+		t.Fatalf("total %d, want 30", n)
+	}
+	remembered := 0
+	st.counts.Range(func(_, m any) bool {
+		if n, ok := m.(*countMemo).totals[countKey(acct, &q)]; ok && n == 30 {
+			remembered++
+		}
+		return true
+	})
+	if remembered != 1 {
+		t.Errorf("%d connections remember the total, want 1", remembered)
+	}
+	q.Sort, q.Desc = device.SortByUserName, true // another sort: the same total
+	if n := total(); n != 30 {
+		t.Errorf("total by another sort %d, want 30", n)
+	}
+
+	other, err := sql.Open("sqlite", FileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = other.Exec(`UPDATE registrations SET deleted_at = 5 WHERE id =
+		'00000000-0000-4000-8000-000000010003'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range listConns + 1 { // whichever connection the list is given
+		if n := total(); n != 29 {
+			t.Errorf("total after a deletion %d, want 29", n)
+		}
+	}
+}
+
+// TestCountKey checks that filters that differ get different keys, and that the
+// sort, order, position and page size are not part of one.
+func TestCountKey(t *testing.T) {
+	at := time.UnixMicro(1000)
+	filters := []device.ListQuery{
+		{}, {Status: device.StatusAll}, {Search: "a"}, {Search: `a" "b`}, {DeviceID: "a"},
+		{SeenAfter: at}, {SeenBefore: at}, {IDs: []string{"a"}}, {UserIDs: []string{"a"}},
+		{IDs: []string{"a", "b"}}, {IDs: []string{"a b"}}, {IDs: []string{"a"}, UserIDs: []string{"b"}},
+	}
+	seen := map[string]int{}
+	for i, q := range filters {
+		key := countKey(acct, &q)
+		if j, ok := seen[key]; ok {
+			t.Errorf("filters %+v and %+v share key %q", filters[j], q, key)
+		}
+		seen[key] = i
+		paged := q
+		paged.Sort, paged.Desc, paged.Limit = device.SortByCreatedAt, true, 7
+		paged.After = &device.Position{Value: "1", ID: "x"}
+		if countKey(acct, &paged) != key {
+			t.Errorf("filters %+v: the sort or position changed the key", q)
+		}
+	}
+	if countKey("other", &filters[0]) == countKey(acct, &filters[0]) {
+		t.Error("two accounts share a key")
 	}
 }

@@ -115,9 +115,7 @@ func (r reader) count(
 		col := row.CountColumn(q.Status)
 		err = r.queryRow(ctx, `SELECT `+col+` FROM accounts WHERE id = ?`, accountID).Scan(&n)
 	} else {
-		query, args := countQuery(accountID, q, match)
-		err = r.queryRow(ctx, query, args...).Scan(&n)
-		n = row.CappedTotal(n)
+		n, err = r.countMatches(ctx, accountID, q, match)
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("count registrations: %w", err)

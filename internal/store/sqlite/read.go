@@ -14,12 +14,13 @@ import (
 // reader runs the read queries, through a statement cache, on its pool or in a
 // transaction: the writer's batch, or a list's read transaction.
 type reader struct {
-	cache *stmtCache
-	tx    *sql.Tx        // nil outside a transaction
-	batch bool           // tx is the writer's batch; see within
-	grams *trigramStats  // nil where searches go without statistics; see searchMatch
-	sets  *candidateSets // nil where walkIndexed reads its candidates in SQL
-	point *pointPool     // for pointRow outside a transaction, with cache's gate; or nil
+	cache  *stmtCache
+	tx     *sql.Tx        // nil outside a transaction
+	batch  bool           // tx is the writer's batch; see within
+	grams  *trigramStats  // nil where searches go without statistics; see searchMatch
+	sets   *candidateSets // nil where walkIndexed reads its candidates in SQL
+	counts *countMemo     // the list connection's totals; nil elsewhere
+	point  *pointPool     // for pointRow outside a transaction, with cache's gate; or nil
 }
 
 func (r reader) Account(ctx context.Context, id string) (*device.Account, error) {

@@ -64,6 +64,7 @@ type Store struct {
 	wrapRequest atomic.Pointer[string] // the mode of the wrap the writer should make; see wrapFor
 	mergeSteps  atomic.Int64           // merge steps of the search index tried; see mergeSearch
 	closing     atomic.Bool            // set by the first Close
+	counts      sync.Map               // a lists' pool connection (driver's) -> *countMemo
 }
 
 var registerFuncs sync.Once
@@ -216,16 +217,36 @@ func (s *Store) ListRegistrations(
 		return device.Page{}, err
 	}
 	defer s.listDone()
-	// One read transaction: the page and its count see the same rows, and a
-	// candidate set the index it was read from (see candidateSets).
-	tx, err := s.listDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := s.listDB.Conn(ctx)
 	if err != nil {
+		return device.Page{}, fmt.Errorf("list registrations: %w", mapError(err))
+	}
+	defer conn.Close()
+	r := s.lists
+	r.counts = s.countMemo(conn)
+	// One read transaction: the page and its count see the same rows, a candidate
+	// set the index it was read from (see candidateSets), and a remembered total
+	// the data it was counted from (see countMemo).
+	if r.tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
 		return device.Page{}, fmt.Errorf("list registrations: begin: %w", mapError(err))
 	}
-	defer tx.Rollback()
-	r := s.lists
-	r.tx = tx
+	defer r.tx.Rollback()
 	return r.ListRegistrations(ctx, accountID, q)
+}
+
+// countMemo returns the memo of totals of conn, a connection of the lists' pool,
+// or nil when conn is no longer usable.
+func (s *Store) countMemo(conn *sql.Conn) *countMemo {
+	var driverConn any
+	err := conn.Raw(func(c any) error {
+		driverConn = c
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	m, _ := s.counts.LoadOrStore(driverConn, &countMemo{})
+	return m.(*countMemo)
 }
 
 // listTurn waits, until ctx ends, for one of the listConns turns that lists take
