@@ -134,6 +134,25 @@ func TestCountsRemembered(t *testing.T) {
 		t.Errorf("total by another sort %d, want 30", n)
 	}
 
+	// The count of a last seen window that chooses a created_at list's plan.
+	seen := device.ListQuery{Sort: device.SortByCreatedAt, SeenAfter: time.UnixMicro(980),
+		Status: device.StatusAll, Limit: 10}
+	if _, err := st.ListRegistrations(t.Context(), acct, seen); err != nil {
+		t.Fatal(err)
+	}
+	window := device.ListQuery{SeenAfter: seen.SeenAfter, Status: device.StatusAll}
+	windows := 0
+	st.counts.Range(func(_, m any) bool {
+		// Rows 0 to 19 of addSearchRow were last seen after 980.
+		if n, ok := m.(*countMemo).totals["window "+countKey(acct, &window)]; ok && n == 20 {
+			windows++
+		}
+		return true
+	})
+	if windows != 1 {
+		t.Errorf("%d connections remember the window's count of 20, want 1", windows)
+	}
+
 	other, err := sql.Open("sqlite", FileURI(path))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 // row.CountCap, on every page: for a common search term or a wide last seen
 // window that is a thousand rows read, as long as the page itself or longer, and
 // the pages that follow by cursor, or another sort of the same filter, count the
-// same rows again. Each connection of the lists' pool remembers the totals it
+// same rows again. A list by created_at of a last seen window also counts the
+// window, up to seenCandidates, to choose its plan (see seenPlan). Each connection of the lists' pool remembers the totals it
 // counted for as long as the database is as it was: SQLite's data_version, read in
 // the list's own read transaction, changes whenever any other connection, of this
 // process or another, commits. The totals stay exact.
@@ -68,30 +69,40 @@ func countKey(accountID string, q *device.ListQuery) string {
 	return b.String()
 }
 
-// countMatches counts q's matches up to row.CountCap+1 (see countQuery), or finds
-// the total in the connection's memo when the reader has one.
+// countMatches counts q's matches up to row.CountCap+1 (see countQuery).
 func (r reader) countMatches(
 	ctx context.Context, accountID string, q *device.ListQuery, match string,
 ) (int, error) {
-	var version int64
-	var key string
-	if r.counts != nil {
-		if err := r.queryRow(ctx, `PRAGMA data_version`).Scan(&version); err != nil {
-			return 0, fmt.Errorf("read the data version: %w", err)
+	return r.remembered(ctx, countKey(accountID, q), func() (int, error) {
+		query, args := countQuery(accountID, q, match)
+		var n int
+		if err := r.queryRow(ctx, query, args...).Scan(&n); err != nil {
+			return 0, err
 		}
-		key = countKey(accountID, q)
-		if n, ok := r.counts.total(version, key); ok {
-			return n, nil
-		}
+		return row.CappedTotal(n), nil
+	})
+}
+
+// remembered returns the count that key names from the connection's memo, when the
+// reader has one and the data has not changed since, or else what count says,
+// remembered for next time.
+func (r reader) remembered(
+	ctx context.Context, key string, count func() (int, error),
+) (int, error) {
+	if r.counts == nil {
+		return count()
 	}
-	query, args := countQuery(accountID, q, match)
-	var n int
-	if err := r.queryRow(ctx, query, args...).Scan(&n); err != nil {
+	var version int64
+	if err := r.queryRow(ctx, `PRAGMA data_version`).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read the data version: %w", err)
+	}
+	if n, ok := r.counts.total(version, key); ok {
+		return n, nil
+	}
+	n, err := count()
+	if err != nil {
 		return 0, err
 	}
-	n = row.CappedTotal(n)
-	if r.counts != nil {
-		r.counts.keep(version, key, n)
-	}
+	r.counts.keep(version, key, n)
 	return n, nil
 }

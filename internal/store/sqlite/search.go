@@ -197,10 +197,13 @@ func (r reader) seenPlan(
 	window := device.ListQuery{SeenAfter: q.SeenAfter, SeenBefore: q.SeenBefore,
 		Status: device.StatusAll}
 	_, where, args := listFilter(accountID, &window, walkSort, "", 0)
-	var n int
-	err := r.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM registrations r
-		INDEXED BY registrations_live_seen WHERE `+where+` LIMIT ?)`,
-		append(args, seenCandidates+1)...).Scan(&n)
+	n, err := r.remembered(ctx, "window "+countKey(accountID, &window), func() (int, error) {
+		var n int
+		err := r.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM registrations r
+			INDEXED BY registrations_live_seen WHERE `+where+` LIMIT ?)`,
+			append(args, seenCandidates+1)...).Scan(&n)
+		return n, err
+	})
 	if err != nil {
 		return walkSort, fmt.Errorf("count the last seen window: %w", err)
 	}
