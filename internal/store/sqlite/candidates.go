@@ -22,10 +22,11 @@ import (
 // stays as it was, and the page asks go_candidate about each row of its walk.
 //
 // "As it was" is the index's structure record (the row of id 10 in
-// registrations_search_data): FTS5 rewrites it whenever a commit adds, removes or
-// merges a segment, and every change to the indexed text, by this process or any
-// other, writes a segment. A list reads the record and the rows in one read
-// transaction, so a set is only used with the index it was read from. A merge
+// registrations_search_data): FTS5 rewrites it at every commit that changes the index,
+// by this process or any other. New text writes a segment, which the record lists; a
+// deletion, with contentless_delete, writes a tombstone, which the record counts; and
+// a merge rewrites the segments it lists. A list reads the record and the rows in one
+// read transaction, so a set is only used with the index it was read from. A merge
 // changes the record without changing what the index holds; the sets are then read
 // again, which costs time, not correctness.
 
@@ -57,13 +58,15 @@ func (c *candidateSets) read(ctx context.Context, r reader, match string) ([]int
 		return nil, fmt.Errorf("read the search index's structure: %w", err)
 	}
 	c.mu.Lock()
-	set, ok := c.sets[match]
+	kept, ok := c.sets[match]
 	ok = ok && bytes.Equal(stamp, c.stamp)
 	c.mu.Unlock()
 	if ok {
-		return set, nil
+		return kept, nil
 	}
 
+	// A new slice: a kept set is never written again, as other lists may read it.
+	var set []int64
 	rows, err := r.query(ctx, `SELECT rowid FROM registrations_search
 		WHERE registrations_search MATCH ? ORDER BY rowid`, match)
 	if err != nil {

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,12 +16,14 @@ import (
 // while the search index stays as it was, and read them again after a change to
 // the indexed text, even one made by another connection, as another process would
 // make it; and that a list's read transaction keeps to the index it began with.
+// The row that becomes a candidate has the lowest rowid, so that a set read again
+// must be sorted anew for go_candidate's binary search to find it.
 func TestCandidateSetsFollowTheIndex(t *testing.T) {
 	st, path := openFixture(t)
-	for i := range 3 {
+	addSearchRow(t, st, 0, "Ann", "Lobby")
+	for i := 1; i <= 3; i++ {
 		addSearchRow(t, st, i, "Ann", fmt.Sprintf("Kiosk %d", i))
 	}
-	addSearchRow(t, st, 3, "Ann", "Lobby")
 	q := device.ListQuery{Search: "kiosk", Sort: device.SortByID, Status: device.StatusAll,
 		Limit: 50}
 	if got := pinnedIDs(t, st, &q); len(got) != 3 {
@@ -53,8 +58,29 @@ func TestCandidateSetsFollowTheIndex(t *testing.T) {
 			first)
 	}
 	done()
-	if got := pinnedIDs(t, st, &q); len(got) != 4 {
-		t.Errorf("after the rename: %v, want 4 rows", got)
+	want := planIDs(t, st, &q, walkIndexed) // SQLite reads the candidates itself
+	if got := pinnedIDs(t, st, &q); len(want) != 4 || !slices.Equal(got, want) {
+		t.Errorf("after the rename: %v, want %v, 4 rows", got, want)
+	}
+
+	// Two lists that find the kept set stale at once each read a whole new one.
+	exec(t, st, `UPDATE devices SET name = 'Lobby' WHERE name = 'Kiosk 2'`)
+	sets := make(chan []int64, 2)
+	for range 2 {
+		r, done := listReader(t, st)
+		go func() {
+			defer done()
+			set, err := r.sets.read(t.Context(), r, match)
+			if err != nil {
+				t.Error(err)
+			}
+			sets <- set
+		}()
+	}
+	for range 2 {
+		if set := <-sets; len(set) != 3 || !slices.IsSorted(set) {
+			t.Errorf("set after the second rename: %v, want 3 rowids, sorted", set)
+		}
 	}
 }
 
@@ -120,12 +146,11 @@ func TestCountsRemembered(t *testing.T) {
 		t.Fatalf("total %d, want 30", n)
 	}
 	remembered := 0
-	st.counts.Range(func(_, m any) bool {
-		if n, ok := m.(*countMemo).totals[countKey(acct, &q)]; ok && n == 30 {
+	for _, m := range st.counts.memos {
+		if n, ok := m.memo.totals[countKey(acct, &q)]; ok && n == 30 {
 			remembered++
 		}
-		return true
-	})
+	}
 	if remembered != 1 {
 		t.Errorf("%d connections remember the total, want 1", remembered)
 	}
@@ -142,13 +167,12 @@ func TestCountsRemembered(t *testing.T) {
 	}
 	window := device.ListQuery{SeenAfter: seen.SeenAfter, Status: device.StatusAll}
 	windows := 0
-	st.counts.Range(func(_, m any) bool {
+	for _, m := range st.counts.memos {
 		// Rows 0 to 19 of addSearchRow were last seen after 980.
-		if n, ok := m.(*countMemo).totals["window "+countKey(acct, &window)]; ok && n == 20 {
+		if n, ok := m.memo.totals["window "+countKey(acct, &window)]; ok && n == 20 {
 			windows++
 		}
-		return true
-	})
+	}
 	if windows != 1 {
 		t.Errorf("%d connections remember the window's count of 20, want 1", windows)
 	}
@@ -195,5 +219,59 @@ func TestCountKey(t *testing.T) {
 	}
 	if countKey("other", &filters[0]) == countKey(acct, &filters[0]) {
 		t.Error("two accounts share a key")
+	}
+}
+
+// TestCountMemosBounded checks that the pool's memos are at most one per
+// connection it can hold, however many connections it has replaced, and that a
+// filter by ids, which an index answers and whose key could be 40 KB, is counted
+// but not remembered.
+func TestCountMemosBounded(t *testing.T) {
+	st, _ := openFixture(t)
+	q := device.ListQuery{Search: "kiosk", Sort: device.SortByID, Status: device.StatusAll,
+		Limit: 1, After: &device.Position{ID: "0"}}
+	for range 20 {
+		if _, err := st.ListRegistrations(t.Context(), acct, q); err != nil {
+			t.Fatal(err)
+		}
+		// The pool discards the connection, as after a failed statement.
+		conn, err := st.listDB.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+	}
+	if n := len(st.counts.memos); n > listConns+1 {
+		t.Errorf("%d memos for a pool of %d connections", n, listConns+1)
+	}
+
+	ids := device.ListQuery{Sort: device.SortByID, Status: device.StatusAll, Limit: 1,
+		After: &device.Position{ID: "0"}}
+	for i := range device.MaxPerPage {
+		ids.IDs = append(ids.IDs, fmt.Sprintf("00000000-0000-4000-8000-%012x", i))
+	}
+	if _, err := st.ListRegistrations(t.Context(), acct, ids); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.counts.memos {
+		if m.memo.bytes > countMemoBytes {
+			t.Errorf("a memo holds %d bytes of keys, more than %d", m.memo.bytes, countMemoBytes)
+		}
+		for key := range m.memo.totals {
+			if strings.Contains(key, ids.IDs[0]) {
+				t.Errorf("a filter by ids was remembered")
+			}
+		}
+	}
+
+	m := &countMemo{}
+	long := strings.Repeat("x", countMemoBytes/3)
+	for i := range 10 {
+		m.keep(1, fmt.Sprint(i, long), i)
+		if m.bytes > countMemoBytes || m.totals[fmt.Sprint(i, long)] != i {
+			t.Errorf("after key %d of a third of the bound: %d bytes, %d totals", i,
+				m.bytes, len(m.totals))
+		}
 	}
 }

@@ -48,12 +48,13 @@ func (c *stmtCache) close() {
 	})
 }
 
-// within returns the context for a statement of r: ctx, or inside the writer's
-// batch, ctx without its cancellation. The batch holds other callers' jobs too,
-// and SQLite answers an interrupted INSERT, UPDATE or DELETE by rolling the whole
-// transaction back: one caller's deadline or disconnect mid-statement would undo
-// the jobs before it and leave those after it to commit one statement at a time. A job the writer has taken runs to its end
-// (see Update); fn still sees its caller's context and may stop on its own.
+// within returns the context for a statement of r: ctx, or inside the writer's batch,
+// ctx without its cancellation. The batch holds other callers' jobs too, and SQLite
+// answers an interrupted INSERT, UPDATE or DELETE by rolling the whole transaction
+// back: one caller's deadline or disconnect mid-statement would undo the jobs before
+// it and leave those after it to commit one statement at a time. A job the writer has
+// taken runs to its end (see Update); fn still sees its caller's context and may stop
+// on its own.
 func (r reader) within(ctx context.Context) context.Context {
 	if r.batch {
 		return context.WithoutCancel(ctx)

@@ -64,7 +64,7 @@ type Store struct {
 	wrapRequest atomic.Pointer[string] // the mode of the wrap the writer should make; see wrapFor
 	mergeSteps  atomic.Int64           // merge steps of the search index tried; see mergeSearch
 	closing     atomic.Bool            // set by the first Close
-	counts      sync.Map               // a lists' pool connection (driver's) -> *countMemo
+	counts      countMemos             // of the lists' pool's connections
 }
 
 var registerFuncs sync.Once
@@ -245,8 +245,7 @@ func (s *Store) countMemo(conn *sql.Conn) *countMemo {
 	if err != nil {
 		return nil
 	}
-	m, _ := s.counts.LoadOrStore(driverConn, &countMemo{})
-	return m.(*countMemo)
+	return s.counts.of(driverConn)
 }
 
 // listTurn waits, until ctx ends, for one of the listConns turns that lists take
@@ -254,9 +253,10 @@ func (s *Store) countMemo(conn *sql.Conn) *countMemo {
 // queues its waiters in order), where database/sql hands a freed connection to a
 // waiter picked at random: with sixteen lists at once on two connections, some
 // waited for many others' queries and the slowest one in a hundred took five
-// times the median. A list runs in a read transaction, on one connection, and
-// the pool holds one more for preparing statements, so a turn always finds a
-// connection free. listDone ends the turn.
+// times the median. A registration list holds one connection for its read
+// transaction, a device list takes one for each of its queries in turn, and the pool
+// holds one more for preparing statements, so a turn always finds a connection free.
+// listDone ends the turn.
 func (s *Store) listTurn(ctx context.Context) error {
 	select {
 	case s.listGate <- struct{}{}:
