@@ -97,13 +97,15 @@ func (c *candidateSets) keep(stamp []byte, match string, set []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !bytes.Equal(stamp, c.stamp) {
-		// Usually the index has changed. It may instead be a list that began its
-		// read transaction before that change: stamps do not say which is newer, so
-		// the sets follow the last one read, at worst for one list.
+		// Usually the index has changed. It may instead be a list that began its read
+		// transaction before that change: stamps do not say which is newer, so the
+		// sets follow the last one kept, and every term's next list on the newer
+		// index reads its set once more.
 		clear(c.sets)
 		c.stamp, c.held = stamp, 0
 	}
-	if old, ok := c.sets[match]; ok {
+	if old, ok := c.sets[match]; ok { // two lists read the same set at once
+		delete(c.sets, match)
 		c.held -= len(old)
 	}
 	for k, s := range c.sets { // map order is random

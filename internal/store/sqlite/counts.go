@@ -30,8 +30,8 @@ type countMemo struct {
 	bytes   int            // of the keys in totals
 }
 
-// countMemoBytes bounds the keys a memo holds, about a thousand filters with short
-// search terms; a full memo starts again. A key holds at most a search term (256
+// countMemoBytes bounds the keys a memo holds, about 700 filters with short search
+// terms; a full memo starts again. A key holds at most a search term (256
 // characters) besides its fixed parts: filters by ids are not remembered.
 const countMemoBytes = 64 << 10
 
@@ -56,9 +56,9 @@ func (m *countMemo) keep(version int64, key string, n int) {
 }
 
 // countMemos are the memos of the lists' pool, one per connection, at most as many
-// as the pool holds. The pool replaces a connection that fails, and the memo of a
-// connection it has closed is then the one least lately used, which a new
-// connection takes over.
+// as the pool holds. The pool replaces a connection that fails; a connection new to
+// the memos gets a new memo in place of the one least lately used, which is usually
+// the closed connection's (if it is a live one's instead, that one counts again).
 type countMemos struct {
 	mu    sync.Mutex
 	memos []connMemo

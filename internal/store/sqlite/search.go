@@ -101,13 +101,15 @@ const (
 
 // Thresholds of the search plans, in candidates of the search index (over every
 // account: the index does not know them). fromIndex sorts at most rareCandidates
-// rows; walkIndexed holds at most indexedCandidates rowids, which costs about as
+// rows; walkIndexed reads up to indexedCandidates rowids, which costs about as
 // much as walkSort reading the 100 rows a term that common needs for a page, on
 // average, at a million registrations. Each probe costs what it counts.
 //
 // Up to boundedCandidates, walkIndexed is still taken, by the statistics, when the
-// probe finds more than indexedCandidates: holding that many rowids costs up to
+// probe finds more than indexedCandidates: reading that many rowids costs up to
 // 14 ms at a million rows, more than an average walk, but the walk has no bound.
+// The lists keep what they read while the search index is unchanged (see
+// candidateSets), so under few writes a common term pays that once.
 // The counts are over every account: a term common in one account and absent
 // from another would make a walk of the second read every row it holds.
 // A term that names a group of users (a first name, a surname) is found in one
