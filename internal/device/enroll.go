@@ -59,16 +59,26 @@ func (s *Service) CheckEnrollmentKey(ctx context.Context, keySecret string) erro
 		return nil
 	}
 	ek, err := s.store.EnrollmentKeyByHash(ctx, hash)
-	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
-		return errEnrollKey
-	}
-	if err != nil {
-		return fmt.Errorf("look up enrollment key: %w", err)
+	if ek, err = usableKey(ek, err, now); err != nil {
+		return err
 	}
 	if ek.Reusable {
 		s.usable.remember(hash, ek, now)
 	}
 	return nil
+}
+
+// usableKey judges a lookup of an enrolment key at now: the key when it could enrol a
+// device, errEnrollKey when it could not, or the lookup's own error. Both the early
+// check and the transaction's go through it, so they refuse alike.
+func usableKey(ek *EnrollmentKey, err error, now time.Time) (*EnrollmentKey, error) {
+	if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
+		return nil, errEnrollKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up enrollment key: %w", err)
+	}
+	return ek, nil
 }
 
 // usableKeys remembers, for usableKeyTTL, reusable enrolment keys that
@@ -126,11 +136,8 @@ func (s *Service) Enroll(
 	err := s.store.Update(ctx, func(tx Tx) error {
 		ek, err := tx.EnrollmentKeyByHash(ctx, HashSecret(keySecret))
 		now := s.Now()
-		if errors.Is(err, ErrNotFound) || (err == nil && !ek.Usable(now)) {
-			return errEnrollKey
-		}
-		if err != nil {
-			return fmt.Errorf("look up enrollment key: %w", err)
+		if ek, err = usableKey(ek, err, now); err != nil {
+			return err
 		}
 		actingAs(tx, ActorEnrollmentKey, ek.ID)
 		acct, err := tx.Account(ctx, ek.AccountID)

@@ -77,6 +77,13 @@ type Rows interface {
 	Err() error
 }
 
+// Value scans a row of one column into a T, for All.
+func Value[T any](s Scanner) (T, error) {
+	var v T
+	err := s.Scan(&v)
+	return v, err
+}
+
 // All scans every row of rows with scan. The caller closes rows.
 func All[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 	var out []T

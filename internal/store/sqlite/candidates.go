@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"modernc.org/sqlite"
+
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // A walkIndexed page skips the rows of its sort index that the search index does
@@ -65,22 +67,15 @@ func (c *candidateSets) read(ctx context.Context, r reader, match string) ([]int
 		return kept, nil
 	}
 
-	// A new slice: a kept set is never written again, as other lists may read it.
-	var set []int64
 	rows, err := r.query(ctx, `SELECT rowid FROM registrations_search
 		WHERE registrations_search MATCH ? ORDER BY rowid`, match)
 	if err != nil {
 		return nil, fmt.Errorf("read search candidates: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("read search candidates: %w", err)
-		}
-		set = append(set, id)
-	}
-	if err := rows.Err(); err != nil {
+	// A new slice: a kept set is never written again, as other lists may read it.
+	set, err := row.All(rows, row.Value[int64])
+	if err != nil {
 		return nil, fmt.Errorf("read search candidates: %w", err)
 	}
 	c.keep(stamp, match, set)

@@ -163,15 +163,8 @@ func (r reader) PendingReassignments(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list reassignments: %w", err)
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("list reassignments: %w", err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := row.All(rows, row.Value[string])
+	if err != nil {
 		return nil, fmt.Errorf("list reassignments: %w", err)
 	}
 	return out, nil

@@ -383,15 +383,7 @@ func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	return names, rows.Err()
+	return row.All(rows, row.Value[string])
 }
 
 func (s *Store) migrate(ctx context.Context) error {
