@@ -57,6 +57,9 @@ type Store struct {
 	closed chan struct{} // closed by Close, to stop the writer
 	done   chan struct{} // closed when the writer has stopped
 
+	syncs    chan synced   // committed batches waiting for the log's sync; see logSyncer
+	syncDone chan struct{} // closed when logSyncer has stopped
+
 	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
 	syncFile  *os.File      // the database file, for the checkpointer's syncs; see Open
@@ -135,6 +138,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
 		done: make(chan struct{}), committed: make(chan struct{}, 1),
+		syncs: make(chan synced, maxBatch), syncDone: make(chan struct{}),
 		ckptDone: make(chan struct{}), prefetch: prefetch,
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -159,6 +163,15 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	} else {
 		s.syncFile = f
 	}
+	// The migrations and the statistics committed without syncing the log (see
+	// logSyncer): sync it before the first caller can read what they wrote.
+	var wal logFile
+	err = syncLog(&wal, path+"-wal")
+	wal.close()
+	if err != nil {
+		return fail(fmt.Errorf("sync the write-ahead log: %w", err))
+	}
+	go s.logSyncer()
 	go s.writer()
 	s.signalCommit() // for what the migrations wrote
 	go s.checkpointer()
@@ -283,7 +296,12 @@ func openDB(path, txlock string, conns, cacheKiB int, writer bool) (*sql.DB, err
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	q.Add("_pragma", "synchronous(FULL)")
+	// The writer's commits leave the log's sync to logSyncer.
+	if writer {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	} else {
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKiB))
 	q.Add("_pragma", "temp_store(MEMORY)") // savepoint journals stay off the disk
 	if writer {

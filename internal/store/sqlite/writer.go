@@ -79,7 +79,11 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 // segments a step at a time (mergeSearch) until there is nothing left to merge or a
 // transaction arrives.
 func (s *Store) writer() {
-	defer close(s.done)
+	defer func() {
+		close(s.syncs)
+		<-s.syncDone // every caller answered
+		close(s.done)
+	}()
 	debt := false // a commit may have left the search index segments to merge
 	wait := searchMergeAfter
 	timer := time.NewTimer(wait)
@@ -135,7 +139,8 @@ func (s *Store) drain() {
 }
 
 // runBatch runs a batch of queued jobs (see commitBatch) and answers each job
-// that the writer took. Jobs are taken one at a time, at their turn, so that one
+// that the writer took: at once when it failed, after the log's sync when it
+// committed (logSyncer). Jobs are taken one at a time, at their turn, so that one
 // whose caller gives up while those before it run is skipped and its caller free at
 // once; those the batch never reached, as when it could not begin, are taken
 // afterwards and answered with the batch's error.
@@ -148,6 +153,7 @@ func (s *Store) runBatch(batch []*job) {
 		clear(changed)
 		_, commitErr = s.commitBatch(batch, errs, changed, true)
 	}
+	done := synced{changed: changed}
 	for i, j := range batch {
 		if !j.take() {
 			continue // its caller has returned
@@ -155,15 +161,17 @@ func (s *Store) runBatch(batch []*job) {
 		if errs[i] == nil {
 			errs[i] = commitErr
 		}
-		j.done <- errs[i]
+		if errs[i] != nil {
+			j.done <- errs[i]
+			continue
+		}
+		done.jobs = append(done.jobs, j)
 	}
 	if commitErr != nil {
 		return
 	}
 	s.signalCommit()
-	for accountID := range changed {
-		s.hub.Publish(accountID)
-	}
+	s.syncs <- done // see logSyncer
 }
 
 // take claims j for the writer, if its caller has not given up on it first, and

@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"fmt"
+	"os"
+)
+
+// Syncing the log beside the writer.
+//
+// With synchronous=FULL, SQLite syncs the write-ahead log inside every COMMIT, and
+// the writer, which runs every write transaction of the server, waits for the disk
+// before it can begin the next batch. The writer's connections run with
+// synchronous=NORMAL instead, under which a COMMIT writes its frames to the log and
+// does not sync it; the batch's callers are answered by logSyncer, once it has synced
+// the log file, and meanwhile the writer runs the next batch. A sync covers every
+// frame written before it, so one sync answers all the batches that committed while
+// the one before it ran. Enrolments at 16 connections on a million registrations went
+// from 1,286-1,330 a second to 1,348-1,515 with the sync off the writer's path.
+//
+// What a caller is told is unchanged: Update returns nil only once its transaction
+// is in the synced log, so a power loss after it returned cannot undo it. What
+// changes is that other connections can read a batch in the moments between its
+// COMMIT and the sync; a power loss in that window (not a crash of the process: the
+// kernel holds the written frames) loses a batch that a reader may have seen but
+// whose callers had not been told it was done. NORMAL keeps the database consistent
+// through such a loss; it only rolls back to an earlier commit.
+
+// synced is a committed batch's callers, waiting for the log's sync.
+type synced struct {
+	jobs    []*job
+	changed map[string]bool // accounts whose change logs the batch appended to
+}
+
+// logSyncer answers committed batches' callers once the log holds their frames on
+// disk, until the writer closes s.syncs; then it closes s.syncDone.
+func (s *Store) logSyncer() {
+	defer close(s.syncDone)
+	var wal logFile
+	defer wal.close()
+	for b := range s.syncs {
+		waiting := []synced{b}
+	more:
+		for {
+			select {
+			case b, ok := <-s.syncs:
+				if !ok {
+					break more
+				}
+				waiting = append(waiting, b)
+			default:
+				break more
+			}
+		}
+		err := syncLog(&wal, s.path+"-wal")
+		if err != nil {
+			s.log.Error("sync the write-ahead log", "err", err)
+			err = fmt.Errorf("sync the write-ahead log: %w", err)
+		}
+		for _, b := range waiting {
+			if err == nil {
+				for accountID := range b.changed {
+					s.hub.Publish(accountID)
+				}
+			}
+			for _, j := range b.jobs {
+				j.done <- err
+			}
+		}
+	}
+}
+
+// syncLog syncs the log file at path (a variable for tests).
+var syncLog = func(f *logFile, path string) error { return f.sync(path) }
+
+// logFile is a descriptor of the write-ahead log, opened at its first sync. SQLite
+// takes no locks on the log file itself (they are on the database and the -shm
+// file), so a descriptor of it can be opened and closed without touching them.
+type logFile struct {
+	f *os.File
+}
+
+// sync syncs the log at path. SQLite removes the log when the last connection to
+// the database closes, and the next one creates it anew: the descriptor is checked
+// against the file the path names before each sync, so that a sync is never of a
+// log that is gone.
+func (l *logFile) sync(path string) error {
+	if l.f != nil {
+		held, err1 := l.f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 != nil || err2 != nil || !os.SameFile(held, named) {
+			l.close()
+		}
+	}
+	if l.f == nil {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		l.f = f
+	}
+	return l.f.Sync()
+}
+
+func (l *logFile) close() {
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
