@@ -43,12 +43,14 @@ func TestWriteAheadLogStaysBounded(t *testing.T) {
 			peak = max(peak, fi.Size())
 		}
 	}
-	// 1,500 commits of four pages or more each: 23 MiB of log, were it never wrapped
-	// (with the wrap turned off, peaks of 7 to 19 MiB were seen). Wrapped, it holds
-	// walWrapBytes and what commits add during a checkpoint round: up to 3.3 MiB on
-	// a busy machine, whose slow rounds let more commits in (4.4 MiB was once seen
-	// with 600 commits and a bound of 16 times walWrapBytes).
-	if limit := 24 * walWrapBytes; peak > limit {
+	// 1,500 commits of four pages or more each: 23 MiB of log, or more as the file
+	// is not always reused from its start, were it never wrapped (with the writer's
+	// wrap turned off, peaks of 7 to 19 MiB were seen, and 36 MiB since the log's
+	// sync left the writer's commits, which now come faster). Wrapped, it holds
+	// walWrapBytes and what commits add during a checkpoint round: 2.4 to 4.6 MiB
+	// mostly, and 9.7 MiB once on a busy machine, whose slow rounds let more
+	// commits in.
+	if limit := 48 * walWrapBytes; peak > limit {
 		t.Errorf("write-ahead log reached %d bytes, want at most %d", peak, limit)
 	}
 }

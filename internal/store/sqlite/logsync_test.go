@@ -40,7 +40,7 @@ func TestUpdateWaitsForLogSync(t *testing.T) {
 		return f.sync(path)
 	})
 
-	const acct = "a1"
+	const account = "a1"
 	updates := st.Subscribe(t.Context())
 	result := make(chan error, 1)
 	go func() {
@@ -49,11 +49,11 @@ func TestUpdateWaitsForLogSync(t *testing.T) {
 			if _, err := dt.(*tx).exec(ctx, "insert", `INSERT INTO t_sync VALUES (1)`); err != nil {
 				return err
 			}
-			a := &device.Account{ID: acct, Name: "a", CreatedAt: time.Now()}
+			a := &device.Account{ID: account, Name: "a", CreatedAt: time.Now()}
 			if err := dt.InsertAccount(ctx, a); err != nil {
 				return err
 			}
-			return dt.AppendChange(ctx, &device.Change{AccountID: acct,
+			return dt.AppendChange(ctx, &device.Change{AccountID: account,
 				Kind: device.ChangeEnrolled, RegistrationID: "r", DeviceID: "d", Key: "k",
 				ProfileID: "p", At: time.Now()})
 		})
@@ -77,8 +77,8 @@ func TestUpdateWaitsForLogSync(t *testing.T) {
 	}
 	select {
 	case got := <-updates:
-		if got != acct {
-			t.Errorf("hub told of account %q, want %q", got, acct)
+		if got != account {
+			t.Errorf("hub told of account %q, want %q", got, account)
 		}
 	default:
 		t.Error("Update returned before the hub was told of its change")

@@ -316,6 +316,23 @@ func TestWritePlansUseIndex(t *testing.T) {
 	}
 }
 
+// TestSearchWritePlansSeek checks that writeSearch's queries read search_due and
+// look each of its rows up, rather than read all of registrations or the search
+// index's sizes (search_due has no statistics).
+func TestSearchWritePlansSeek(t *testing.T) {
+	st := openWithLargeStats(t)
+	for query, want := range map[string]string{
+		searchIndexedQuery: "SEARCH ds USING INTEGER PRIMARY KEY",
+		searchWriteQuery:   "SEARCH r USING INTEGER PRIMARY KEY",
+	} {
+		plan, _ := badPlan(t, st, query, nil, false)
+		joined := strings.Join(plan, "; ")
+		if !strings.Contains(joined, "SCAN due") || !strings.Contains(joined, want) {
+			t.Errorf("%s: plan %q, want a scan of due and %s", query, joined, want)
+		}
+	}
+}
+
 // TestSerialStepsPlans: each of DeviceBySerial's queries seeks its own index at a
 // large database's statistics. The bare one must not walk devices_live_serial,
 // which holds every device that shares a placeholder serial number, to find the few

@@ -120,10 +120,6 @@ WHEN NEW.user_name = '' AND NEW.user_email = '' AND NEW.device_name = ''
         device_name = coalesce((SELECT name FROM devices WHERE id = NEW.device_id), ''),
         client_version = coalesce((SELECT client_version FROM devices WHERE id = NEW.device_id), '')
     WHERE id = NEW.id;
-    INSERT INTO registrations_search (rowid, text)
-    SELECT rowid, go_lower(id || char(31) || device_name || char(31) ||
-        user_email || char(31) || user_name)
-    FROM registrations WHERE id = NEW.id;
 END;
 
 CREATE TRIGGER registrations_denormalize_update AFTER UPDATE OF user_id, device_id ON registrations
@@ -180,24 +176,21 @@ WHEN OLD.user_id IS NOT NEW.user_id BEGIN
 END;
 
 CREATE TRIGGER registrations_search_delete AFTER DELETE ON registrations BEGIN
-    DELETE FROM registrations_search WHERE rowid = OLD.rowid;
+    INSERT INTO search_due SELECT OLD.rowid
+        WHERE NOT EXISTS (SELECT 1 FROM search_due WHERE id = OLD.rowid);
 END;
 
-CREATE TRIGGER registrations_search_insert AFTER INSERT ON registrations
-WHEN NOT (NEW.user_name = '' AND NEW.user_email = '' AND NEW.device_name = ''
-    AND NEW.client_version = '') BEGIN
-    INSERT INTO registrations_search (rowid, text)
-    VALUES (NEW.rowid, go_lower(NEW.id || char(31) || NEW.device_name || char(31) ||
-        NEW.user_email || char(31) || NEW.user_name));
+CREATE TRIGGER registrations_search_insert AFTER INSERT ON registrations BEGIN
+    INSERT INTO search_due SELECT NEW.rowid
+        WHERE NOT EXISTS (SELECT 1 FROM search_due WHERE id = NEW.rowid);
 END;
 
 CREATE TRIGGER registrations_search_update
 AFTER UPDATE OF id, device_name, user_email, user_name ON registrations
 WHEN OLD.id IS NOT NEW.id OR OLD.device_name IS NOT NEW.device_name
     OR OLD.user_email IS NOT NEW.user_email OR OLD.user_name IS NOT NEW.user_name BEGIN
-    UPDATE registrations_search SET text = go_lower(NEW.id || char(31) || NEW.device_name ||
-        char(31) || NEW.user_email || char(31) || NEW.user_name)
-    WHERE rowid = NEW.rowid;
+    INSERT INTO search_due SELECT NEW.rowid
+        WHERE NOT EXISTS (SELECT 1 FROM search_due WHERE id = NEW.rowid);
 END;
 
 CREATE TRIGGER users_denormalize AFTER UPDATE OF name, email ON users
@@ -367,6 +360,8 @@ CREATE TABLE 'registrations_search_idx'(segid, term, pgno, PRIMARY KEY(segid, te
 
 CREATE TABLE schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+
+CREATE TABLE search_due (id INTEGER PRIMARY KEY);
 
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,

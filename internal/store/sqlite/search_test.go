@@ -161,9 +161,15 @@ func addSearchRow(t *testing.T, st *Store, i int, userName, deviceName string) {
 		reg, acct, dev, user, user, fmt.Sprintf("key-x%d", i), i, 1000-i)
 }
 
+// exec runs a statement as a write transaction of its own, through the writer, so
+// that the search index takes in what it wrote (writeSearch).
 func exec(t *testing.T, st *Store, query string, args ...any) {
 	t.Helper()
-	if _, err := st.write.Exec(query, args...); err != nil {
+	err := st.Update(t.Context(), func(dt device.Tx) error {
+		_, err := dt.(*tx).exec(t.Context(), "exec", query, args...)
+		return err
+	})
+	if err != nil {
 		t.Fatalf("%v\n%s", err, query)
 	}
 }

@@ -427,7 +427,29 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.indexDue(ctx)
+}
+
+// indexDue writes to the search index the rows left due in search_due (see
+// migration 0018). warpreg's own write transactions never commit any, but a
+// statement run on the file from outside warpreg does; its rows stay out of searches
+// until warpreg's next write, or until this at the next start. The check is a read,
+// so a start takes the write lock only when there is something to write.
+func (s *Store) indexDue(ctx context.Context) error {
+	var due bool
+	err := s.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
+	if err != nil || !due {
+		return wrapSearchError(err)
+	}
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapSearchError(err)
+	}
+	defer sqlTx.Rollback()
+	if err := writeSearch(ctx, sqlTx); err != nil {
+		return err
+	}
+	return wrapSearchError(sqlTx.Commit())
 }
 
 // appliedMigrations returns the names of the migrations already applied, read
@@ -451,6 +473,10 @@ func (s *Store) appliedMigrations(ctx context.Context) (map[string]bool, error) 
 	}
 	return applied, rows.Err()
 }
+
+// searchDueVersion is the migration from which writes to registrations leave the
+// search index to writeSearch.
+const searchDueVersion = 18
 
 // applyMigration applies one migration file in its own transaction, unless the
 // schema_migrations table records it already. The check runs inside the
@@ -479,6 +505,11 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 	}
 	if _, err := sqlTx.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("migration %s: %w", base, err)
+	}
+	if version >= searchDueVersion {
+		if err := writeSearch(ctx, sqlTx); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
 	}
 	_, err = sqlTx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
 		VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`, version, base)

@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/warpreg/warpreg/internal/device"
+	"github.com/warpreg/warpreg/internal/store/row"
 )
 
 // maxBatch bounds how many queued write transactions one commit may carry.
@@ -255,10 +257,64 @@ func (s *Store) commitBatch(
 			}
 		}
 	}
+	if err := writeSearch(ctx, sqlTx); err != nil {
+		sqlTx.Rollback()
+		return false, err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", mapError(err))
 	}
 	return false, nil
+}
+
+// The queries of writeSearch. search_due comes first in each join (CROSS JOIN):
+// without statistics for it, the planner read all of registrations, probing
+// search_due for each row, and a batch of enrolments took about 0.5 s at a million.
+const (
+	searchIndexedQuery = `SELECT due.id FROM search_due due
+		CROSS JOIN registrations_search_docsize ds ON ds.id = due.id`
+	searchWriteQuery = `INSERT INTO registrations_search (rowid, text)
+		SELECT r.rowid, go_lower(r.id || char(31) || r.device_name || char(31) ||
+			r.user_email || char(31) || r.user_name)
+		FROM search_due due CROSS JOIN registrations r ON r.rowid = due.id`
+)
+
+// writeSearch brings the search index up to date with the registrations that the
+// transaction's triggers noted in search_due (see migration 0018), as the last step
+// of a write transaction: one segment for the whole transaction. Each one's entry is
+// removed if the index holds one (its docsize row says so), and written anew from
+// the row if the row is there.
+func writeSearch(ctx context.Context, tx *sql.Tx) error {
+	var due bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
+	if err != nil || !due {
+		return wrapSearchError(err)
+	}
+	rows, err := tx.QueryContext(ctx, searchIndexedQuery)
+	if err != nil {
+		return wrapSearchError(err)
+	}
+	indexed, err := row.All(rows, row.Value[int64])
+	if err != nil {
+		return wrapSearchError(err)
+	}
+	for _, id := range indexed {
+		_, err := tx.ExecContext(ctx, `DELETE FROM registrations_search WHERE rowid = ?`, id)
+		if err != nil {
+			return wrapSearchError(err)
+		}
+	}
+	if _, err = tx.ExecContext(ctx, searchWriteQuery); err == nil {
+		_, err = tx.ExecContext(ctx, `DELETE FROM search_due`)
+	}
+	return wrapSearchError(err)
+}
+
+func wrapSearchError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("write the search index: %w", mapError(err))
 }
 
 // totalChanges returns how many rows the writer's connection has inserted, updated
