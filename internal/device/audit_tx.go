@@ -42,6 +42,7 @@ type auditTx struct {
 	regs    seen[Registration]
 	users   seen[User]
 	devices seen[Device]
+	fresh   map[string]bool // ids drawn in this transaction; see markFresh
 }
 
 // record appends an entry for a change of one object from before to after, unless
@@ -180,14 +181,18 @@ func (m *seen[T]) absent(accountID, id string) {
 }
 
 // markFresh tells tx's audit that id, just drawn by NewID, names no stored user,
-// device or registration (a random 122-bit id collides with none), so that the
-// write creating it need not look for its state before: an enrolment of a new
-// device and user saves three lookups.
+// device or registration (a random 122-bit id collides with none), nor the override
+// secret of one, so that the write creating it need not look for its state before:
+// an enrolment of a new device and user saves four lookups.
 func markFresh(tx Tx, accountID, id string) {
 	if t, ok := tx.(*auditTx); ok {
 		t.users.absent(accountID, id)
 		t.devices.absent(accountID, id)
 		t.regs.absent(accountID, id)
+		if t.fresh == nil {
+			t.fresh = map[string]bool{}
+		}
+		t.fresh[id] = true
 	}
 }
 

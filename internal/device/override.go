@@ -113,9 +113,13 @@ func modeSwitchAllowed(ctx context.Context, tx Tx, r *Registration) error {
 // and after. The secret written at enrolment is part of that enrolment's entry, and
 // neither the secret nor a code is ever recorded.
 func (t *auditTx) PutOverrideSecret(ctx context.Context, s *OverrideSecret) error {
-	before, err := t.Tx.OverrideSecret(ctx, s.RegistrationID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+	var before *OverrideSecret
+	if !t.fresh[s.RegistrationID] { // a new registration has none (markFresh)
+		var err error
+		before, err = t.Tx.OverrideSecret(ctx, s.RegistrationID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	if err := t.Tx.PutOverrideSecret(ctx, s); err != nil {
 		return err

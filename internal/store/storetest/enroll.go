@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,74 @@ func enrollTests() []behaviour {
 		{"secp256r1 key is stored in one spelling", testEnrollP256},
 		{"a key may be registered in two accounts", testKeyInTwoAccounts},
 		{"concurrent enrolments spend a single-use key once", testConcurrentEnroll},
+		{"a new device's enrolment looks up no state of what it creates",
+			testEnrollNewLooksUpNothing},
+	}
+}
+
+// lookupStore counts, in its transactions, the reads by id that an enrolment would
+// make to audit the state of what it writes.
+type lookupStore struct {
+	device.Store
+	mu      sync.Mutex
+	lookups map[string]int
+}
+
+type lookupTx struct {
+	device.Tx
+	s *lookupStore
+}
+
+func (s *lookupStore) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	return s.Store.Update(ctx, func(tx device.Tx) error { return fn(lookupTx{tx, s}) })
+}
+
+func (s *lookupStore) count(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookups[what]++
+}
+
+func (t lookupTx) OverrideSecret(ctx context.Context, id string) (*device.OverrideSecret, error) {
+	t.s.count("override secret")
+	return t.Tx.OverrideSecret(ctx, id)
+}
+
+func (t lookupTx) User(ctx context.Context, accountID, id string) (*device.User, error) {
+	t.s.count("user")
+	return t.Tx.User(ctx, accountID, id)
+}
+
+func (t lookupTx) Device(ctx context.Context, accountID, id string) (*device.Device, error) {
+	t.s.count("device")
+	return t.Tx.Device(ctx, accountID, id)
+}
+
+// testEnrollNewLooksUpNothing: an enrolment of a device and user new to the account
+// draws their ids (and the registration's) itself, so it reads neither them nor the
+// registration's override secret before it writes them; re-enrolling the same seat
+// reads the secret it replaces.
+func testEnrollNewLooksUpNothing(t *testing.T, e *env) {
+	for _, multi := range []bool{false, true} {
+		counted := &lookupStore{Store: e.store, lookups: map[string]int{}}
+		svc := device.NewService(counted, e.clock.Now, slog.New(slog.DiscardHandler))
+		a := e.newAccount(t, multi)
+		secret := e.newEnrollKey(t, a.ID, true)
+		req := enrollRequest("hw-new", "new@example.com")
+		if _, err := svc.Enroll(e.ctx, secret, req); err != nil {
+			t.Fatalf("Enroll: %v", err)
+		}
+		if len(counted.lookups) != 0 {
+			t.Errorf("multi-user %v: new enrolment looked up %v", multi, counted.lookups)
+		}
+		req.Key = newCurve25519Key()
+		if _, err := svc.Enroll(e.ctx, secret, req); err != nil {
+			t.Fatalf("Enroll again: %v", err)
+		}
+		if counted.lookups["override secret"] != 1 {
+			t.Errorf("multi-user %v: re-enrolment looked up %v, want the override secret",
+				multi, counted.lookups)
+		}
 	}
 }
 
