@@ -14,9 +14,9 @@ import (
 // reader runs the read queries, through a statement cache, on its pool or in a
 // transaction: the writer's batch, or a list's read transaction.
 type reader struct {
-	cache  *stmtCache
-	tx     *sql.Tx        // nil outside a transaction
-	batch  bool           // tx is the writer's batch; see within
+	cache  *stmtCache     // nil in the writer's batch, which prepares on batch
+	tx     *sql.Tx        // a list's read transaction, or nil
+	batch  *batchConn     // the writer's connection, in its batch (see within), or nil
 	grams  *trigramStats  // nil where searches go without statistics; see searchMatch
 	sets   *candidateSets // nil where walkIndexed reads its candidates in SQL
 	counts *countMemo     // the list connection's totals; nil elsewhere

@@ -56,7 +56,7 @@ func (c *stmtCache) close() {
 // taken runs to its end (see Update); fn still sees its caller's context and may stop
 // on its own.
 func (r reader) within(ctx context.Context) context.Context {
-	if r.batch {
+	if r.batch != nil {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
@@ -65,6 +65,9 @@ func (r reader) within(ctx context.Context) context.Context {
 // stmt returns the cached statement for query, bound to the reader's transaction
 // when it has one. Its callers have made ctx the statement's context (within).
 func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if r.batch != nil {
+		return r.batch.stmt(ctx, query)
+	}
 	s, err := r.cache.get(ctx, query)
 	if err != nil || r.tx == nil {
 		return s, err
@@ -101,7 +104,7 @@ func (r reader) singleRow(ctx context.Context, detach bool, query string, args [
 		if s, err = r.stmt(ctx, query); err != nil {
 			return errRow{err}
 		}
-		if r.tx != nil || r.cache.gate == nil {
+		if r.tx != nil || r.batch != nil || r.cache.gate == nil {
 			return s.QueryRowContext(ctx, args...)
 		}
 	}

@@ -41,17 +41,17 @@ var migrations embed.FS
 // Store is a device.Store on one SQLite database file.
 type Store struct {
 	reader
-	write      *sql.DB
-	read       *sql.DB
-	lists      reader // a pool of its own for list queries; see Open
-	listDB     *sql.DB
-	listGate   chan struct{} // turns on listDB; see listTurn
-	writeCache *stmtCache
-	ckpt       *sql.DB // the checkpointer's connection; see checkpointer
-	prefetch   *prefetcher
-	path       string
-	log        *slog.Logger
-	hub        *notify.Hub
+	write    *sql.DB
+	read     *sql.DB
+	lists    reader // a pool of its own for list queries; see Open
+	listDB   *sql.DB
+	listGate chan struct{} // turns on listDB; see listTurn
+	batch    *batchConn    // the writer's connection; see commitBatch
+	ckpt     *sql.DB       // the checkpointer's connection; see checkpointer
+	prefetch *prefetcher
+	path     string
+	log      *slog.Logger
+	hub      *notify.Hub
 
 	jobs   chan *job     // write transactions waiting for the writer
 	closed chan struct{} // closed by Close, to stop the writer
@@ -97,8 +97,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		}
 		return nil, err
 	}
-	// One goroutine runs every write transaction, so one connection does the writing;
-	// the second only prepares statements for the cache while the first is busy.
+	// One goroutine runs every write transaction, on one connection (batchConn); the
+	// second serves the writer's checkpoints, the migrations and bulk loads' reads of
+	// the schema.
 	write, err := openDB(path, "immediate", 2, writerCacheKiB, true)
 	if err != nil {
 		return fail(err)
@@ -135,7 +136,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		lists: reader{cache: &stmtCache{db: listDB}, grams: newTrigramStats(),
 			sets: newCandidateSets()},
 		listDB: listDB, listGate: make(chan struct{}, listConns),
-		writeCache: &stmtCache{db: write}, ckpt: ckpt, path: path, log: log,
+		batch: &batchConn{db: write}, ckpt: ckpt, path: path,
+		log: log,
 		hub: notify.NewHub(), jobs: make(chan *job, maxBatch), closed: make(chan struct{}),
 		done: make(chan struct{}), committed: make(chan struct{}, 1),
 		syncs: make(chan synced, maxBatch), syncDone: make(chan struct{}),
@@ -331,7 +333,6 @@ func (s *Store) Close() error {
 	}
 	s.cache.close()
 	s.lists.cache.close()
-	s.writeCache.close()
 	err := errors.Join(s.write.Close(), s.read.Close(), s.listDB.Close(), s.ckpt.Close(),
 		s.prefetch.close())
 	if s.syncFile != nil {

@@ -82,6 +82,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
 // transaction arrives.
 func (s *Store) writer() {
 	defer func() {
+		s.batch.close()
 		close(s.syncs)
 		<-s.syncDone // every caller answered
 		close(s.done)
@@ -201,14 +202,21 @@ func (s *Store) commitBatch(
 	batch []*job, errs []error, changed map[string]bool, guarded bool,
 ) (again bool, err error) {
 	ctx := context.Background() // the batch outlives any one caller
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	b := s.batch
+	conn, err := b.open(ctx)
+	if err == nil {
+		err = b.exec(ctx, "BEGIN IMMEDIATE")
+	}
 	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", mapError(err))
 	}
+	// An error may have ended the transaction already (SQLite rolls back on some),
+	// when ROLLBACK fails and is of no matter.
+	rollback := func() { b.exec(ctx, "ROLLBACK") }
 	single := len(batch) == 1
 	savepoints := guarded && !single
 	// The jobs' reads and the count of changed rows share one reader.
-	counter := reader{cache: s.writeCache, tx: sqlTx, batch: true}
+	counter := reader{batch: b}
 	var before int64 // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
 		if !j.take() {
@@ -222,8 +230,8 @@ func (s *Store) commitBatch(
 			before = counter.totalChanges(ctx)
 		}
 		if savepoints {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-				sqlTx.Rollback()
+			if err := b.exec(ctx, "SAVEPOINT job"); err != nil {
+				rollback()
 				return false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
@@ -236,18 +244,18 @@ func (s *Store) commitBatch(
 			if !single && before >= 0 && counter.totalChanges(ctx) == before {
 				continue // it wrote nothing
 			}
-			sqlTx.Rollback()
+			rollback()
 			return !single, nil
 		}
 		if savepoints && errs[i] != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
-				sqlTx.Rollback()
+			if err := b.exec(ctx, "ROLLBACK TO job"); err != nil {
+				rollback()
 				return false, fmt.Errorf("roll back to savepoint: %w", err)
 			}
 		}
 		if savepoints {
-			if _, err := sqlTx.ExecContext(ctx, "RELEASE job"); err != nil {
-				sqlTx.Rollback()
+			if err := b.exec(ctx, "RELEASE job"); err != nil {
+				rollback()
 				return false, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
@@ -257,11 +265,12 @@ func (s *Store) commitBatch(
 			}
 		}
 	}
-	if err := writeSearch(ctx, sqlTx); err != nil {
-		sqlTx.Rollback()
+	if err := writeSearch(ctx, conn); err != nil {
+		rollback()
 		return false, err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := b.exec(ctx, "COMMIT"); err != nil {
+		rollback()
 		return false, fmt.Errorf("commit: %w", mapError(err))
 	}
 	return false, nil
@@ -279,12 +288,19 @@ const (
 		FROM search_due due CROSS JOIN registrations r ON r.rowid = due.id`
 )
 
+// sqlRunner is what *sql.Tx and *sql.Conn offer to run a statement.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // writeSearch brings the search index up to date with the registrations that the
 // transaction's triggers noted in search_due (see migration 0018), as the last step
 // of a write transaction: one segment for the whole transaction. Each one's entry is
 // removed if the index holds one (its docsize row says so), and written anew from
 // the row if the row is there.
-func writeSearch(ctx context.Context, tx *sql.Tx) error {
+func writeSearch(ctx context.Context, tx sqlRunner) error {
 	var due bool
 	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
 	if err != nil || !due {
@@ -352,15 +368,24 @@ var searchMergePages = 256
 func (s *Store) mergeSearch() bool {
 	s.mergeSteps.Add(1)
 	ctx := context.Background()
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	b := s.batch
+	conn, err := b.open(ctx)
+	if err == nil {
+		err = b.exec(ctx, "BEGIN IMMEDIATE")
+	}
 	if err != nil {
 		s.log.Warn("merge the search index", "err", err)
 		return false
 	}
-	defer sqlTx.Rollback()
-	r := reader{cache: s.writeCache, tx: sqlTx}
+	committed := false
+	defer func() {
+		if !committed {
+			b.exec(ctx, "ROLLBACK")
+		}
+	}()
+	r := reader{batch: b}
 	before := r.totalChanges(ctx)
-	_, err = sqlTx.ExecContext(ctx, `INSERT INTO registrations_search (registrations_search, rank)
+	_, err = conn.ExecContext(ctx, `INSERT INTO registrations_search (registrations_search, rank)
 		VALUES ('merge', ?)`, searchMergePages)
 	if err != nil {
 		s.log.Warn("merge the search index", "err", err)
@@ -372,10 +397,11 @@ func (s *Store) mergeSearch() bool {
 	if after := r.totalChanges(ctx); before < 0 || after-before < 2 {
 		return false
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := b.exec(ctx, "COMMIT"); err != nil {
 		s.log.Warn("merge the search index", "err", err)
 		return false
 	}
+	committed = true
 	s.signalCommit()
 	return true
 }
