@@ -160,7 +160,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	// too, and another process could then take the database for unused and remove
 	// its write-ahead log while this one still writes to it.
 	if f, err := os.Open(path); err != nil {
-		// SQLite's own syncs still make every commit durable; only the wrap is slower.
+		// The log's syncs (logSyncer) still make every commit durable; only the wrap is
+		// slower.
 		log.Warn("open the database file to sync it after checkpoints", "err", err)
 	} else {
 		s.syncFile = f
