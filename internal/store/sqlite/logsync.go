@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -24,6 +27,18 @@ import (
 // kernel holds the written frames) loses a batch that a reader may have seen but
 // whose callers had not been told it was done. NORMAL keeps the database consistent
 // through such a loss; it only rolls back to an earlier commit.
+//
+// A sync that fails leaves the batch committed, and readable, with its durability
+// unknown: Linux marks pages whose write-back failed as clean, so a later sync can
+// succeed without them, and the log's frames are chained by their checksums, so the
+// batches after a lost one would be lost with it however well their own syncs went.
+// The store therefore takes no write after a failed sync (errLogUnsynced): the
+// batch's callers are told that its durability is unknown, and every later Update
+// fails at once, until the process starts again and SQLite recovers the log.
+
+// errLogUnsynced marks the errors of a failed sync of the log.
+var errLogUnsynced = errors.New("the write-ahead log could not be synced; " +
+	"the store takes no more writes until warpreg restarts")
 
 // synced is a committed batch's callers, waiting for the log's sync.
 type synced struct {
@@ -51,22 +66,52 @@ func (s *Store) logSyncer() {
 				break more
 			}
 		}
-		err := syncLog(&wal, s.path+"-wal")
-		if err != nil {
-			s.log.Error("sync the write-ahead log", "err", err)
-			err = fmt.Errorf("sync the write-ahead log: %w", err)
+		cause, _ := s.unsynced.Load().(error)
+		if cause == nil {
+			if cause = syncLog(&wal, s.walPath); cause != nil {
+				s.log.Error("sync the write-ahead log; no more writes are taken", "err", cause)
+				s.unsynced.Store(cause)
+			}
+		}
+		var err error
+		if cause != nil {
+			err = fmt.Errorf("committed, but whether it is durable is unknown: %w (%v)",
+				errLogUnsynced, cause)
 		}
 		for _, b := range waiting {
-			if err == nil {
-				for accountID := range b.changed {
-					s.hub.Publish(accountID)
-				}
+			for accountID := range b.changed { // committed: readers may see it already
+				s.hub.Publish(accountID)
 			}
 			for _, j := range b.jobs {
 				j.done <- err
 			}
 		}
 	}
+}
+
+// stopped returns the error that stopped the store's writes (see errLogUnsynced),
+// or nil.
+func (s *Store) stopped() error {
+	if cause, _ := s.unsynced.Load().(error); cause != nil {
+		return fmt.Errorf("%w (%v)", errLogUnsynced, cause)
+	}
+	return nil
+}
+
+// logPath returns the name of the write-ahead log of db's main database: its file's
+// name as SQLite resolved it, symbolic links followed, and "-wal". The path the
+// store was opened with may be a link, beside which there is no log.
+func logPath(ctx context.Context, db *sql.DB) (string, error) {
+	var file string
+	err := db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list
+		WHERE name = 'main'`).Scan(&file)
+	if err == nil && file == "" {
+		err = errors.New("the database has no file")
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the write-ahead log: %w", err)
+	}
+	return file + "-wal", nil
 }
 
 // syncLog syncs the log file at path (a variable for tests).

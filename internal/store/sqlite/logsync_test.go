@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,32 +88,83 @@ func TestUpdateWaitsForLogSync(t *testing.T) {
 	}
 }
 
-// TestLogSyncErrorReachesCallers checks that a failed sync of the log fails the
-// callers of the batch it carried, and that the store goes on: the next sync that
-// succeeds answers its callers.
-func TestLogSyncErrorReachesCallers(t *testing.T) {
+// TestLogSyncErrorStopsWrites checks that a failed sync of the log reaches the
+// callers of the batch it carried, which committed, and that the store then takes
+// no write: a later sync could succeed without the frames whose write-back failed,
+// and the batches after them would be lost with them (see logSyncer).
+func TestLogSyncErrorStopsWrites(t *testing.T) {
 	st := openEmpty(t)
 	if _, err := st.write.Exec(`CREATE TABLE t_sync (n INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
 	bad := errors.New("disk on fire")
-	fail := true
-	withSyncLog(t, func(f *logFile, path string) error {
-		if fail {
-			return bad
-		}
-		return f.sync(path)
+	var syncs atomic.Int32
+	withSyncLog(t, func(*logFile, string) error {
+		syncs.Add(1)
+		return bad
 	})
+	ran := 0
 	insert := func(dt device.Tx) error {
+		ran++
 		_, err := dt.(*tx).exec(t.Context(), "insert", `INSERT INTO t_sync VALUES (1)`)
 		return err
 	}
-	if err := st.Update(t.Context(), insert); !errors.Is(err, bad) {
-		t.Fatalf("Update with a failing sync: %v, want %v", err, bad)
+	err := st.Update(t.Context(), insert)
+	if !errors.Is(err, errLogUnsynced) || !strings.Contains(err.Error(), "committed") {
+		t.Fatalf("Update with a failing sync: %v, want errLogUnsynced, committed", err)
 	}
-	fail = false
-	if err := st.Update(t.Context(), insert); err != nil {
-		t.Fatalf("Update after the sync recovered: %v", err)
+	var n int
+	if err := st.read.QueryRow(`SELECT count(*) FROM t_sync`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("rows after the failed sync: %d (%v), want the committed 1", n, err)
+	}
+	if err := st.Update(t.Context(), insert); !errors.Is(err, errLogUnsynced) {
+		t.Errorf("Update after a failed sync: %v, want errLogUnsynced", err)
+	}
+	if ran != 1 || syncs.Load() != 1 {
+		t.Errorf("after a failed sync: fn ran %d times, log synced %d times; want 1, 1", ran,
+			syncs.Load())
+	}
+}
+
+// TestLogOfLinkedPath checks that a store opened through a symbolic link syncs the
+// log SQLite writes, beside the link's target, and not a file beside the link.
+func TestLogOfLinkedPath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target, link := filepath.Join(dir, "real", "x.db"), filepath.Join(dir, "link.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	// A stray file beside the link, which a sync must not mistake for the log.
+	if err := os.WriteFile(link+"-wal", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var synced []string
+	withSyncLog(t, func(f *logFile, path string) error {
+		synced = append(synced, path)
+		return f.sync(path)
+	})
+	st, err := Open(t.Context(), link, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Update(t.Context(), func(device.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := filepath.EvalSymlinks(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range synced {
+		if p != resolved+"-wal" {
+			t.Errorf("synced %s, want %s-wal", p, resolved)
+		}
+	}
+	if len(synced) == 0 {
+		t.Error("no sync of the log")
 	}
 }
 

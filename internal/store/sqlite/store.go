@@ -59,6 +59,8 @@ type Store struct {
 
 	syncs    chan synced   // committed batches waiting for the log's sync; see logSyncer
 	syncDone chan struct{} // closed when logSyncer has stopped
+	walPath  string        // the write-ahead log's file, as SQLite names it; see logPath
+	unsynced atomic.Value  // the cause of a failed sync of the log, which stops writes
 
 	committed chan struct{} // a commit grew the write-ahead log; see checkpointer
 	ckptDone  chan struct{} // closed when the checkpointer has stopped
@@ -152,6 +154,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		log.Warn("open connections for point reads", "err", err)
 	} else {
 		s.point = p
+		opened = append(opened, func() error { p.close(); return nil })
 	}
 	s.optimize(ctx)
 	// The checkpointer syncs the database file through a descriptor of its own. It
@@ -165,11 +168,15 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		log.Warn("open the database file to sync it after checkpoints", "err", err)
 	} else {
 		s.syncFile = f
+		opened = append(opened, f.Close)
 	}
 	// The migrations and the statistics committed without syncing the log (see
 	// logSyncer): sync it before the first caller can read what they wrote.
+	if s.walPath, err = logPath(ctx, write); err != nil {
+		return fail(err)
+	}
 	var wal logFile
-	err = syncLog(&wal, path+"-wal")
+	err = syncLog(&wal, s.walPath)
 	wal.close()
 	if err != nil {
 		return fail(fmt.Errorf("sync the write-ahead log: %w", err))

@@ -46,8 +46,12 @@ const (
 // meaning. When ctx ends while the transaction still waits for its turn, Update
 // returns ctx's error at once and fn never runs; once the writer has taken it,
 // Update waits for its outcome. fn must not call Update, and may run twice (see
-// commitBatch).
+// commitBatch). After a failed sync of the log, Update fails at once (see
+// logSyncer).
 func (s *Store) Update(ctx context.Context, fn func(tx device.Tx) error) error {
+	if err := s.stopped(); err != nil {
+		return err
+	}
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
@@ -148,6 +152,14 @@ func (s *Store) drain() {
 // once; those the batch never reached, as when it could not begin, are taken
 // afterwards and answered with the batch's error.
 func (s *Store) runBatch(batch []*job) {
+	if err := s.stopped(); err != nil { // see logSyncer
+		for _, j := range batch {
+			if j.take() {
+				j.done <- err
+			}
+		}
+		return
+	}
 	errs := make([]error, len(batch))
 	changed := map[string]bool{}
 	again, commitErr := s.commitBatch(batch, errs, changed, false)
