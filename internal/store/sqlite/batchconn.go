@@ -50,8 +50,19 @@ func (b *batchConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-// exec runs a statement that needs no preparing: BEGIN, COMMIT, savepoints.
+// exec runs a statement without arguments, which open has taken: BEGIN, COMMIT and
+// savepoints, prepared once, as they come with every batch.
 func (b *batchConn) exec(ctx context.Context, query string) error {
+	s, err := b.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = s.ExecContext(ctx)
+	return err
+}
+
+// execOnce runs a statement without preparing it for later: the DDL of a bulk load.
+func (b *batchConn) execOnce(ctx context.Context, query string) error {
 	_, err := b.conn.ExecContext(ctx, query)
 	return err
 }

@@ -101,7 +101,7 @@ func (s *Store) ddl(ctx context.Context, stmts ...string) error {
 	}
 	return s.Update(ctx, func(t device.Tx) error {
 		for _, stmt := range stmts {
-			if err := t.(*tx).batch.exec(t.(*tx).within(ctx), stmt); err != nil {
+			if err := t.(*tx).batch.execOnce(t.(*tx).within(ctx), stmt); err != nil {
 				return err
 			}
 		}

@@ -455,7 +455,7 @@ func (s *Store) indexDue(ctx context.Context) error {
 		return wrapSearchError(err)
 	}
 	defer sqlTx.Rollback()
-	if err := writeSearch(ctx, sqlTx); err != nil {
+	if err := writeSearch(ctx, txRunner{sqlTx}); err != nil {
 		return err
 	}
 	return wrapSearchError(sqlTx.Commit())
@@ -516,7 +516,7 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 		return fmt.Errorf("migration %s: %w", base, err)
 	}
 	if version >= searchDueVersion {
-		if err := writeSearch(ctx, sqlTx); err != nil {
+		if err := writeSearch(ctx, txRunner{sqlTx}); err != nil {
 			return fmt.Errorf("migration %s: %w", base, err)
 		}
 	}

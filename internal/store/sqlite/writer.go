@@ -215,7 +215,7 @@ func (s *Store) commitBatch(
 ) (again bool, err error) {
 	ctx := context.Background() // the batch outlives any one caller
 	b := s.batch
-	conn, err := b.open(ctx)
+	_, err = b.open(ctx)
 	if err == nil {
 		err = b.exec(ctx, "BEGIN IMMEDIATE")
 	}
@@ -277,7 +277,7 @@ func (s *Store) commitBatch(
 			}
 		}
 	}
-	if err := writeSearch(ctx, conn); err != nil {
+	if err := writeSearch(ctx, counter); err != nil {
 		rollback()
 		return false, err
 	}
@@ -300,11 +300,28 @@ const (
 		FROM search_due due CROSS JOIN registrations r ON r.rowid = due.id`
 )
 
-// sqlRunner is what *sql.Tx and *sql.Conn offer to run a statement.
-type sqlRunner interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// runner runs statements for writeSearch: a reader, whose statements in the
+// writer's batch are prepared once, or a migration's transaction (txRunner).
+type runner interface {
+	queryRow(ctx context.Context, query string, args ...any) rowScanner
+	query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	execStmt(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// txRunner runs statements in a transaction without preparing them for later: a
+// migration's, which may create the tables they name.
+type txRunner struct{ tx *sql.Tx }
+
+func (t txRunner) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t txRunner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t txRunner) execStmt(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, query, args...)
 }
 
 // writeSearch brings the search index up to date with the registrations that the
@@ -312,13 +329,13 @@ type sqlRunner interface {
 // of a write transaction: one segment for the whole transaction. Each one's entry is
 // removed if the index holds one (its docsize row says so), and written anew from
 // the row if the row is there.
-func writeSearch(ctx context.Context, tx sqlRunner) error {
+func writeSearch(ctx context.Context, run runner) error {
 	var due bool
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
+	err := run.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
 	if err != nil || !due {
 		return wrapSearchError(err)
 	}
-	rows, err := tx.QueryContext(ctx, searchIndexedQuery)
+	rows, err := run.query(ctx, searchIndexedQuery)
 	if err != nil {
 		return wrapSearchError(err)
 	}
@@ -327,13 +344,13 @@ func writeSearch(ctx context.Context, tx sqlRunner) error {
 		return wrapSearchError(err)
 	}
 	for _, id := range indexed {
-		_, err := tx.ExecContext(ctx, `DELETE FROM registrations_search WHERE rowid = ?`, id)
+		_, err := run.execStmt(ctx, `DELETE FROM registrations_search WHERE rowid = ?`, id)
 		if err != nil {
 			return wrapSearchError(err)
 		}
 	}
-	if _, err = tx.ExecContext(ctx, searchWriteQuery); err == nil {
-		_, err = tx.ExecContext(ctx, `DELETE FROM search_due`)
+	if _, err = run.execStmt(ctx, searchWriteQuery); err == nil {
+		_, err = run.execStmt(ctx, `DELETE FROM search_due`)
 	}
 	return wrapSearchError(err)
 }
