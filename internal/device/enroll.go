@@ -328,6 +328,15 @@ func (s *Service) upsertDevice(
 	return d, existed && subjectFactsChanged(&before, &d.Facts), nil
 }
 
+// CheckClientToken refuses a client call that UpdateClient would refuse for its id
+// and token, with one read outside any write transaction, so that a caller can
+// answer it before it reads the request body. A call it lets through is checked
+// again in UpdateClient's transaction: the registration may be revoked in between.
+func (s *Service) CheckClientToken(ctx context.Context, id, token string) error {
+	_, err := clientRegistration(ctx, s.store, id, token)
+	return err
+}
+
 // UpdateClient applies a client's key rotation or new device facts to its own
 // registration, authenticated by the registration's secret.
 func (s *Service) UpdateClient(

@@ -129,6 +129,11 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	if !a.peekCredential(w, limitKey) {
 		return
 	}
+	// A wrong token is answered before the body is read, as a bad enrolment key is.
+	if err := a.svc.CheckClientToken(r.Context(), r.PathValue("id"), token); err != nil {
+		a.clientFailed(w, r, err, limitKey)
+		return
+	}
 	var body clientUpdateJSON
 	if err := a.decodeBody(w, r, &body, false); err != nil {
 		a.writeClientError(w, r, err)

@@ -133,6 +133,49 @@ func TestEnrollRefusesKeyBeforeBody(t *testing.T) {
 	}
 }
 
+// TestClientPatchRefusesTokenBeforeBody: a client PATCH with a wrong token, or of
+// an id that names no registration, or of a revoked registration, is answered before
+// the body is read, as an enrolment with a bad key is; the right token's PATCH still
+// reads its body and answers for it.
+func TestClientPatchRefusesTokenBeforeBody(t *testing.T) {
+	h := newHarness(t, false)
+	a := h.enroll("hw-1", "a@example.com", "A")
+	b := h.enroll("hw-2", "b@example.com", "B")
+	if err := h.svc.Revoke(t.Context(), h.acct.ID, []string{b.ID}); err != nil {
+		t.Fatal(err)
+	}
+	patch := func(id, token, body string) (*httptest.ResponseRecorder, bool) {
+		w := &watchedBody{Reader: strings.NewReader(body)}
+		req := httptest.NewRequest("PATCH", "/enroll/v1/registrations/"+id, w)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Expect", "100-continue")
+		rec := httptest.NewRecorder()
+		h.api.ServeHTTP(rec, req)
+		return rec, w.read
+	}
+	for name, c := range map[string]struct {
+		id, token string
+		status    int
+	}{
+		"wrong token": {a.ID, strings.Repeat("t", 40), http.StatusUnauthorized},
+		"unknown id":  {"01a24785-8667-7f44-b546-42787c15040d", a.Token, http.StatusUnauthorized},
+		"revoked":     {b.ID, b.Token, http.StatusForbidden},
+	} {
+		rec, read := patch(c.id, c.token, `not even JSON`)
+		if rec.Code != c.status {
+			t.Errorf("%s: status %d, want %d: %s", name, rec.Code, c.status, rec.Body)
+		}
+		if read {
+			t.Errorf("%s: the body was read before the token was refused", name)
+		}
+	}
+	rec, read := patch(a.ID, a.Token, `not even JSON`)
+	if rec.Code != http.StatusBadRequest || !read {
+		t.Errorf("right token, bad body: status %d, body read %v; want 400, read: %s",
+			rec.Code, read, rec.Body)
+	}
+}
+
 // TestEnrollRechecksKey: a single-use key that passed the check before the body
 // was read, and was spent by another enrolment since, is still refused.
 func TestEnrollRechecksKey(t *testing.T) {

@@ -24,6 +24,7 @@ type Service interface {
 	Unrevoke(ctx context.Context, accountID string, ids []string) error
 	Delete(ctx context.Context, accountID string, ids []string) error
 	CheckEnrollmentKey(ctx context.Context, key string) error
+	CheckClientToken(ctx context.Context, id, token string) error
 	Enroll(ctx context.Context, key string, req device.EnrollRequest) (*device.Enrollment, error)
 	UpdateClient(ctx context.Context, id, token string, u device.ClientUpdate) (*device.Registration, error)
 	Heartbeat(ctx context.Context, id, token, clientVersion string) (*device.Registration, error)
