@@ -71,7 +71,9 @@ var kindStatus = map[device.Kind]errorStatus{
 // outOfTime answers an error of no domain kind that came once the request's own
 // deadline had passed: the database's driver reports that in words of its own (an
 // interrupt), or as the context's error. Either way the server was too slow, not
-// wrong, and the same request may succeed later.
+// wrong, and the same request may succeed later. A *device.Error of KindInternal is
+// a fault whatever the time: a write that committed but whose durability is unknown
+// must not be answered "try again".
 var outOfTime = errorStatus{status: http.StatusServiceUnavailable, code: codeTimeout,
 	retryAfter: "1", warning: "request ran out of time"}
 
@@ -97,7 +99,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := device.KindOf(err)
 	m, ok := kindStatus[kind]
 	msg := device.MessageOf(err)
-	if !ok && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+	var named *device.Error // a fault the store names (KindInternal), never out of time
+	if !ok && !errors.As(err, &named) && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
 		m, ok, msg = outOfTime, true, "the request took too long; try again"
 	}
 	if !ok || errors.Is(err, context.Canceled) {

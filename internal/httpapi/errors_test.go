@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -238,5 +239,46 @@ func TestRequestOutOfTime(t *testing.T) {
 	got := h.admin("GET", h.regsPath("/"+e.ID))
 	if got.Code != 200 || strings.Contains(got.Body.String(), `"revoked_at":"20`) {
 		t.Errorf("the revoke that ran out of time was applied: %d %s", got.Code, got.Body)
+	}
+}
+
+// faultyRevoke is a service whose revokes wait out the request's deadline and then
+// fail with err, as a store does whose commit landed but whose log could not be
+// synced.
+type faultyRevoke struct {
+	*device.Service
+	err error
+}
+
+func (f faultyRevoke) Revoke(ctx context.Context, _ string, _ []string) error {
+	<-ctx.Done()
+	return f.err
+}
+
+// TestNamedFaultPastDeadline: a fault the store names (a *device.Error of
+// KindInternal) is a 500 even when it comes after the request's deadline, where an
+// error of no domain kind is a 503 asking for the request again (TestRequestOutOfTime):
+// a write whose durability is unknown may have landed, and must not be sent again.
+func TestNamedFaultPastDeadline(t *testing.T) {
+	h := newHarness(t, false)
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{&device.Error{Kind: device.KindInternal, Message: "internal error",
+			Err: errors.New("committed, durability unknown")}, 500},
+		{errors.New("interrupted"), 503},
+	} {
+		api := httpapi.New(faultyRevoke{h.svc, c.err}, slog.New(slog.DiscardHandler),
+			httpapi.Options{CursorKey: []byte("test cursor key")})
+		httpapi.SetRequestTimeout(api, 50*time.Millisecond)
+		req := httptest.NewRequest("POST", h.regsPath("/revoke?id="+
+			"01a24785-8667-7f44-b546-42787c15040d"), nil)
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		if rec.Code != c.status {
+			t.Errorf("%v: status %d, want %d: %s", c.err, rec.Code, c.status, rec.Body)
+		}
 	}
 }

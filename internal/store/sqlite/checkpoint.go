@@ -87,6 +87,9 @@ func (s *Store) checkpointer() {
 		case <-s.closed:
 			return
 		}
+		if s.stopped() != nil { // see logSyncer: the log stays as it is for recovery
+			continue
+		}
 		var frames int64
 		var err error
 		frames, copied, err = s.catchUp(ctx, sync, copied)
@@ -157,7 +160,7 @@ func (s *Store) catchUp(
 // an old snapshot lets go may be so while the log itself stays small.
 func (s *Store) wrapFor(logBytes int64) string {
 	var size int64
-	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+	if fi, err := os.Stat(s.walPath); err == nil {
 		size = fi.Size()
 	}
 	mode := wrapMode(size, logBytes)
@@ -171,7 +174,7 @@ func (s *Store) wrapFor(logBytes int64) string {
 // checkpointer asked for it: see checkpointer.
 func (s *Store) wrapLog() {
 	mode := s.wrapRequest.Swap(nil)
-	if mode == nil {
+	if mode == nil || s.stopped() != nil { // see logSyncer
 		return
 	}
 	if _, _, err := checkpoint(context.Background(), s.write, *mode); err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/warpreg/warpreg/internal/device"
 )
 
 // Syncing the log beside the writer.
@@ -33,8 +35,11 @@ import (
 // succeed without them, and the log's frames are chained by their checksums, so the
 // batches after a lost one would be lost with it however well their own syncs went.
 // The store therefore takes no write after a failed sync (errLogUnsynced): the
-// batch's callers are told that its durability is unknown, and every later Update
-// fails at once, until the process starts again and SQLite recovers the log.
+// batch's callers are told that its durability is unknown, every later Update fails
+// at once, and the writer merges nothing and the checkpointer copies nothing back,
+// until the process starts again and SQLite recovers the log. These errors are
+// faults of KindInternal, which the HTTP layer answers with a 500 even past a
+// request's deadline: the write may have landed, and "try again" would repeat it.
 
 // errLogUnsynced marks the errors of a failed sync of the log.
 var errLogUnsynced = errors.New("the write-ahead log could not be synced; " +
@@ -75,8 +80,9 @@ func (s *Store) logSyncer() {
 		}
 		var err error
 		if cause != nil {
-			err = fmt.Errorf("committed, but whether it is durable is unknown: %w (%v)",
-				errLogUnsynced, cause)
+			err = &device.Error{Kind: device.KindInternal, Message: "internal error",
+				Err: fmt.Errorf("committed, but whether it is durable is unknown: %w (%v)",
+					errLogUnsynced, cause)}
 		}
 		for _, b := range waiting {
 			for accountID := range b.changed { // committed: readers may see it already
@@ -93,7 +99,8 @@ func (s *Store) logSyncer() {
 // or nil.
 func (s *Store) stopped() error {
 	if cause, _ := s.unsynced.Load().(error); cause != nil {
-		return fmt.Errorf("%w (%v)", errLogUnsynced, cause)
+		return &device.Error{Kind: device.KindInternal, Message: "internal error",
+			Err: fmt.Errorf("%w (%v)", errLogUnsynced, cause)}
 	}
 	return nil
 }

@@ -117,12 +117,33 @@ func TestLogSyncErrorStopsWrites(t *testing.T) {
 	if err := st.read.QueryRow(`SELECT count(*) FROM t_sync`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("rows after the failed sync: %d (%v), want the committed 1", n, err)
 	}
-	if err := st.Update(t.Context(), insert); !errors.Is(err, errLogUnsynced) {
+	err = st.Update(t.Context(), insert)
+	if !errors.Is(err, errLogUnsynced) {
 		t.Errorf("Update after a failed sync: %v, want errLogUnsynced", err)
 	}
 	if ran != 1 || syncs.Load() != 1 {
 		t.Errorf("after a failed sync: fn ran %d times, log synced %d times; want 1, 1", ran,
 			syncs.Load())
+	}
+	// Nor does the writer merge the search index, or wrap the log, on its own.
+	steps := st.mergeSteps.Load()
+	if st.mergeSearch() || st.mergeSteps.Load() != steps {
+		t.Error("the search index was merged after a failed sync")
+	}
+	before, err := os.Stat(st.walPath)
+	if err != nil || before.Size() == 0 {
+		t.Fatalf("log before the wrap: %v, %v", before, err)
+	}
+	mode := "TRUNCATE" // which would leave an empty file
+	st.wrapRequest.Store(&mode)
+	st.wrapLog()
+	if after, err := os.Stat(st.walPath); err != nil || after.Size() != before.Size() {
+		t.Errorf("log of %d bytes after a wrap asked for after a failed sync, want %d (%v)",
+			after.Size(), before.Size(), err)
+	}
+	err = st.Update(t.Context(), insert)
+	if !errors.Is(err, errLogUnsynced) || device.KindOf(err) != device.KindInternal {
+		t.Errorf("refusal %v: want errLogUnsynced, a fault of KindInternal", err)
 	}
 }
 
@@ -141,6 +162,10 @@ func TestLogOfLinkedPath(t *testing.T) {
 	if err := os.WriteFile(link+"-wal", nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The checkpointer sizes the same log (wrapFor, below): with a wrap bound of one
+	// byte, any log is past it, and one that held nothing at the last pass is stale.
+	defer func(b int64) { walWrapBytes = b }(walWrapBytes)
+	walWrapBytes = 1
 	var synced []string
 	withSyncLog(t, func(f *logFile, path string) error {
 		synced = append(synced, path)
@@ -165,6 +190,9 @@ func TestLogOfLinkedPath(t *testing.T) {
 	}
 	if len(synced) == 0 {
 		t.Error("no sync of the log")
+	}
+	if mode := st.wrapFor(0); mode != "TRUNCATE" {
+		t.Errorf("wrap of the linked store's log: %q, want TRUNCATE", mode)
 	}
 }
 

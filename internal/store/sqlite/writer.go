@@ -395,6 +395,9 @@ var searchMergePages = 256
 // mergeSearch runs one step of the search index's merge and reports whether it
 // merged anything, and so whether another step may find more to do.
 func (s *Store) mergeSearch() bool {
+	if s.stopped() != nil { // see logSyncer
+		return false
+	}
 	s.mergeSteps.Add(1)
 	ctx := context.Background()
 	b := s.batch
