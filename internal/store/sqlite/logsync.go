@@ -20,7 +20,8 @@ import (
 // the log file, and meanwhile the writer runs the next batch. A sync covers every
 // frame written before it, so one sync answers all the batches that committed while
 // the one before it ran. Enrolments at 16 connections on a million registrations went
-// from 1,286-1,330 a second to 1,348-1,515 with the sync off the writer's path.
+// from 1,269-1,406 a second to 1,369-1,463 with the sync off the writer's path
+// (three alternating runs).
 //
 // What a caller is told is unchanged: Update returns nil only once its transaction
 // is in the synced log, so a power loss after it returned cannot undo it. What
