@@ -21,21 +21,35 @@ type batchConn struct {
 	stmts map[string]*sql.Stmt // prepared on conn, by query text
 }
 
-// open returns the connection, taking it from the pool the first time.
-func (b *batchConn) open(ctx context.Context) (*sql.Conn, error) {
+// open takes the connection from the pool, the first time.
+func (b *batchConn) open(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.conn == nil {
 		c, err := b.db.Conn(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.conn, b.stmts = c, map[string]*sql.Stmt{}
 	}
-	return b.conn, nil
+	return nil
 }
 
-// stmt returns query prepared on the connection, which open has taken.
+// begin opens the connection if need be and begins a write transaction on it.
+func (b *batchConn) begin(ctx context.Context) error {
+	if err := b.open(ctx); err != nil {
+		return err
+	}
+	return b.exec(ctx, "BEGIN IMMEDIATE")
+}
+
+// rollback ends the transaction begin began. An error may have ended it already
+// (SQLite rolls back on some), when ROLLBACK fails and is of no matter.
+func (b *batchConn) rollback(ctx context.Context) {
+	b.exec(ctx, "ROLLBACK")
+}
+
+// stmt returns query prepared on the connection, which begin has opened.
 func (b *batchConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -50,7 +64,7 @@ func (b *batchConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-// exec runs a statement without arguments, which open has taken: BEGIN, COMMIT and
+// exec runs a statement without arguments on the connection: BEGIN, COMMIT and
 // savepoints, prepared once, as they come with every batch.
 func (b *batchConn) exec(ctx context.Context, query string) error {
 	s, err := b.stmt(ctx, query)

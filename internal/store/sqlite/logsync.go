@@ -81,9 +81,7 @@ func (s *Store) logSyncer() {
 		}
 		var err error
 		if cause != nil {
-			err = &device.Error{Kind: device.KindInternal, Message: "internal error",
-				Err: fmt.Errorf("committed, but whether it is durable is unknown: %w (%v)",
-					errLogUnsynced, cause)}
+			err = logFault("committed, but whether it is durable is unknown", cause)
 		}
 		for _, b := range waiting {
 			for accountID := range b.changed { // committed: readers may see it already
@@ -100,10 +98,16 @@ func (s *Store) logSyncer() {
 // or nil.
 func (s *Store) stopped() error {
 	if cause, _ := s.unsynced.Load().(error); cause != nil {
-		return &device.Error{Kind: device.KindInternal, Message: "internal error",
-			Err: fmt.Errorf("%w (%v)", errLogUnsynced, cause)}
+		return logFault("refused", cause)
 	}
 	return nil
+}
+
+// logFault is the error of a write that a failed sync of the log stopped or left
+// uncertain: a fault, which the HTTP layer answers with a 500 whatever the time.
+func logFault(what string, cause error) error {
+	return &device.Error{Kind: device.KindInternal, Message: "internal error",
+		Err: fmt.Errorf("%s: %w (%v)", what, errLogUnsynced, cause)}
 }
 
 // logPath returns the name of the write-ahead log of db's main database: its file's

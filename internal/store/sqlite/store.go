@@ -184,6 +184,10 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	go s.writer()
 	s.signalCommit() // for what the migrations wrote
 	go s.checkpointer()
+	if err := s.indexDue(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -435,29 +439,22 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.indexDue(ctx)
+	return nil
 }
 
-// indexDue writes to the search index the rows left due in search_due (see
-// migration 0018). warpreg's own write transactions never commit any, but a
-// statement run on the file from outside warpreg does; its rows stay out of searches
-// until warpreg's next write, or until this at the next start. The check is a read,
-// so a start takes the write lock only when there is something to write.
+// indexDue has the rows left due in search_due (see migration 0018) written to the
+// search index by an empty write transaction, which writes them as every batch does
+// (writeSearch). warpreg's own write transactions never commit any, but a statement
+// run on the file from outside warpreg does; its rows stay out of searches until
+// warpreg's next write, or until this at the next start. The check is a read, so a
+// start takes the write lock only when there is something to write.
 func (s *Store) indexDue(ctx context.Context) error {
 	var due bool
 	err := s.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM search_due)`).Scan(&due)
-	if err != nil || !due {
-		return wrapSearchError(err)
+	if err == nil && due {
+		err = s.Update(ctx, func(device.Tx) error { return nil })
 	}
-	sqlTx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return wrapSearchError(err)
-	}
-	defer sqlTx.Rollback()
-	if err := writeSearch(ctx, txRunner{sqlTx}); err != nil {
-		return err
-	}
-	return wrapSearchError(sqlTx.Commit())
+	return wrapSearchError(err)
 }
 
 // appliedMigrations returns the names of the migrations already applied, read

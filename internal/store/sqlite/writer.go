@@ -215,16 +215,10 @@ func (s *Store) commitBatch(
 ) (again bool, err error) {
 	ctx := context.Background() // the batch outlives any one caller
 	b := s.batch
-	_, err = b.open(ctx)
-	if err == nil {
-		err = b.exec(ctx, "BEGIN IMMEDIATE")
-	}
-	if err != nil {
+	if err := b.begin(ctx); err != nil {
 		return false, fmt.Errorf("begin transaction: %w", mapError(err))
 	}
-	// An error may have ended the transaction already (SQLite rolls back on some),
-	// when ROLLBACK fails and is of no matter.
-	rollback := func() { b.exec(ctx, "ROLLBACK") }
+	rollback := func() { b.rollback(ctx) }
 	single := len(batch) == 1
 	savepoints := guarded && !single
 	// The jobs' reads and the count of changed rows share one reader.
@@ -401,23 +395,19 @@ func (s *Store) mergeSearch() bool {
 	s.mergeSteps.Add(1)
 	ctx := context.Background()
 	b := s.batch
-	conn, err := b.open(ctx)
-	if err == nil {
-		err = b.exec(ctx, "BEGIN IMMEDIATE")
-	}
-	if err != nil {
+	if err := b.begin(ctx); err != nil {
 		s.log.Warn("merge the search index", "err", err)
 		return false
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			b.exec(ctx, "ROLLBACK")
+			b.rollback(ctx)
 		}
 	}()
 	r := reader{batch: b}
 	before := r.totalChanges(ctx)
-	_, err = conn.ExecContext(ctx, `INSERT INTO registrations_search (registrations_search, rank)
+	_, err := r.execStmt(ctx, `INSERT INTO registrations_search (registrations_search, rank)
 		VALUES ('merge', ?)`, searchMergePages)
 	if err != nil {
 		s.log.Warn("merge the search index", "err", err)
