@@ -20,6 +20,11 @@ func searchIDs(t *testing.T, st *Store, term string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pageIDs(page)
+}
+
+// pageIDs returns the ids of a page's registrations, in its order.
+func pageIDs(page device.Page) []string {
 	var ids []string
 	for _, r := range page.Registrations {
 		ids = append(ids, r.ID)

@@ -62,10 +62,7 @@ func TestSearchPlansAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, g := range page.Registrations {
-				got = append(got, g.ID)
-			}
+			got := pageIDs(page)
 			if !slices.Equal(got, want) || page.Total != len(want) {
 				t.Errorf("list %q sort %s: %v (total %d), want %v", term, sort, got, page.Total,
 					want)
