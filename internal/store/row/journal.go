@@ -17,7 +17,8 @@ import (
 // Sequence numbers are still taken in append order from the account's counters,
 // read once per transaction, and written back with the entries in the same
 // transaction: what is recorded, and when it commits, is as before. Nothing reads
-// the log or those counters inside a transaction that appends to them.
+// the log or those counters inside a write transaction (whose jobs, on SQLite, share
+// one journal: see Fork).
 type Journal struct {
 	seqs    map[string]*LogSeqs // by account id
 	Audit   [][]any             // the values of AuditInsert
@@ -55,6 +56,33 @@ func (j *Journal) Seqs(accountID string, read func() (LogSeqs, error)) (*LogSeqs
 	}
 	j.seqs[accountID] = &s
 	return &s, nil
+}
+
+// Fork returns an empty journal that numbers on from j's counters without moving
+// them. SQLite's writer gives each job of a batch a fork of the batch's journal, takes
+// its entries back with Absorb when the job succeeds and drops them when it fails, and
+// writes the batch's entries with one Flush before the commit: a batch of enrolments
+// wrote two single-row INSERTs and a counter update for each job before.
+func (j *Journal) Fork() Journal {
+	seqs := make(map[string]*LogSeqs, len(j.seqs))
+	for id, s := range j.seqs {
+		c := *s
+		seqs[id] = &c
+	}
+	return Journal{seqs: seqs}
+}
+
+// Absorb takes over the entries of job, a fork of j, and the numbers it reached;
+// job must not be used after.
+func (j *Journal) Absorb(job *Journal) {
+	if j.seqs == nil {
+		j.seqs = map[string]*LogSeqs{}
+	}
+	for id, s := range job.seqs {
+		j.seqs[id] = s
+	}
+	j.Audit = append(j.Audit, job.Audit...)
+	j.Changes = append(j.Changes, job.Changes...)
 }
 
 // AddAudit numbers e and queues its row.

@@ -8,8 +8,9 @@ import (
 	"github.com/warpreg/warpreg/internal/store/row"
 )
 
-// The log entries a job appends wait in its row.Journal and are written at the
-// job's end (commitBatch), inside its savepoint when it has one.
+// The log entries a job appends wait in its row.Journal, a fork of its batch's, which
+// takes them over when the job succeeds; the batch's are written just before its
+// commit (commitBatch), or a job's sooner when many wait (row.JournalFlushAt).
 
 func (t *tx) logSeqs(ctx context.Context, accountID string) (*row.LogSeqs, error) {
 	return t.log.Seqs(accountID, func() (row.LogSeqs, error) {

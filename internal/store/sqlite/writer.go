@@ -210,6 +210,9 @@ func (j *job) take() bool {
 // savepoint. That is rare (a conflict), and fns already allow a second run
 // (device.Store). A single job needs no savepoint either way: its failure is the
 // transaction's.
+//
+// The audit entries and changes of the jobs that succeed are written together at
+// the end, and a failed job's are dropped with it (row.Journal.Fork).
 func (s *Store) commitBatch(
 	batch []*job, errs []error, changed map[string]bool, guarded bool,
 ) (again bool, err error) {
@@ -223,7 +226,8 @@ func (s *Store) commitBatch(
 	savepoints := guarded && !single
 	// The jobs' reads and the count of changed rows share one reader.
 	counter := reader{batch: b}
-	var before int64 // rows changed on the connection before this job; -1 unknown
+	var log row.Journal // the entries of the jobs that succeeded (see row.Journal.Fork)
+	var before int64    // rows changed on the connection before this job; -1 unknown
 	for i, j := range batch {
 		if !j.take() {
 			continue // abandoned while those before it ran
@@ -241,11 +245,8 @@ func (s *Store) commitBatch(
 				return false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		t := &tx{reader: counter, changed: map[string]bool{}}
+		t := &tx{reader: counter, changed: map[string]bool{}, log: log.Fork()}
 		errs[i] = j.fn(t)
-		if errs[i] == nil {
-			errs[i] = t.flushJournal(ctx)
-		}
 		if errs[i] != nil && !savepoints {
 			if !single && before >= 0 && counter.totalChanges(ctx) == before {
 				continue // it wrote nothing
@@ -266,10 +267,16 @@ func (s *Store) commitBatch(
 			}
 		}
 		if errs[i] == nil {
+			log.Absorb(&t.log)
 			for a := range t.changed {
 				changed[a] = true
 			}
 		}
+	}
+	flush := &tx{reader: counter, log: log}
+	if err := flush.flushJournal(ctx); err != nil {
+		rollback()
+		return false, err
 	}
 	if err := writeSearch(ctx, counter); err != nil {
 		rollback()

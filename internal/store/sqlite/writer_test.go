@@ -22,9 +22,19 @@ import (
 // succeeding, or one failing before it wrote anything, each fn runs once (no
 // savepoints, no second run); with one failing after it wrote, the batch runs
 // again under savepoints. Either way the failed job's write is gone, it alone gets
-// its error, and the others commit.
+// its error, and the others commit. Each job also appends a change: the failed
+// job's is gone with it, and the others' are numbered on without a gap.
 func TestBatchWithoutSavepoints(t *testing.T) {
 	st := openEmpty(t)
+	const account = "batch"
+	err := st.Update(t.Context(), func(tx device.Tx) error {
+		return tx.InsertAccount(t.Context(),
+			&device.Account{ID: account, Name: "a", CreatedAt: time.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string // the registration ids of the changes, in order of number
 
 	for _, tc := range []struct {
 		failing int  // the job that fails, -1 for none
@@ -46,11 +56,17 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 						mu.Lock()
 						order = append(order, i)
 						mu.Unlock()
+						name := fmt.Sprintf("batch-%d-%t-%d", failing, tc.wrote, i)
+						err := tx.AppendChange(t.Context(), &device.Change{
+							AccountID: account, Kind: device.ChangeEnrolled,
+							RegistrationID: name, At: time.Now()})
+						if err != nil {
+							return err
+						}
 						if i == failing && !tc.wrote {
 							return refused
 						}
-						name := fmt.Sprintf("batch-%d-%t-%d", failing, tc.wrote, i)
-						err := tx.PutSettingIfAbsent(t.Context(), name, []byte("v"))
+						err = tx.PutSettingIfAbsent(t.Context(), name, []byte("v"))
 						if err == nil && i == failing {
 							return refused
 						}
@@ -92,7 +108,50 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 						i != failing)
 				}
 			}
+			var want []string
+			for _, i := range order[bare:] {
+				if i != failing {
+					want = append(want, fmt.Sprintf("batch-%d-%t-%d", failing, tc.wrote, i))
+				}
+			}
+			logged = append(logged, want...)
+			checkChanges(t, st, account, logged)
 		})
+	}
+}
+
+// checkChanges fails t unless account's change log holds changes of the registrations
+// want, numbered 1, 2, ... in that order, and the account's counter is at the last.
+func checkChanges(t *testing.T, st *Store, account string, want []string) {
+	t.Helper()
+	rows, err := st.read.Query(`SELECT seq, registration_id FROM registration_changes
+		WHERE account_id = ? ORDER BY seq`, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			t.Fatal(err)
+		}
+		if seq != int64(len(got)+1) {
+			t.Errorf("change %d of %s is numbered %d", len(got)+1, id, seq)
+		}
+		got = append(got, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes logged %v, want %v", got, want)
+	}
+	var head int64
+	err = st.read.QueryRow(`SELECT change_seq FROM accounts WHERE id = ?`, account).Scan(&head)
+	if err != nil || head != int64(len(want)) {
+		t.Errorf("change_seq = %d (%v), want %d", head, err, len(want))
 	}
 }
 
