@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/warpreg/warpreg/internal/cli"
@@ -50,7 +51,7 @@ Commands:
 Every command takes --database (env WARPREG_DATABASE; default warpreg.db; a
 postgres:// URL selects PostgreSQL; watch, which reads a server, ignores it),
 --log-format text|json, --json and --help, after the command's words. Run
-'warpreg <command> --help' for its flags.
+'warpreg <command> --help' or 'warpreg help <command>' for its flags.
 
 serve answers Cloudflare's v4 API under /client/v4, the enrolment API under
 /enroll/v1, and warpreg's own change feed and key lookup under /api/v1.
@@ -124,6 +125,10 @@ var commands = []command{
 func run(
 	ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer,
 ) int {
+	if len(args) > 1 && isHelp(args[0]) {
+		// "warpreg help token create" asks what "warpreg token create --help" does.
+		return run(ctx, append(slices.Clone(args[1:]), "--help"), getenv, stdout, stderr)
+	}
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {

@@ -190,6 +190,11 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		if usage := "Usage: warpreg " + cmd.usage() + "\n"; !strings.HasPrefix(out, usage) {
 			t.Errorf("%s --help: output %q, want it to start %q", cmd.name, out, usage)
 		}
+		// "help" before the command's words asks the same.
+		if alike, _, code := c.run(append([]string{"help"}, args[:len(args)-1]...)...); code != 0 ||
+			alike != out {
+			t.Errorf("help %s: exit %d, output %q, want %q", cmd.name, code, alike, out)
+		}
 		// A group's word alone lists its commands, this one among them.
 		if first, _, group := strings.Cut(cmd.name, " "); group {
 			for _, help := range []string{"--help", "-h", "-help", "help"} {
