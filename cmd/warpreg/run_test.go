@@ -191,8 +191,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 			t.Errorf("%s --help: output %q, want it to start %q", cmd.name, out, usage)
 		}
 		// "help" before the command's words asks the same.
-		if alike, _, code := c.run(append([]string{"help"}, args[:len(args)-1]...)...); code != 0 ||
-			alike != out {
+		words := append([]string{"help"}, strings.Fields(cmd.name)...)
+		if alike, _, code := c.run(words...); code != 0 || alike != out {
 			t.Errorf("help %s: exit %d, output %q, want %q", cmd.name, code, alike, out)
 		}
 		// A group's word alone lists its commands, this one among them.
