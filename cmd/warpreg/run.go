@@ -125,15 +125,16 @@ var commands = []command{
 func run(
 	ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer,
 ) int {
-	if len(args) > 1 && isHelp(args[0]) {
+	if len(args) > 1 && isHelp(args[0]) && !isHelp(args[1]) {
 		// "warpreg help token create" asks what "warpreg token create --help" does.
 		return run(ctx, append(slices.Clone(args[1:]), "--help"), getenv, stdout, stderr)
 	}
-	if len(args) == 0 || isHelp(args[0]) {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "warpreg: a command is missing; run 'warpreg --help' for the commands")
+		return exitUsage
+	}
+	if isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return exitUsage
-		}
 		return exitOK
 	}
 	cmd, rest, ok := findCommand(args)
@@ -226,8 +227,12 @@ func (c command) usage() string {
 // likeliest fix.
 func unknownCommand(args []string) string {
 	if strings.HasPrefix(args[0], "-") {
-		return fmt.Sprintf("warpreg: flags go after the command, as in 'warpreg serve %s'; "+
-			"run 'warpreg --help' for the commands", args[0])
+		if serve := commands[0]; takesFlag(serve, args[0]) {
+			return fmt.Sprintf("warpreg: flags go after the command, as in 'warpreg %s %s'; "+
+				"run 'warpreg --help' for the commands", serve.name, args[0])
+		}
+		return fmt.Sprintf("warpreg: unknown command %q: flags go after a command, and "+
+			"no command takes this one; run 'warpreg --help'", args[0])
 	}
 	subs := subcommands(args[0])
 	switch {
@@ -240,6 +245,17 @@ func unknownCommand(args []string) string {
 			strings.Join(args[:2], " "), args[0], subs[0])
 	}
 	return fmt.Sprintf("warpreg: unknown command %q; run 'warpreg --help'", args[0])
+}
+
+// takesFlag reports whether cmd defines the flag that arg ("-x", "--x=v") names.
+func takesFlag(cmd command, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	var cfg config.Config
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	cfg.RegisterDatabase(fs)
+	cfg.RegisterCommon(fs)
+	cmd.flags(fs, &cfg)
+	return fs.Lookup(name) != nil
 }
 
 // group returns the commands whose first word is word ("token create", "token

@@ -166,6 +166,10 @@ func TestHelpSpellsOut(t *testing.T) {
 	}{
 		{[]string{"import", "--help"}, "Usage: warpreg import [flags] FILE...\n"},
 		{[]string{"enrollment-key", "create", "--help"}, "0, the default, means it never expires"},
+		// Help asked of help is the general usage (this once recursed without end).
+		{[]string{"help", "help"}, "Commands:\n"},
+		{[]string{"help", "--help", "help"}, "Commands:\n"},
+		{[]string{"-h", "help"}, "Commands:\n"},
 	}
 	for _, tt := range tests {
 		if out, _, code := c.run(tt.args...); code != 0 || !strings.Contains(out, tt.want) {
@@ -218,6 +222,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
+		{nil, exitUsage, "a command is missing"},
+		{[]string{"--addr=:1"}, exitUsage, "as in 'warpreg serve --addr=:1'"},
+		{[]string{"--version"}, exitUsage, "no command takes this one"},
 		{[]string{"account", "create"}, exitUsage, "--name is required"},
 		{[]string{"account", "create", "--name", "x", "--bogus"}, exitUsage, "bogus"},
 		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError, missing},

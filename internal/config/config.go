@@ -188,7 +188,7 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseDatabase(c.Database); err != nil {
 		errs = append(errs, err)
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	if !hostPort(c.Addr) {
 		errs = append(errs, fmt.Errorf("--%s %q is not HOST:PORT", FlagAddr, c.Addr))
 	}
 	if c.Pprof != "" && !loopback(c.Pprof) {
@@ -201,11 +201,23 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// hostPort reports whether addr is HOST:PORT with a port that a listener could take
+// (a number up to 65535, or a service name the system knows), so that serve refuses
+// a bad address before it opens, and perhaps creates, the database.
+func hostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
+}
+
 // loopback reports whether addr is HOST:PORT with a loopback host: the profiler
 // shows a process's insides and must never listen on a reachable address.
 func loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err != nil || !hostPort(addr) {
 		return false
 	}
 	if host == "localhost" {

@@ -65,10 +65,26 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestAddrPort checks the port as a listener would take it, so that serve refuses a
+// bad one before it opens the database.
+func TestAddrPort(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:8787": true, ":0": true, "[::1]:65535": true, "127.0.0.1:99999": false,
+		"127.0.0.1:-1": false, "127.0.0.1:": true, "127.0.0.1:no such service": false,
+	} {
+		c := Load(func(string) string { return "" })
+		c.Addr = addr
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("--addr %s: Validate() = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
+
 func TestPprofOnlyOnLoopback(t *testing.T) {
 	for addr, ok := range map[string]bool{
 		"127.0.0.1:6060": true, "[::1]:6060": true, "localhost:6060": true,
 		"0.0.0.0:6060": false, ":6060": false, "10.0.0.1:6060": false, "nonsense": false,
+		"127.0.0.1:70000": false,
 	} {
 		c := Load(func(string) string { return "" })
 		c.Pprof = addr
