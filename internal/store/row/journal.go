@@ -9,16 +9,18 @@ import (
 
 // Journal holds the audit entries and changes that one write transaction appended
 // and its adapter has not written yet. The adapters write them when the
-// transaction's fn returns, or sooner when many wait (JournalFlushAt): one
+// transaction's fn returns (SQLite: when its batch ends), or sooner when many wait
+// (JournalFlushAt): one
 // multi-row INSERT per table and one counter update per account, instead of an
 // UPDATE ... RETURNING and an INSERT for each entry. A bulk revoke of 100
 // registrations appended 200 entries one statement pair at a time.
 //
 // Sequence numbers are still taken in append order from the account's counters,
 // read once per transaction, and written back with the entries in the same
-// transaction: what is recorded, and when it commits, is as before. Nothing reads
-// the log or those counters inside a write transaction (whose jobs, on SQLite, share
-// one journal: see Fork).
+// transaction: what is recorded, and when it commits, is as before. On SQLite the
+// jobs of one batch share a journal (see Fork), and the counters are read once per
+// batch; a job that reads or prunes the log first writes what waits (the SQLite
+// adapter's writeLog), so that it sees the log as the jobs before it left it.
 type Journal struct {
 	seqs    map[string]*LogSeqs // by account id
 	Audit   [][]any             // the values of AuditInsert
@@ -29,8 +31,9 @@ type Journal struct {
 // taken them.
 type LogSeqs struct{ Audit, Change int64 }
 
-// JournalFlushAt is how many entries wait before they are written mid-transaction,
-// so that an import of many registrations holds few in memory.
+// JournalFlushAt is how many entries of one transaction wait before they are written
+// mid-transaction, so that an import of many registrations holds few in memory. (A
+// SQLite batch may hold up to this many from each of its jobs until its end.)
 const JournalFlushAt = 500
 
 // JournalChunk bounds the rows of one INSERT. Chunks are powers of two, so that few
@@ -117,6 +120,9 @@ func (j *Journal) Full() bool { return len(j.Audit)+len(j.Changes) >= JournalFlu
 func (j *Journal) Flush(
 	param func(n int) string, exec func(what, query string, args ...any) error,
 ) error {
+	if len(j.Audit)+len(j.Changes) == 0 {
+		return nil // the counters move only with entries, and were written with them
+	}
 	counters := `UPDATE accounts SET audit_seq = ` + param(1) + `, change_seq = ` + param(2) +
 		` WHERE id = ` + param(3)
 	for id, s := range j.seqs {

@@ -72,10 +72,15 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time) (int64, erro
 	var n int64
 	err := s.Update(ctx, func(dtx device.Tx) error {
 		t := dtx.(*tx)
+		if err := t.writeLog(ctx); err != nil { // the batch's changes so far are pruned too
+			return err
+		}
+		// The horizon only moves on: a change older than another that is already
+		// pruned, but numbered after it, must not pull it back and reopen the gap.
 		us := cutoff.UnixMicro()
-		_, err := t.exec(ctx, "record pruned changes", `UPDATE accounts SET pruned_seq = (
-				SELECT max(seq) FROM registration_changes c WHERE c.account_id = accounts.id
-				AND c.at < ?)
+		_, err := t.exec(ctx, "record pruned changes", `UPDATE accounts
+			SET pruned_seq = max(pruned_seq, coalesce((SELECT max(seq)
+				FROM registration_changes c WHERE c.account_id = accounts.id AND c.at < ?), 0))
 			WHERE id IN (SELECT account_id FROM registration_changes WHERE at < ?)`, us, us)
 		if err != nil {
 			return err

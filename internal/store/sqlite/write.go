@@ -16,6 +16,7 @@ type tx struct {
 	reader
 	changed map[string]bool // accounts whose change log this transaction appended to
 	log     row.Journal     // audit entries and changes not written yet
+	held    *row.Journal    // those of the jobs before it in the batch, if any
 }
 
 // exec runs a statement and maps driver errors to domain kinds.

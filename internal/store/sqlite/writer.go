@@ -212,7 +212,9 @@ func (j *job) take() bool {
 // transaction's.
 //
 // The audit entries and changes of the jobs that succeed are written together at
-// the end, and a failed job's are dropped with it (row.Journal.Fork).
+// the end, and a failed job's are dropped with it (row.Journal.Fork); a job that
+// reads the log, or has many entries of its own, writes those waiting sooner, in
+// the order of their numbers (tx.writeLog).
 func (s *Store) commitBatch(
 	batch []*job, errs []error, changed map[string]bool, guarded bool,
 ) (again bool, err error) {
@@ -240,12 +242,18 @@ func (s *Store) commitBatch(
 			before = counter.totalChanges(ctx)
 		}
 		if savepoints {
+			// The entries of the jobs before are written outside this one's savepoint,
+			// which its failure would roll back with them (see tx.writeLog).
+			if err := counter.writeJournal(ctx, &log); err != nil {
+				rollback()
+				return false, err
+			}
 			if err := b.exec(ctx, "SAVEPOINT job"); err != nil {
 				rollback()
 				return false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		t := &tx{reader: counter, changed: map[string]bool{}, log: log.Fork()}
+		t := &tx{reader: counter, changed: map[string]bool{}, log: log.Fork(), held: &log}
 		errs[i] = j.fn(t)
 		if errs[i] != nil && !savepoints {
 			if !single && before >= 0 && counter.totalChanges(ctx) == before {
@@ -273,8 +281,7 @@ func (s *Store) commitBatch(
 			}
 		}
 	}
-	flush := &tx{reader: counter, log: log}
-	if err := flush.flushJournal(ctx); err != nil {
+	if err := counter.writeJournal(ctx, &log); err != nil {
 		rollback()
 		return false, err
 	}
