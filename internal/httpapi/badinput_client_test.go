@@ -32,6 +32,9 @@ func bodyMistakes(path, field string, required bool) []badCase {
 			status: 413, code: 1005, msg: "request body must be at most 1048576 bytes"},
 		{name: "not UTF-8", path: path, body: "{\"" + field + "\":\"\xff\xfe\"}", status: 400,
 			code: 1002, msg: "request body is not valid UTF-8"},
+		{name: "half a surrogate pair escaped", path: path,
+			body: `{"` + field + `":"\ud800"}`, status: 400, code: 1002,
+			msg: "a \\u escape names half of a UTF-16 surrogate pair"},
 		{name: "raw control character in a string", path: path,
 			body: "{\"" + field + "\":\"a\tb\"}", status: 400, code: 1002, msg: "malformed JSON"},
 	}

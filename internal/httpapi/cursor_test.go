@@ -27,4 +27,3 @@ func TestCursorHasOneSpelling(t *testing.T) {
 		}
 	}
 }
-

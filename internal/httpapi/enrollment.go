@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -270,8 +271,53 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	case !utf8.Valid(data):
 		// The decoder would quietly turn each bad byte into U+FFFD and store that.
 		return nil, invalid("request body is not valid UTF-8")
+	case loneSurrogate(data):
+		// And each half of a surrogate pair escaped alone, likewise.
+		return nil, invalid("request body is not valid: a \\u escape names half of a " +
+			"UTF-16 surrogate pair without the other")
 	}
 	return data, nil
+}
+
+// loneSurrogate reports whether JSON text escapes a UTF-16 surrogate (\uD800 to
+// \uDFFF) other than as a high one followed at once by a low one. It looks only at
+// escapes, which valid JSON has only inside strings; an escaped backslash before a
+// "u" is skipped with it.
+func loneSurrogate(data []byte) bool {
+	for i := bytes.IndexByte(data, '\\'); i >= 0 && i+1 < len(data); {
+		next := i + 2 // past a two-character escape
+		if data[i+1] == 'u' {
+			r, ok := escapedUnit(data[i:])
+			switch {
+			case !ok: // the decoder refuses it
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true
+			case r >= 0xD800 && r <= 0xDBFF:
+				low, ok := escapedUnit(data[i+6:])
+				if !ok || low < 0xDC00 || low > 0xDFFF {
+					return true
+				}
+				next = i + 12
+			default:
+				next = i + 6
+			}
+		}
+		j := bytes.IndexByte(data[min(next, len(data)):], '\\')
+		if j < 0 {
+			break
+		}
+		i = next + j
+	}
+	return false
+}
+
+// escapedUnit reads the UTF-16 unit of a \uXXXX escape at the start of b.
+func escapedUnit(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // decodeBody decodes one JSON value (an object, or an array for list bodies) from
