@@ -131,7 +131,21 @@ func validToken(s string) bool {
 // parseAuthHeaders picks the credential out of the headers: a Bearer token, else the
 // X-Auth-Email and X-Auth-Key pair. A nonzero status reports a missing or malformed
 // credential with the message to send.
+//
+// A credential header given twice is malformed: which of the two a proxy or the
+// server would read is anyone's guess, and taking the first let a request that
+// also carried a read-only token write.
 func parseAuthHeaders(h http.Header) (token, email, key string, status int, msg message) {
+	for _, c := range []struct {
+		name string
+		code int
+	}{{"Authorization", codeBadAuthHeader}, {"X-Auth-Email", codeBadAuthEmail},
+		{"X-Auth-Key", codeBadAuthKey}} {
+		if len(h.Values(c.name)) > 1 {
+			return "", "", "", http.StatusBadRequest, headerError(c.code,
+				"Invalid format for "+c.name+" header: it is given more than once")
+		}
+	}
 	if auth := h.Get("Authorization"); auth != "" {
 		scheme, value, _ := strings.Cut(auth, " ")
 		if !strings.EqualFold(scheme, "Bearer") || !validToken(value) {
@@ -160,8 +174,12 @@ func headerError(code int, text string) message {
 		ErrorChain: []message{{Code: code, Message: text}}}
 }
 
-// bearer returns the value of a Bearer Authorization header, or "".
+// bearer returns the value of a Bearer Authorization header, or "" when there is
+// none, or more than one (see parseAuthHeaders).
 func bearer(r *http.Request) string {
+	if len(r.Header.Values("Authorization")) != 1 {
+		return ""
+	}
 	scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""

@@ -140,7 +140,10 @@ func (f *badFixture) enrollCases() map[string][]badCase {
 	unknownKey := "enrollment key is unknown, used up or expired"
 	cs = append(cs,
 		unauthorized("no enrolment key", []string{},
-			"an Authorization: Bearer header with an enrollment key is required"),
+			"one Authorization: Bearer header with an enrollment key is required"),
+		unauthorized("the enrolment key twice",
+			append(bearerHeader(f.h.enrollKey), bearerHeader(f.h.enrollKey)...),
+			"one Authorization: Bearer header with an enrollment key is required"),
 		unauthorized("unknown enrolment key", bearerHeader(strings.Repeat("A", 40)), unknownKey),
 		unauthorized("an API token", bearerHeader(f.h.token), unknownKey),
 		unauthorized("a registration token", bearerHeader(f.a.Token), unknownKey),
@@ -160,7 +163,7 @@ func (f *badFixture) clientCases() map[string][]badCase {
 		denied := "registration token is not valid"
 		return append([]badCase{
 			{name: "no token", path: path, body: body, headers: []string{}, status: 401,
-				code: 10000, msg: "an Authorization: Bearer header with the registration's token"},
+				code: 10000, msg: "one Authorization: Bearer header with the registration's token"},
 			{name: "another registration's token", path: path, body: body,
 				headers: bearerHeader(f.b.Token), status: 401, code: 10000, msg: denied},
 			{name: "an API token", path: path, body: body, headers: bearerHeader(f.h.token),

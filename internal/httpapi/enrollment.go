@@ -248,7 +248,7 @@ func (a *API) writeClientError(w http.ResponseWriter, r *http.Request, err error
 
 func errMissingBearer(what string) error {
 	return device.Errorf(device.KindUnauthorized,
-		"an Authorization: Bearer header with %s is required", what)
+		"one Authorization: Bearer header with %s is required", what)
 }
 
 // readBody reads the body of a route that takes one. Such routes take no query

@@ -98,12 +98,13 @@ func (h *harness) on(t testing.TB) *harness {
 }
 
 // do sends a request to the handler. body may be nil, a string (sent as is) or a
-// value to encode as JSON. headers come in name, value pairs.
+// value to encode as JSON. headers come in name, value pairs; a name given twice is
+// sent twice.
 func (h *harness) do(method, path string, body any, headers ...string) *httptest.ResponseRecorder {
 	h.t.Helper()
 	req := httptest.NewRequest(method, path, requestBody(h.t, body))
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.api.ServeHTTP(rec, req)

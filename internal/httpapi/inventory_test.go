@@ -72,7 +72,7 @@ func (h *harness) serve(
 	t.Helper()
 	req := httptest.NewRequest(method, path, requestBody(t, body))
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1]) // a name given twice is sent twice
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
