@@ -57,7 +57,7 @@ func (a *API) listChanges(w http.ResponseWriter, r *http.Request, accountID stri
 		a.writeError(w, r, err)
 		return
 	}
-	after, err := parseSeq(q.Get("after"))
+	after, err := parseSeq("after", q.Get("after"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -94,11 +94,11 @@ func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID st
 		a.writeError(w, r, err)
 		return
 	}
-	from := q.Get("after")
+	from, name := q.Get("after"), "after"
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		from = id
+		from, name = id, "the Last-Event-ID header"
 	}
-	after, err := parseSeq(from)
+	after, err := parseSeq(name, from)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -233,13 +233,15 @@ func (s *stream) fail(err error) {
 	s.rc.Flush()
 }
 
-func parseSeq(s string) (int64, error) {
+// parseSeq reads a change sequence number given as name ("after", or the header a
+// reconnecting stream sends).
+func parseSeq(name, s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, invalid("after must be a change sequence number (a non-negative integer)")
+		return 0, invalid("%s must be a change sequence number (a non-negative integer)", name)
 	}
 	return n, nil
 }
