@@ -127,7 +127,11 @@ func run(
 ) int {
 	if len(args) > 1 && isHelp(args[0]) && !isHelp(args[1]) {
 		// "warpreg help token create" asks what "warpreg token create --help" does.
-		return run(ctx, append(slices.Clone(args[1:]), "--help"), getenv, stdout, stderr)
+		rest := slices.Clone(args[1:])
+		if !slices.ContainsFunc(rest, isHelp) {
+			rest = append(rest, "--help")
+		}
+		return run(ctx, rest, getenv, stdout, stderr)
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "warpreg: a command is missing; run 'warpreg --help' for the commands")
@@ -227,9 +231,11 @@ func (c command) usage() string {
 // likeliest fix.
 func unknownCommand(args []string) string {
 	if strings.HasPrefix(args[0], "-") {
-		if serve := commands[0]; takesFlag(serve, args[0]) {
-			return fmt.Sprintf("warpreg: flags go after the command, as in 'warpreg %s %s'; "+
-				"run 'warpreg --help' for the commands", serve.name, args[0])
+		for _, c := range commands { // serve first
+			if takesFlag(c, args[0]) {
+				return fmt.Sprintf("warpreg: flags go after the command, as in 'warpreg %s "+
+					"%s'; run 'warpreg --help' for the commands", c.name, args[0])
+			}
 		}
 		return fmt.Sprintf("warpreg: unknown command %q: flags go after a command, and "+
 			"no command takes this one; run 'warpreg --help'", args[0])

@@ -170,6 +170,8 @@ func TestHelpSpellsOut(t *testing.T) {
 		{[]string{"help", "help"}, "Commands:\n"},
 		{[]string{"help", "--help", "help"}, "Commands:\n"},
 		{[]string{"-h", "help"}, "Commands:\n"},
+		{[]string{"help", "token", "--help"}, "  token create "},
+		{[]string{"help", "token", "create", "-h"}, "Usage: warpreg token create"},
 	}
 	for _, tt := range tests {
 		if out, _, code := c.run(tt.args...); code != 0 || !strings.Contains(out, tt.want) {
@@ -225,6 +227,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{nil, exitUsage, "a command is missing"},
 		{[]string{"--addr=:1"}, exitUsage, "as in 'warpreg serve --addr=:1'"},
 		{[]string{"--version"}, exitUsage, "no command takes this one"},
+		{[]string{"--url", "http://x", "watch"}, exitUsage, "as in 'warpreg watch --url'"},
 		{[]string{"account", "create"}, exitUsage, "--name is required"},
 		{[]string{"account", "create", "--name", "x", "--bogus"}, exitUsage, "bogus"},
 		{[]string{"token", "create", "--account", strings.Repeat("a", 32)}, exitError, missing},

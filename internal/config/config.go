@@ -188,8 +188,8 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseDatabase(c.Database); err != nil {
 		errs = append(errs, err)
 	}
-	if !hostPort(c.Addr) {
-		errs = append(errs, fmt.Errorf("--%s %q is not HOST:PORT", FlagAddr, c.Addr))
+	if err := hostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--%s %q: %w", FlagAddr, c.Addr, err))
 	}
 	if c.Pprof != "" && !loopback(c.Pprof) {
 		errs = append(errs, fmt.Errorf("--%s must be a loopback address such as 127.0.0.1:6060",
@@ -201,23 +201,26 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// hostPort reports whether addr is HOST:PORT with a port that a listener could take
-// (a number up to 65535, or a service name the system knows), so that serve refuses
-// a bad address before it opens, and perhaps creates, the database.
-func hostPort(addr string) bool {
+// hostPort checks that addr is HOST:PORT with a port that a listener could take (a
+// number up to 65535, or a service name the system knows), so that serve refuses a
+// bad address before it opens, and perhaps creates, the database.
+func hostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		return errors.New("not HOST:PORT")
 	}
-	_, err = net.LookupPort("tcp", port)
-	return err == nil
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is neither a number from 0 to 65535 nor a known service",
+			port)
+	}
+	return nil
 }
 
 // loopback reports whether addr is HOST:PORT with a loopback host: the profiler
 // shows a process's insides and must never listen on a reachable address.
 func loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil || !hostPort(addr) {
+	if err != nil || hostPort(addr) != nil {
 		return false
 	}
 	if host == "localhost" {

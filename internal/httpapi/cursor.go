@@ -37,11 +37,12 @@ func (c cursorCodec) encode(query string, p *device.Position) string {
 
 func (c cursorCodec) decode(query, cursor string) (*device.Position, error) {
 	bad := invalid("cursor is not valid for this query; start again without it")
-	if len(cursor) > 2048 {
+	if len(cursor) > 2048 || strings.ContainsAny(cursor, "\r\n") {
 		return nil, bad
 	}
-	// Strict: spare bits in the last character must be zero, so that a cursor has one
-	// spelling, as the by-key lookup's keys do.
+	// Strict: spare bits in the last character must be zero, and line breaks (which
+	// the decoder skips) are refused above, so that a cursor has one spelling, as the
+	// by-key lookup's keys do.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil || len(raw) <= cursorMACSize {
 		return nil, bad

@@ -7,8 +7,8 @@ import (
 	"github.com/warpreg/warpreg/internal/device"
 )
 
-// TestCursorHasOneSpelling: a cursor whose last character carries spare bits is
-// refused with any of them set, which a lenient decoder reads as the same bytes.
+// TestCursorHasOneSpelling: a cursor is refused with a line break in it, or with any
+// spare bit of its last character set, which a lenient decoder reads as the same.
 func TestCursorHasOneSpelling(t *testing.T) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	codec := cursorCodec{key: []byte("k")}
@@ -16,6 +16,11 @@ func TestCursorHasOneSpelling(t *testing.T) {
 		cursor := codec.encode("q", &device.Position{Value: strings.Repeat("v", n), ID: "i"})
 		if _, err := codec.decode("q", cursor); err != nil {
 			t.Fatalf("decode(encode) = %v", err)
+		}
+		for _, respelt := range []string{cursor[:4] + "\n" + cursor[4:], cursor + "\r\n"} {
+			if _, err := codec.decode("q", respelt); err == nil {
+				t.Errorf("cursor %s, respelt %q: accepted", cursor, respelt)
+			}
 		}
 		if len(cursor)%4 == 0 {
 			continue

@@ -94,11 +94,14 @@ func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID st
 		a.writeError(w, r, err)
 		return
 	}
-	from, name := q.Get("after"), "after"
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		from, name = id, "the Last-Event-ID header"
+	// A reconnecting client's Last-Event-ID overrides ?after=, which must still be
+	// well formed: a bad parameter is a 400 whatever else the request holds.
+	after, err := parseSeq("after", q.Get("after"))
+	resumed := false
+	if id := r.Header.Get("Last-Event-ID"); err == nil && id != "" {
+		after, err = parseSeq("the Last-Event-ID header", id)
+		resumed = true
 	}
-	after, err := parseSeq(name, from)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -108,6 +111,9 @@ func (a *API) streamChanges(w http.ResponseWriter, r *http.Request, accountID st
 	defer context.AfterFunc(a.streams, stop)()
 	wake := a.svc.Subscribe(ctx) // before the first read, so no commit slips between
 	first, err := a.svc.Changes(ctx, accountID, after, device.MaxChangesLimit)
+	if resumed && device.KindOf(err) == device.KindInvalid { // the store says "after N"
+		err = invalid("the Last-Event-ID header: %s", device.MessageOf(err))
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
