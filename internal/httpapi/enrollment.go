@@ -311,7 +311,8 @@ func loneSurrogate(data []byte) bool {
 	return false
 }
 
-// escapedUnit reads the UTF-16 unit of a \uXXXX escape at the start of b.
+// escapedUnit reads the UTF-16 unit that a \u escape, with its four hex digits, names at
+// the start of b.
 func escapedUnit(b []byte) (rune, bool) {
 	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
 		return 0, false
