@@ -140,6 +140,11 @@ func (s *Service) importOne(
 	if err := tx.PutRegistration(ctx, r); err != nil {
 		return fmt.Errorf("write registration: %w", err)
 	}
+	// The device was last seen when the latest of its registrations was; importDevice
+	// wrote it with the first of them, or left it as it was.
+	if err := tx.TouchRegistrations(ctx, []*Registration{r}, r.LastSeenAt); err != nil {
+		return fmt.Errorf("move the device's last seen time: %w", err)
+	}
 	if c := importChange(before, r, s.Now()); c != nil {
 		if err := tx.AppendChange(ctx, c); err != nil {
 			return fmt.Errorf("log change: %w", err)

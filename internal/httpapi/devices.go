@@ -181,7 +181,7 @@ func parseDeviceListQuery(
 	if q.SeenAfter, err = parseTime("seen_after", single.Get("seen_after")); err != nil {
 		return q, "", false, err
 	}
-	if q.SeenBefore, err = parseTime("seen_before", single.Get("seen_before")); err != nil {
+	if q.SeenBefore, err = parseBefore(single.Get("seen_before")); err != nil {
 		return q, "", false, err
 	}
 	q.Active = device.ActiveFilter(single.Get("active_registrations"))

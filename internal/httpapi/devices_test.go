@@ -270,6 +270,7 @@ func TestDeviceFilters(t *testing.T) {
 		"search=DEV%20HW-1":                                             {ada.DeviceID},
 		"id=" + ada.DeviceID + "&id=" + grace.DeviceID + "&search=ada@": {ada.DeviceID},
 		"seen_before=2000-01-01T00:00:00Z":                              nil,
+		"seen_before=0001-01-01T00:00:00Z":                              nil,
 		"seen_after=2000-01-01T00:00:00%2B01:00&id=" + grace.DeviceID:   {grace.DeviceID},
 	}
 	for q, want := range tests {

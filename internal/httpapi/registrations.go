@@ -223,7 +223,7 @@ func parseListQuery(v url.Values) (q device.ListQuery, cursor string, withPolicy
 	if q.SeenAfter, err = parseTime("seen_after", single.Get("seen_after")); err != nil {
 		return q, "", false, err
 	}
-	if q.SeenBefore, err = parseTime("seen_before", single.Get("seen_before")); err != nil {
+	if q.SeenBefore, err = parseBefore(single.Get("seen_before")); err != nil {
 		return q, "", false, err
 	}
 	q.DeviceID = single.Get("device.id")
@@ -309,6 +309,17 @@ func parseInclude(s string) (bool, error) {
 
 // parseTime parses an RFC 3339 timestamp. A space where the offset's sign should
 // be is a "+" that the query string decoded as a space: say so.
+// parseBefore reads seen_before. The zero time, before which nothing was seen, would
+// read as the queries' "no bound" and list everything; it is kept as the next instant
+// instead, which the columns, in microseconds, do not tell apart from it.
+func parseBefore(s string) (time.Time, error) {
+	t, err := parseTime("seen_before", s)
+	if err == nil && s != "" && t.IsZero() {
+		t = t.Add(time.Nanosecond)
+	}
+	return t, err
+}
+
 func parseTime(name, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil

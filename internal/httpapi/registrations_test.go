@@ -242,6 +242,7 @@ func TestListFilters(t *testing.T) {
 		{"search=" + a.ID[24:], []string{a.ID}}, // the random end of the id
 		{"seen_after=2000-01-01T00:00:00Z&seen_before=2100-01-01T00:00:00%2B01:00", []string{a.ID, b.ID}},
 		{"seen_after=2100-01-01T00:00:00Z", nil},
+		{"seen_before=0001-01-01T00:00:00Z&status=all", nil}, // Go's zero time is a bound too
 	}
 	for _, tt := range tests {
 		status, p := h.list(tt.query + "&per_page=50")

@@ -23,6 +23,8 @@ func importTests() []behaviour {
 			testImportNewProfiles},
 		{"skipped registrations bring in no profile", testImportSkippedProfiles},
 		{"a taken key or device seat is refused in words", testImportTaken},
+		{"an imported device is last seen when its registrations were",
+			testImportDeviceLastSeen},
 	}
 }
 
@@ -245,6 +247,32 @@ func testImportMultiUser(t *testing.T, e *env) {
 				r.DeviceID, r.User.ID, got, err, r.ID)
 		}
 	}
+}
+
+// testImportDeviceLastSeen: a device is last seen when the latest of its
+// registrations was, whether they come in one import or the later one in another,
+// as enrolments and heartbeats keep it.
+func testImportDeviceLastSeen(t *testing.T, e *env) {
+	a := e.newAccount(t, true)
+	batch := importBatch(newImportIDs(), "seen-key-")[:2]
+	batch[1].DeviceID = batch[0].DeviceID
+	batch[1].User = &device.User{ID: device.NewID(), Email: "bob@example.com"}
+	wantSeen := func(when string, at time.Time) {
+		t.Helper()
+		d, err := e.store.Device(e.ctx, a.ID, batch[0].DeviceID)
+		if err != nil || !d.LastSeenAt.Equal(at) {
+			t.Errorf("%s: device last seen %v (%v), want %v", when, d.LastSeenAt, err, at)
+		}
+	}
+
+	e.importBatch(t, a, batch) // the second is seen after the first
+	wantSeen("one import", batch[1].LastSeenAt)
+	batch[0].LastSeenAt = rowTime(30)
+	e.importBatch(t, a, batch[:1])
+	wantSeen("a later import", rowTime(30))
+	batch[1].LastSeenAt = rowTime(1) // an older record moves nothing back
+	e.importBatch(t, a, batch[1:])
+	wantSeen("an older record", rowTime(30))
 }
 
 // importWithPolicy returns one registration of a fresh batch, under policy.
