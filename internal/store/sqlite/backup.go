@@ -46,11 +46,13 @@ func Backup(
 	if err := checkBackupPaths(src, dst, opts); err != nil {
 		return BackupInfo{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	removeStaleTemps(dst, log)
+	tmp, err := os.CreateTemp(filepath.Dir(dst), tempPrefix(dst)+"*")
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("create temporary file: %w", err)
 	}
-	tmp.Close()
+	lockTemp(tmp) // kept open, and so locked, until the copy is placed or removed
+	defer tmp.Close()
 	defer removeDatabaseFiles(tmp.Name())
 
 	if err := vacuumInto(ctx, src, tmp.Name()); err != nil {
@@ -252,6 +254,39 @@ func syncFile(path string) error {
 }
 
 // removeDatabaseFiles removes path and the files SQLite may keep beside it.
+// tempPrefix names the temporary files of backups to dst, hidden beside it.
+func tempPrefix(dst string) string { return "." + filepath.Base(dst) + ".tmp-" }
+
+// removeStaleTemps removes the temporary files that backups to dst left when they
+// were killed (a deferred removal does not run then): full copies of the database,
+// keys and credential hashes included, that would otherwise pile up. A file whose
+// lock (lockTemp) another backup holds is that backup's work in progress and stays;
+// where files cannot be locked, every one stays.
+func removeStaleTemps(dst string, log *slog.Logger) {
+	dir, prefix := filepath.Dir(dst), tempPrefix(dst)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || !e.Type().IsRegular() || strings.ContainsRune(rest, '-') {
+			continue // not a temporary copy, or its -journal, -wal or -shm
+		}
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		if lockTemp(f) == nil {
+			removeDatabaseFiles(path)
+			log.Info("removed a temporary copy that an interrupted backup left", "path", path)
+		}
+		f.Close()
+	}
+}
+
 func removeDatabaseFiles(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		os.Remove(path + suffix)
