@@ -253,7 +253,6 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-// removeDatabaseFiles removes path and the files SQLite may keep beside it.
 // tempPrefix names the temporary files of backups to dst, hidden beside it.
 func tempPrefix(dst string) string { return "." + filepath.Base(dst) + ".tmp-" }
 
@@ -287,6 +286,7 @@ func removeStaleTemps(dst string, log *slog.Logger) {
 	}
 }
 
+// removeDatabaseFiles removes path and the files SQLite may keep beside it.
 func removeDatabaseFiles(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		os.Remove(path + suffix)
