@@ -219,10 +219,10 @@ func hostPort(addr string) error {
 // loopback reports whether addr is HOST:PORT with a loopback host: the profiler
 // shows a process's insides and must never listen on a reachable address.
 func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || hostPort(addr) != nil {
+	if hostPort(addr) != nil {
 		return false
 	}
+	host, _, _ := net.SplitHostPort(addr)
 	if host == "localhost" {
 		return true
 	}

@@ -307,8 +307,6 @@ func parseInclude(s string) (bool, error) {
 	return policy, nil
 }
 
-// parseTime parses an RFC 3339 timestamp. A space where the offset's sign should
-// be is a "+" that the query string decoded as a space: say so.
 // parseBefore reads seen_before. The zero time, before which nothing was seen, would
 // read as the queries' "no bound" and list everything; it is kept as the next instant
 // instead, which the columns, in microseconds, do not tell apart from it.
@@ -320,6 +318,8 @@ func parseBefore(s string) (time.Time, error) {
 	return t, err
 }
 
+// parseTime parses an RFC 3339 timestamp. A space where the offset's sign should
+// be is a "+" that the query string decoded as a space: say so.
 func parseTime(name, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil

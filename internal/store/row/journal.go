@@ -10,9 +10,8 @@ import (
 // Journal holds the audit entries and changes that one write transaction appended
 // and its adapter has not written yet. The adapters write them when the
 // transaction's fn returns (SQLite: when its batch ends), or sooner when many wait
-// (JournalFlushAt): one
-// multi-row INSERT per table and one counter update per account, instead of an
-// UPDATE ... RETURNING and an INSERT for each entry. A bulk revoke of 100
+// (JournalFlushAt): one multi-row INSERT per table and one counter update per
+// account, instead of an UPDATE ... RETURNING and an INSERT for each entry. A bulk revoke of 100
 // registrations appended 200 entries one statement pair at a time.
 //
 // Sequence numbers are still taken in append order from the account's counters,

@@ -50,6 +50,16 @@ func appendChange(t *testing.T, tx device.Tx, account, registration string, at t
 		Kind: device.ChangeEnrolled, RegistrationID: registration, At: at})
 }
 
+// logsChange is a call for inOneBatch: a write that appends a change of registration
+// to account "a", seen now.
+func logsChange(t *testing.T, st *Store, registration string) func() error {
+	return func() error {
+		return st.Update(t.Context(), func(tx device.Tx) error {
+			return appendChange(t, tx, "a", registration, time.Now())
+		})
+	}
+}
+
 // TestLogReadersSeeTheBatchBefore: a job that reads the audit log, or prunes the
 // change log, sees the entries of the jobs before it in its batch, which wait to be
 // written at the batch's end.
@@ -106,11 +116,7 @@ func TestEarlyWriteKeepsNumberOrder(t *testing.T) {
 	want := []string{"first"}
 	var rows, last int64
 	errs := inOneBatch(t, st,
-		func() error {
-			return st.Update(ctx, func(tx device.Tx) error {
-				return appendChange(t, tx, "a", "first", time.Now())
-			})
-		},
+		logsChange(t, st, "first"),
 		func() error {
 			return st.Update(ctx, func(dt device.Tx) error {
 				for i := range row.JournalFlushAt {
@@ -176,11 +182,7 @@ func TestFailedReaderKeepsTheBatchLog(t *testing.T) {
 	refused := errors.New("refused")
 
 	errs := inOneBatch(t, st,
-		func() error {
-			return st.Update(ctx, func(tx device.Tx) error {
-				return appendChange(t, tx, "a", "kept", time.Now())
-			})
-		},
+		logsChange(t, st, "kept"),
 		func() error {
 			return st.Update(ctx, func(tx device.Tx) error {
 				if _, err := tx.AuditLog(ctx, "a", device.AuditQuery{Limit: 1}); err != nil {
@@ -195,11 +197,7 @@ func TestFailedReaderKeepsTheBatchLog(t *testing.T) {
 				return refused
 			})
 		},
-		func() error {
-			return st.Update(ctx, func(tx device.Tx) error {
-				return appendChange(t, tx, "a", "after", time.Now())
-			})
-		},
+		logsChange(t, st, "after"),
 	)
 	if errs[0] != nil || !errors.Is(errs[1], refused) || errs[2] != nil {
 		t.Fatalf("Update = %v, want nil, %v, nil", errs, refused)
